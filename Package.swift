@@ -1,0 +1,66 @@
+// swift-tools-version: 6.1
+//
+// Tallystick: an event-sourced login-token service for GNU Taler merchant backends.
+// Dependencies point one way: TokenDomain <- TokenEngine -> EventLog -> LMDB -> CLMDB.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "tallystick",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tallystick", targets: ["Tallystick"]),
+        .executable(name: "tallystick-bench", targets: ["TallystickBench"]),
+        .executable(name: "eventlog-crash-child", targets: ["EventLogCrashChild"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // The C library from Debian's liblmdb-dev, found through pkg-config.
+        .systemLibrary(
+            name: "CLMDB",
+            pkgConfig: "lmdb",
+            providers: [.apt(["liblmdb-dev"])]
+        ),
+        // A safe wrapper: environment, closure-scoped transactions, cursors, errors.
+        .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strict),
+        // The append-only, hash-chained, group-committed log. Payloads are bytes + a type tag.
+        .target(
+            name: "EventLog",
+            dependencies: ["LMDB", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict
+        ),
+        // An in-memory log with the same contract, for tests of the layers above.
+        .target(name: "EventLogTestSupport", dependencies: ["EventLog"], swiftSettings: strict),
+        .executableTarget(
+            name: "Tallystick",
+            dependencies: ["EventLog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "TallystickBench",
+            dependencies: ["EventLog", "LMDB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "tools/tallystick-bench",
+            swiftSettings: strict
+        ),
+        // Appends in a loop and reports each returned append; the crash test kills it.
+        .executableTarget(
+            name: "EventLogCrashChild",
+            dependencies: ["EventLog"],
+            path: "tools/eventlog-crash-child",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
+        .testTarget(
+            name: "EventLogTests",
+            dependencies: ["EventLog", "EventLogTestSupport", "LMDB"],
+            swiftSettings: strict
+        ),
+    ]
+)

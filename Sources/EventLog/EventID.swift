@@ -1,0 +1,56 @@
+/// The idempotency id of one event: 16 bytes chosen by the caller, unique across the log.
+///
+/// Appending an event whose id is already in the log writes nothing and returns the original
+/// position, so a caller that lost the answer to an append can retry it safely.
+public struct EventID: Hashable, Sendable, CustomStringConvertible {
+    public var high: UInt64
+    public var low: UInt64
+
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// A fresh random id (version-4 UUID layout) from the system's secure generator.
+    public static func random() -> EventID {
+        var g = SystemRandomNumberGenerator()
+        return EventID(high: (g.next() & ~0xF000) | 0x4000, low: (g.next() & ~(3 << 62)) | (2 << 62))
+    }
+
+    /// Reads 16 bytes (big-endian words, so the bytes read like the UUID text).
+    public init(bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count >= 16)
+        high = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self))
+        low = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+    }
+
+    /// Parses the 8-4-4-4-12 hex form.
+    public init?(uuidString: String) {
+        let hex = uuidString.filter { $0 != "-" }
+        guard hex.count == 32, let h = UInt64(hex.prefix(16), radix: 16), let l = UInt64(hex.suffix(16), radix: 16)
+        else { return nil }
+        high = h
+        low = l
+    }
+
+    /// The 16 bytes as stored.
+    public var bytes: [UInt8] {
+        var be = (high.bigEndian, low.bigEndian)
+        return withUnsafeBytes(of: &be) { Array($0) }
+    }
+
+    /// The 8-4-4-4-12 lower-case hex form.
+    public var description: String {
+        let h = String(high, radix: 16).leftPadded(16)
+        let l = String(low, radix: 16).leftPadded(16)
+        let all = Array(h + l)
+        return String(all[0..<8]) + "-" + String(all[8..<12]) + "-" + String(all[12..<16]) + "-"
+            + String(all[16..<20]) + "-" + String(all[20..<32])
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

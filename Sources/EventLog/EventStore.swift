@@ -1,0 +1,63 @@
+/// The contract every event log of Tallystick keeps, whatever stores it.
+///
+/// Records form one sequence, gapless from 1, hash-chained from the first record on. Each
+/// record belongs to one stream (for Tallystick: an instance id) at a stream version, gapless
+/// from 1 within the stream. ``LMDBEventLog`` is the durable implementation; an in-memory one
+/// with the same behaviour serves the tests of the layers above.
+public protocol EventStore: Sendable {
+    /// Appends `events` to `stream` atomically, if the stream is at `expecting`.
+    ///
+    /// Returns once the events are durably stored (or, when every event id is already in the
+    /// log, at once with the original positions and `wasDuplicate` set).
+    /// - Throws: ``EventLogError``: `wrongExpectedVersion` (nothing written; re-read and decide
+    ///   again), `idempotencyConflict`, `invalidEvent`, `diskFull`, `mapFullBeyondMaximum`,
+    ///   `closed`, `readOnly`, `storage`.
+    func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws -> AppendResult
+
+    /// The newest record's sequence and hash (``LogHead/empty`` for an empty log).
+    func head() throws -> LogHead
+
+    /// Up to `limit` records from `sequence` on, in order.
+    func read(from sequence: UInt64, limit: Int) throws -> [EventRecord]
+
+    /// The events of `stream` from stream version `version` on, in order.
+    func readStream(_ stream: String, from version: UInt64) throws -> [EventRecord]
+
+    /// The current version of `stream` (0 when it has no events).
+    func streamVersion(_ stream: String) throws -> UInt64
+
+    /// Calls `body` with each record from `sequence` through `through` (or the newest record
+    /// when `nil`), read in place from one consistent snapshot. With `verifyingChain`, each
+    /// record's hash link is checked first.
+    /// - Throws: ``EventLogError/corruptedRecord(sequence:reason:)`` at the first record that
+    ///   does not decode, is out of sequence or (when verifying) does not chain; what `body`
+    ///   throws.
+    @discardableResult
+    func scan(
+        from sequence: UInt64, through: UInt64?, verifyingChain: Bool, _ body: (RecordView) throws -> Void
+    ) throws -> LogHead
+
+    /// Calls `onRecord` with every record from `sequence` on, and then with each new record as
+    /// it commits, until the log closes or the task is cancelled.
+    func follow(from sequence: UInt64) -> AsyncThrowingStream<EventRecord, any Error>
+
+    /// Saves a projection's snapshot with the position it covers. The position must be a
+    /// record of this log (sequence and hash both match), or `invalidEvent` is thrown.
+    func saveCheckpoint(_ checkpoint: Checkpoint) async throws
+
+    /// The checkpoint saved under `name`, if there is one whose sequence and hash match this
+    /// log; a stale or foreign one is reported as rejected and must not be used.
+    func checkpoint(named name: String) throws -> CheckpointLookup
+
+    /// Finishes appends in flight, stops followers and releases the storage.
+    func close() async
+}
+
+extension EventStore {
+    /// Every record, in order (for tests and small logs).
+    public func readAll() throws -> [EventRecord] {
+        var all = [EventRecord]()
+        try scan(from: 1, through: nil, verifyingChain: false) { all.append($0.copy()) }
+        return all
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+import LMDB
+import Synchronization
+
+/// The one owner of the log's write transactions: gathers concurrent appends into one LMDB
+/// transaction and one flush.
+///
+/// Callers enqueue a request and suspend. A dedicated thread (not one of Swift's cooperative
+/// threads: a flush takes 0.1–8 ms here and would stall the two-thread pool) takes every request
+/// queued so far, stages them all in one write transaction, commits (flushing once), and only
+/// then resumes each caller with its own outcome. While it flushes, new requests queue up and
+/// form the next batch; a lone request is committed at once, no timer waits for company.
+///
+/// Each request is checked (shape, idempotency, expected version) before anything of it is
+/// written, so a rejected request leaves no trace and does not disturb the others in the
+/// batch. A storage failure (disk full, map full past its maximum) fails every request of the
+/// batch and keeps nothing: LMDB commits all or nothing.
+///
+/// The in-memory copies of the head and of stream versions change only after a commit
+/// succeeded, so a failed commit leaves the writer exactly where it was.
+final class GroupCommitWriter: @unchecked Sendable {
+    private enum Request {
+        case append(
+            stream: String, expecting: ExpectedVersion, events: [ProposedEvent],
+            CheckedContinuation<AppendResult, any Error>)
+        case checkpoint(Checkpoint, CheckedContinuation<Void, any Error>)
+    }
+
+    private enum Outcome {
+        case appended(AppendResult)
+        case rejected(EventLogError)
+        case checkpointSaved
+    }
+
+    /// What one commit staged, applied to the writer's state only after it committed.
+    private struct Staging {
+        var head: LogHead
+        var versions: [String: UInt64] = [:]
+        var outcomes: [Outcome] = []
+        var events = 0
+    }
+
+    /// Counters for metrics and benchmarks.
+    struct Statistics: Sendable {
+        var commits = 0
+        var events = 0
+        var requests = 0
+        var largestBatch = 0
+        var commitNanoseconds: UInt64 = 0
+    }
+
+    private let env: LMDBEnvironment
+    private let databases: LMDBEventLog.Databases
+    private let configuration: LMDBEventLog.Configuration
+    private let hub: FollowerHub
+
+    private let condition = NSCondition()
+    // Guarded by `condition`:
+    private var pending: [Request] = []
+    private var stopping = false
+    private var finished = false
+    private var stopWaiters: [CheckedContinuation<Void, Never>] = []
+
+    // Touched by the writer thread only:
+    private var head: LogHead
+    private var versions: [String: UInt64] = [:]
+
+    private let published: Mutex<LogHead>
+    let statistics = Mutex(Statistics())
+
+    init(
+        env: LMDBEnvironment, databases: LMDBEventLog.Databases, head: LogHead,
+        configuration: LMDBEventLog.Configuration, hub: FollowerHub
+    ) {
+        self.env = env
+        self.databases = databases
+        self.head = head
+        self.configuration = configuration
+        self.hub = hub
+        published = Mutex(head)
+        let thread = Thread { [self] in run() }
+        thread.name = "tallystick-log-writer"
+        thread.start()
+    }
+
+    /// The head as of the newest commit.
+    var publishedHead: LogHead { published.withLock { $0 } }
+
+    func append(stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws -> AppendResult {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(.append(stream: stream, expecting: expecting, events: events, continuation))
+        }
+    }
+
+    func saveCheckpoint(_ checkpoint: Checkpoint) async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(.checkpoint(checkpoint, continuation))
+        }
+    }
+
+    private func enqueue(_ request: Request) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            switch request {
+            case .append(_, _, _, let c): c.resume(throwing: EventLogError.closed)
+            case .checkpoint(_, let c): c.resume(throwing: EventLogError.closed)
+            }
+            return
+        }
+        pending.append(request)
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Stops taking requests, commits the ones queued, then returns.
+    func stop() async {
+        await withCheckedContinuation { continuation in
+            condition.lock()
+            stopping = true
+            if finished {
+                condition.unlock()
+                continuation.resume()
+                return
+            }
+            stopWaiters.append(continuation)
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    /// ``stop()`` for `deinit`: blocks the calling thread until the writer has finished.
+    func stopAndWait() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        while !finished { condition.wait() }
+        condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            condition.lock()
+            while pending.isEmpty && !stopping { condition.wait() }
+            if pending.isEmpty {
+                finished = true
+                let waiters = stopWaiters
+                stopWaiters = []
+                condition.broadcast()
+                condition.unlock()
+                for w in waiters { w.resume() }
+                return
+            }
+            let take = min(pending.count, configuration.maximumRequestsPerCommit)
+            let batch = Array(pending.prefix(take))
+            pending.removeFirst(take)
+            condition.unlock()
+            commit(batch)
+        }
+    }
+
+    private func commit(_ batch: [Request]) {
+        let started = DispatchTime.now().uptimeNanoseconds
+        let staged: Staging
+        do {
+            staged = try env.retryingResize {
+                try env.write { txn in
+                    var staging = Staging(head: head)
+                    for request in batch {
+                        staging.outcomes.append(try stage(request, txn: txn, into: &staging))
+                    }
+                    return staging
+                }
+            }
+        } catch {
+            let failure = EventLogError.from(error, maximumMapSize: configuration.maximumMapSize)
+            for request in batch {
+                switch request {
+                case .append(_, _, _, let c): c.resume(throwing: failure)
+                case .checkpoint(_, let c): c.resume(throwing: failure)
+                }
+            }
+            return
+        }
+        let elapsed = DispatchTime.now().uptimeNanoseconds - started
+        head = staged.head
+        versions.merge(staged.versions) { _, new in new }
+        published.withLock { $0 = staged.head }
+        statistics.withLock { s in
+            s.commits += 1
+            s.events += staged.events
+            s.requests += batch.count
+            s.largestBatch = max(s.largestBatch, batch.count)
+            s.commitNanoseconds += elapsed
+        }
+        for (request, outcome) in zip(batch, staged.outcomes) {
+            switch (request, outcome) {
+            case (.append(_, _, _, let c), .appended(let result)): c.resume(returning: result)
+            case (.append(_, _, _, let c), .rejected(let error)): c.resume(throwing: error)
+            case (.checkpoint(_, let c), .checkpointSaved): c.resume()
+            case (.checkpoint(_, let c), .rejected(let error)): c.resume(throwing: error)
+            case (.append(_, _, _, let c), .checkpointSaved):
+                c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
+            case (.checkpoint(_, let c), .appended):
+                c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
+            }
+        }
+        if staged.events > 0 { hub.notify() }
+    }
+
+    /// Checks one request and, when it is acceptable, writes it into `txn`.
+    /// Throws only storage errors, which fail the whole batch.
+    private func stage(_ request: Request, txn: borrowing LMDBTransaction, into s: inout Staging) throws -> Outcome {
+        switch request {
+        case .append(let stream, let expecting, let events, _):
+            return try stageAppend(stream: stream, expecting: expecting, events: events, txn: txn, into: &s)
+        case .checkpoint(let checkpoint, _):
+            guard checkpoint.name.utf8.count > 0, checkpoint.name.utf8.count <= RecordCodec.maximumStreamLength else {
+                return .rejected(.invalidEvent("checkpoint name must be 1...\(RecordCodec.maximumStreamLength) bytes"))
+            }
+            let match = try LMDBEventLog.match(checkpoint, txn: txn, records: databases.records)
+            guard case .valid = match else {
+                return .rejected(.invalidEvent("checkpoint position \(checkpoint.sequence) is not a record of this log"))
+            }
+            try txn.put(databases.checkpoints, key: Array(checkpoint.name.utf8), value: checkpoint.encoded())
+            return .checkpointSaved
+        }
+    }
+
+    private func stageAppend(
+        stream: String, expecting: ExpectedVersion, events: [ProposedEvent],
+        txn: borrowing LMDBTransaction, into s: inout Staging
+    ) throws -> Outcome {
+        let staged = s.versions[stream]
+        let plan = try AppendPlanner.plan(
+            stream: stream, expecting: expecting, events: events,
+            existing: { id in try existing(id, txn: txn) },
+            currentVersion: {
+                if let v = staged ?? versions[stream] { return v }
+                return try LMDBEventLog.storedVersion(of: stream, txn: txn, streams: databases.streams)
+            })
+        let current: UInt64
+        switch plan {
+        case .reject(let error): return .rejected(error)
+        case .duplicate(let result): return .appended(result)
+        case .write(let v): current = v
+        }
+        let recordedAt = max(configuration.clock.nowMicroseconds(), s.head.recordedAt)
+        var positions = [EventPosition]()
+        positions.reserveCapacity(events.count)
+        var version = current
+        var previous = s.head.hash
+        var sequence = s.head.sequence
+        for event in events {
+            sequence += 1
+            version += 1
+            let (bytes, hash) = RecordCodec.encode(
+                sequence: sequence, stream: stream, streamVersion: version, recordedAt: recordedAt,
+                event: event, previousHash: previous)
+            try SequenceKey.withKey(sequence) { key in
+                try bytes.withUnsafeBytes { try txn.put(databases.records, key: key, value: $0, flags: .append) }
+            }
+            let sequenceBytes = SequenceKey.bytes(sequence)
+            try txn.put(databases.streams, key: StreamKey.make(stream, version: version), value: sequenceBytes)
+            try txn.put(
+                databases.eventIDs, key: event.id.bytes, value: sequenceBytes + SequenceKey.bytes(version),
+                flags: .noOverwrite)
+            previous = hash
+            positions.append(EventPosition(sequence: sequence, streamVersion: version))
+        }
+        s.head = LogHead(sequence: sequence, hash: previous, recordedAt: recordedAt)
+        s.versions[stream] = version
+        s.events += events.count
+        return .appended(AppendResult(stream: stream, positions: positions, wasDuplicate: false))
+    }
+
+    /// Where an event id already in the log (or staged earlier in this transaction) landed.
+    private func existing(_ id: EventID, txn: borrowing LMDBTransaction) throws -> AppendPlanner.Existing? {
+        guard let hit = try txn.getBytes(databases.eventIDs, key: id.bytes), hit.count == 16 else { return nil }
+        let (sequence, version) = hit.withUnsafeBytes {
+            (SequenceKey.decode(UnsafeRawBufferPointer(rebasing: $0[0..<8])),
+             SequenceKey.decode(UnsafeRawBufferPointer(rebasing: $0[8..<16])))
+        }
+        guard let bytes = try SequenceKey.withKey(sequence, { try txn.getBytes(databases.records, key: Array($0)) })
+        else {
+            throw EventLogError.corruptedRecord(sequence: sequence, reason: "event-id index names a missing record")
+        }
+        let stream = try bytes.withUnsafeBytes { try LMDBEventLog.decode($0, at: sequence).streamString }
+        return AppendPlanner.Existing(stream: stream, position: EventPosition(sequence: sequence, streamVersion: version))
+    }
+}

@@ -1,0 +1,213 @@
+import LMDB
+
+/// What ``LMDBEventLog/verify(progress:)`` found.
+public struct VerificationReport: Sendable, Equatable {
+    /// Records read (up to the first failure).
+    public var records: UInt64
+    /// Streams seen.
+    public var streams: Int
+    /// The newest record that checked.
+    public var head: LogHead
+    /// Checkpoints that matched the log.
+    public var checkpoints: Int
+    /// The first thing wrong, or `nil` when the log is sound.
+    public var failure: VerificationFailure?
+
+    public var isValid: Bool { failure == nil }
+}
+
+/// One thing wrong with the log: the first bad sequence number and what is wrong there.
+public struct VerificationFailure: Sendable, Equatable, CustomStringConvertible {
+    public var sequence: UInt64
+    public var reason: String
+    public var description: String { "sequence \(sequence): \(reason)" }
+}
+
+extension LMDBEventLog {
+    /// Checks the whole log from one snapshot: sequence contiguity from 1, every record
+    /// decodes, the hash chain end to end, recorded times never go back, stream versions are
+    /// gapless, the stream and event-id indexes hold exactly one entry per record, and every
+    /// checkpoint names a record of this log with its hash.
+    ///
+    /// The indexes are compared as multisets in one sequential pass each; only when they
+    /// disagree is the first offending record looked up one by one.
+    /// - Parameter progress: called every 65,536 records with the sequence reached.
+    /// - Throws: storage errors only; damage is reported in the result.
+    public func verify(progress: ((UInt64) -> Void)? = nil) throws -> VerificationReport {
+        try snapshot { txn in
+            var report = VerificationReport(records: 0, streams: 0, head: .empty, checkpoints: 0, failure: nil)
+            var versions = [String: UInt64]()
+            var streamSum = IndexSum()
+            var idSum = IndexSum()
+            var previous = ChainHash.zero
+            var lastTime = Int64.min
+            var expected: UInt64 = 1
+
+            func fail(_ sequence: UInt64, _ reason: String) -> VerificationReport {
+                var r = report
+                r.streams = versions.count
+                r.failure = VerificationFailure(sequence: sequence, reason: reason)
+                return r
+            }
+
+            let chainFailure: VerificationReport? = try txn.withCursor(databases.records) { cursor in
+                var entry = try cursor.first()
+                while let e = entry {
+                    let key = SequenceKey.decode(e.key)
+                    guard e.key.count == 8 else { return fail(expected, "record key of \(e.key.count) bytes") }
+                    guard key == expected else {
+                        return fail(expected, key > expected
+                            ? "record missing (next stored sequence is \(key))" : "record out of order")
+                    }
+                    let view: RecordView
+                    do { view = try RecordCodec.view(e.value) } catch let error as RecordCodec.DecodingError {
+                        return fail(key, "record does not decode: \(error.reason)")
+                    }
+                    guard view.sequence == key else { return fail(key, "record says it is sequence \(view.sequence)") }
+                    if let why = RecordCodec.verifyHash(view, previous: previous) { return fail(key, why) }
+                    guard view.recordedAt >= lastTime else { return fail(key, "recorded time goes back") }
+                    guard RecordCodec.validate(type: view.typeString) == nil else {
+                        return fail(key, "type tag is not printable ASCII")
+                    }
+                    let stream = view.streamString
+                    let version = versions[stream, default: 0] + 1
+                    guard view.streamVersion == version else {
+                        return fail(key, "stream '\(stream)' version \(view.streamVersion), expected \(version)")
+                    }
+                    versions[stream] = version
+                    streamSum.add(stream: stream, version: version, sequence: key)
+                    idSum.add(id: view.eventID, sequence: key, version: version)
+                    previous = view.hash
+                    lastTime = view.recordedAt
+                    report.records = key
+                    report.head = LogHead(sequence: key, hash: view.hash, recordedAt: view.recordedAt)
+                    if key & 0xFFFF == 0 { progress?(key) }
+                    expected += 1
+                    entry = try cursor.next()
+                }
+                return nil
+            }
+            if let chainFailure { return chainFailure }
+            report.streams = versions.count
+
+            var indexedStreams = IndexSum()
+            try txn.withCursor(databases.streams) { cursor in
+                var entry = try cursor.first()
+                while let e = entry {
+                    if let (stream, version) = StreamKey.split(e.key) {
+                        indexedStreams.add(stream: stream, version: version, sequence: SequenceKey.decode(e.value))
+                    } else {
+                        indexedStreams.count &+= 1
+                    }
+                    entry = try cursor.next()
+                }
+            }
+            var indexedIDs = IndexSum()
+            try txn.withCursor(databases.eventIDs) { cursor in
+                var entry = try cursor.first()
+                while let e = entry {
+                    if e.key.count == 16, e.value.count == 16 {
+                        indexedIDs.add(
+                            id: EventID(bytes: e.key), sequence: SequenceKey.decode(e.value),
+                            version: SequenceKey.decode(UnsafeRawBufferPointer(rebasing: e.value[8...])))
+                    } else {
+                        indexedIDs.count &+= 1
+                    }
+                    entry = try cursor.next()
+                }
+            }
+            if indexedStreams != streamSum || indexedIDs != idSum {
+                let (sequence, reason) = try firstIndexDisagreement(txn: txn, head: report.head.sequence)
+                return fail(sequence, reason)
+            }
+
+            var checkpointFailure: VerificationFailure?
+            var names = [String]()
+            try txn.withCursor(databases.checkpoints) { cursor in
+                var entry = try cursor.first()
+                while let e = entry {
+                    names.append(String(decoding: e.key, as: UTF8.self))
+                    entry = try cursor.next()
+                }
+            }
+            for name in names where checkpointFailure == nil {
+                guard let bytes = try txn.getBytes(databases.checkpoints, key: Array(name.utf8)),
+                    let cp = bytes.withUnsafeBytes({ Checkpoint(name: name, encoded: $0) })
+                else {
+                    checkpointFailure = VerificationFailure(sequence: 0, reason: "checkpoint '\(name)' does not decode")
+                    continue
+                }
+                if case .rejected(let why) = try LMDBEventLog.match(cp, txn: txn, records: databases.records) {
+                    checkpointFailure = VerificationFailure(sequence: cp.sequence, reason: why)
+                } else {
+                    report.checkpoints += 1
+                }
+            }
+            report.failure = checkpointFailure
+            return report
+        }
+    }
+
+    /// The first record whose index entries are missing or wrong, or else the first index
+    /// entry that names no matching record.
+    private func firstIndexDisagreement(txn: borrowing LMDBTransaction, head: UInt64) throws -> (UInt64, String) {
+        var found: (UInt64, String)?
+        try txn.withCursor(databases.records) { cursor in
+            var entry = try cursor.first()
+            while let e = entry, found == nil {
+                let view = try RecordCodec.view(e.value)
+                let streamKey = StreamKey.make(view.streamString, version: view.streamVersion)
+                let indexed = try txn.getBytes(databases.streams, key: streamKey)
+                if indexed != SequenceKey.bytes(view.sequence) {
+                    found = (view.sequence, "stream index entry missing or wrong")
+                } else if try txn.getBytes(databases.eventIDs, key: view.eventID.bytes)
+                    != SequenceKey.bytes(view.sequence) + SequenceKey.bytes(view.streamVersion)
+                {
+                    found = (view.sequence, "event-id index entry missing or wrong")
+                }
+                entry = try cursor.next()
+            }
+        }
+        if let found { return found }
+        var extra: UInt64 = 0
+        try txn.withCursor(databases.streams) { cursor in
+            var entry = try cursor.first()
+            while let e = entry {
+                let seq = SequenceKey.decode(e.value)
+                if seq > head || seq == 0 {
+                    extra = seq
+                    return
+                }
+                entry = try cursor.next()
+            }
+        }
+        if extra > 0 { return (extra, "stream index names a record the log does not have") }
+        return (head + 1, "an index holds an entry that matches no record")
+    }
+}
+
+/// An order-independent digest of index entries: count plus a wrapping sum of hashes.
+private struct IndexSum: Equatable {
+    var count: UInt64 = 0
+    var sum: UInt64 = 0
+
+    mutating func add(stream: String, version: UInt64, sequence: UInt64) {
+        var h = Hasher()
+        h.combine(0 as UInt8)
+        h.combine(stream)
+        h.combine(version)
+        h.combine(sequence)
+        count &+= 1
+        sum &+= UInt64(bitPattern: Int64(h.finalize()))
+    }
+
+    mutating func add(id: EventID, sequence: UInt64, version: UInt64) {
+        var h = Hasher()
+        h.combine(1 as UInt8)
+        h.combine(id)
+        h.combine(sequence)
+        h.combine(version)
+        count &+= 1
+        sum &+= UInt64(bitPattern: Int64(h.finalize()))
+    }
+}

@@ -1,0 +1,409 @@
+import Foundation
+import LMDB
+import Synchronization
+
+/// The durable event log: one LMDB environment holding the records, the stream index, the
+/// idempotency index, the format marker and the checkpoints.
+///
+/// Named databases (their layouts are in `eventlog/FORMAT.md`):
+/// - `records`: big-endian `UInt64` sequence → record bytes (``RecordCodec``), written with
+///   `MDB_APPEND`;
+/// - `streams`: stream id ‖ `0x00` ‖ big-endian stream version → big-endian sequence;
+/// - `event-ids`: event id → big-endian sequence ‖ big-endian stream version;
+/// - `meta`: `format` → little-endian `UInt32` format version;
+/// - `checkpoints`: projection name → ``Checkpoint`` bytes.
+///
+/// A writable log takes an exclusive lock file in its directory (a second writer process is
+/// refused) and runs one writer thread that owns every write transaction and commits
+/// concurrent appends together (group commit, see ``GroupCommitWriter``). Reads use their own
+/// snapshot transactions and never wait for the writer. A read-only log (for the offline
+/// tools) can be opened while a server writes.
+public final class LMDBEventLog: EventStore, @unchecked Sendable {
+    /// Whether a returned append is on disk.
+    public enum Durability: String, Sendable {
+        /// Every commit is flushed (`fdatasync`) before any append in it returns. The default.
+        case durable
+        /// `MDB_NOSYNC`: commits are not flushed; a crash or power loss can lose the newest
+        /// appends even after they returned (never corrupt the older ones). Benchmarks and
+        /// throw-away logs only.
+        case unsafeNoSync = "unsafe-no-sync"
+    }
+
+    /// How to open a log.
+    public struct Configuration: Sendable {
+        /// The data directory (created when writable).
+        public var directory: String
+        public var durability: Durability = .durable
+        /// Map size at open; grows by doubling when full.
+        public var initialMapSize = 64 << 20
+        /// The map never grows past this; beyond it appends fail with `mapFullBeyondMaximum`.
+        public var maximumMapSize = 1 << 40
+        /// Source of the recorded time of each event.
+        public var clock: any LogClock = SystemLogClock()
+        /// Most append requests gathered into one commit.
+        public var maximumRequestsPerCommit = 4096
+
+        public init(directory: String) { self.directory = directory }
+    }
+
+    /// The format version in the `meta` database that this build writes and reads.
+    public static let storeFormatVersion: UInt32 = 1
+
+    struct Databases {
+        let records: LMDBDatabase
+        let streams: LMDBDatabase
+        let eventIDs: LMDBDatabase
+        let meta: LMDBDatabase
+        let checkpoints: LMDBDatabase
+    }
+
+    let env: LMDBEnvironment
+    let databases: Databases
+    public let configuration: Configuration
+    public let isReadOnly: Bool
+    let writer: GroupCommitWriter?
+    let hub = FollowerHub()
+    private let lockDescriptor: Int32
+    private let released = Mutex(false)
+
+    /// Opens the log for writing, creating it when the directory is new or empty.
+    /// - Throws: ``EventLogError``: `lockedByAnotherProcess`, `unsupportedFormat`,
+    ///   `corruptedRecord` (the newest record does not check), `storage`.
+    public static func open(_ configuration: Configuration) throws -> LMDBEventLog {
+        try LMDBEventLog(configuration: configuration, readOnly: false)
+    }
+
+    /// Opens an existing log read-only; safe while a server writes to it.
+    /// - Throws: ``EventLogError/storage(_:)`` when there is no log there, `unsupportedFormat`.
+    public static func openReadOnly(directory: String) throws -> LMDBEventLog {
+        try LMDBEventLog(configuration: Configuration(directory: directory), readOnly: true)
+    }
+
+    private init(configuration: Configuration, readOnly: Bool) throws {
+        self.configuration = configuration
+        self.isReadOnly = readOnly
+        let dir = configuration.directory
+        if readOnly {
+            guard FileManager.default.fileExists(atPath: dir + "/data.mdb") else {
+                throw EventLogError.storage("no event log at \(dir)")
+            }
+            lockDescriptor = -1
+        } else {
+            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            lockDescriptor = try LMDBEventLog.takeWriterLock(directory: dir)
+        }
+        var options = LMDBEnvironment.Options()
+        options.readOnly = readOnly
+        options.initialMapSize = configuration.initialMapSize
+        options.maximumMapSize = max(configuration.maximumMapSize, configuration.initialMapSize)
+        options.flushOnCommit = configuration.durability == .durable
+        do {
+            env = try LMDBEnvironment(path: dir, options: options)
+            databases = Databases(
+                records: try env.openDatabase("records"),
+                streams: try env.openDatabase("streams"),
+                eventIDs: try env.openDatabase("event-ids"),
+                meta: try env.openDatabase("meta"),
+                checkpoints: try env.openDatabase("checkpoints"))
+            try LMDBEventLog.checkFormat(env: env, databases: databases, writable: !readOnly)
+            let head = try LMDBEventLog.readHead(env: env, records: databases.records)
+            writer = readOnly ? nil : GroupCommitWriter(
+                env: env, databases: databases, head: head, configuration: configuration, hub: hub)
+        } catch {
+            if lockDescriptor >= 0 { Foundation.close(lockDescriptor) }
+            throw EventLogError.from(error, maximumMapSize: configuration.maximumMapSize)
+        }
+    }
+
+    deinit {
+        writer?.stopAndWait()
+        release()
+    }
+
+    /// Ends followers, closes the environment and drops the writer lock; once only.
+    private func release() {
+        guard released.withLock({ done in defer { done = true }; return !done }) else { return }
+        hub.close()
+        env.close()
+        if lockDescriptor >= 0 { Foundation.close(lockDescriptor) }
+    }
+
+    /// `flock` on `writer.lock`: one writing process per log.
+    private static func takeWriterLock(directory: String) throws -> Int32 {
+        let path = directory + "/writer.lock"
+        let fd = Foundation.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EventLogError.storage("cannot open \(path): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            Foundation.close(fd)
+            throw EventLogError.lockedByAnotherProcess(path: directory)
+        }
+        return fd
+    }
+
+    private static func checkFormat(env: LMDBEnvironment, databases: Databases, writable: Bool) throws {
+        let key = Array("format".utf8)
+        let (stored, isEmpty) = try env.retryingResize {
+            try env.read { txn in
+                (try txn.getBytes(databases.meta, key: key), try txn.count(databases.records) == 0)
+            }
+        }
+        if let stored {
+            let found = stored.count == 4
+                ? stored.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } : 0
+            guard found == storeFormatVersion else {
+                throw EventLogError.unsupportedFormat(found: found, supported: storeFormatVersion)
+            }
+            return
+        }
+        guard isEmpty else { throw EventLogError.unsupportedFormat(found: 0, supported: storeFormatVersion) }
+        if writable {
+            var v = storeFormatVersion.littleEndian
+            let bytes = withUnsafeBytes(of: &v) { Array($0) }
+            try env.write { txn in try txn.put(databases.meta, key: key, value: bytes) }
+        }
+    }
+
+    /// Reads the newest record and checks its own hash.
+    static func readHead(env: LMDBEnvironment, records: LMDBDatabase) throws -> LogHead {
+        try env.retryingResize {
+            try env.read { txn in
+                try txn.withCursor(records) { cursor in
+                    guard let last = try cursor.last() else { return LogHead.empty }
+                    let seq = SequenceKey.decode(last.key)
+                    let view: RecordView
+                    do { view = try RecordCodec.view(last.value) } catch let error as RecordCodec.DecodingError {
+                        throw EventLogError.corruptedRecord(sequence: seq, reason: error.reason)
+                    }
+                    guard view.sequence == seq,
+                        RecordCodec.chainHash(previous: view.previousHash, canonical: view.canonical) == view.hash
+                    else {
+                        throw EventLogError.corruptedRecord(sequence: seq, reason: "newest record does not check")
+                    }
+                    return LogHead(sequence: seq, hash: view.hash, recordedAt: view.recordedAt)
+                }
+            }
+        }
+    }
+
+    // MARK: EventStore
+
+    public func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws
+        -> AppendResult
+    {
+        guard let writer else { throw EventLogError.readOnly }
+        return try await writer.append(stream: stream, expecting: expecting, events: events)
+    }
+
+    public func head() throws -> LogHead {
+        if let writer { return writer.publishedHead }
+        return try LMDBEventLog.readHead(env: env, records: databases.records)
+    }
+
+    public func read(from sequence: UInt64, limit: Int) throws -> [EventRecord] {
+        var out = [EventRecord]()
+        guard limit > 0 else { return out }
+        try snapshot { txn in
+            try txn.withCursor(databases.records) { cursor in
+                var entry = try SequenceKey.withKey(max(sequence, 1)) { try cursor.seek(atOrAfter: $0) }
+                while let e = entry, out.count < limit {
+                    out.append(try LMDBEventLog.decode(e.value, at: SequenceKey.decode(e.key)).copy())
+                    entry = try cursor.next()
+                }
+            }
+        }
+        return out
+    }
+
+    public func readStream(_ stream: String, from version: UInt64) throws -> [EventRecord] {
+        var out = [EventRecord]()
+        try snapshot { txn in
+            let prefix = StreamKey.prefix(stream)
+            var sequences = [UInt64]()
+            try txn.withCursor(databases.streams) { cursor in
+                let start = StreamKey.make(stream, version: max(version, 1))
+                var entry = try start.withUnsafeBytes { try cursor.seek(atOrAfter: $0) }
+                while let e = entry, StreamKey.has(prefix: prefix, e.key) {
+                    sequences.append(SequenceKey.decode(e.value))
+                    entry = try cursor.next()
+                }
+            }
+            for seq in sequences {
+                guard let bytes = try SequenceKey.withKey(seq, { try txn.get(databases.records, key: $0) }) else {
+                    throw EventLogError.corruptedRecord(sequence: seq, reason: "stream index names a missing record")
+                }
+                out.append(try LMDBEventLog.decode(bytes, at: seq).copy())
+            }
+        }
+        return out
+    }
+
+    public func streamVersion(_ stream: String) throws -> UInt64 {
+        try snapshot { txn in try LMDBEventLog.storedVersion(of: stream, txn: txn, streams: databases.streams) }
+    }
+
+    @discardableResult
+    public func scan(
+        from sequence: UInt64, through: UInt64?, verifyingChain: Bool, _ body: (RecordView) throws -> Void
+    ) throws -> LogHead {
+        try snapshot { txn in
+            let start = max(sequence, 1)
+            var previous = ChainHash.zero
+            if start > 1 {
+                guard let bytes = try SequenceKey.withKey(start - 1, { try txn.get(databases.records, key: $0) }) else {
+                    throw EventLogError.corruptedRecord(sequence: start - 1, reason: "record missing")
+                }
+                previous = try LMDBEventLog.decode(bytes, at: start - 1).hash
+            }
+            var last = LogHead(sequence: start - 1, hash: previous, recordedAt: 0)
+            try txn.withCursor(databases.records) { cursor in
+                var expected = start
+                var entry = try SequenceKey.withKey(start) { try cursor.seek(atOrAfter: $0) }
+                while let e = entry {
+                    if let through, expected > through { break }
+                    let key = SequenceKey.decode(e.key)
+                    guard key == expected else {
+                        throw EventLogError.corruptedRecord(
+                            sequence: expected, reason: "record missing (next stored sequence is \(key))")
+                    }
+                    let view = try LMDBEventLog.decode(e.value, at: key)
+                    if verifyingChain, let why = RecordCodec.verifyHash(view, previous: previous) {
+                        throw EventLogError.corruptedRecord(sequence: key, reason: why)
+                    }
+                    try body(view)
+                    previous = view.hash
+                    last = LogHead(sequence: key, hash: view.hash, recordedAt: view.recordedAt)
+                    expected += 1
+                    entry = try cursor.next()
+                }
+            }
+            return last
+        }
+    }
+
+    public func follow(from sequence: UInt64) -> AsyncThrowingStream<EventRecord, any Error> {
+        hub.followStream(from: sequence) { [self] next in try read(from: next, limit: 1024) }
+    }
+
+    public func saveCheckpoint(_ checkpoint: Checkpoint) async throws {
+        guard let writer else { throw EventLogError.readOnly }
+        try await writer.saveCheckpoint(checkpoint)
+    }
+
+    public func checkpoint(named name: String) throws -> CheckpointLookup {
+        try snapshot { txn in
+            guard let bytes = try txn.getBytes(databases.checkpoints, key: Array(name.utf8)) else { return .none }
+            let decoded = bytes.withUnsafeBytes { Checkpoint(name: name, encoded: $0) }
+            guard let cp = decoded else { return .rejected(reason: "checkpoint '\(name)' does not decode") }
+            return try LMDBEventLog.match(cp, txn: txn, records: databases.records)
+        }
+    }
+
+    /// Every stored checkpoint with what matching it against the log found.
+    public func allCheckpoints() throws -> [(name: String, lookup: CheckpointLookup)] {
+        try snapshot { txn in
+            var names = [String]()
+            try txn.withCursor(databases.checkpoints) { cursor in
+                var entry = try cursor.first()
+                while let e = entry {
+                    names.append(String(decoding: e.key, as: UTF8.self))
+                    entry = try cursor.next()
+                }
+            }
+            return names
+        }.map { ($0, try checkpoint(named: $0)) }
+    }
+
+    /// Commits the appends already queued, then releases the log; later calls throw `closed`.
+    public func close() async {
+        if let writer { await writer.stop() }
+        release()
+    }
+
+    // MARK: Helpers
+
+    /// Runs `body` in a read transaction, mapping storage errors.
+    func snapshot<R>(_ body: (borrowing LMDBTransaction) throws -> R) throws -> R {
+        do {
+            return try env.retryingResize { try env.read(body) }
+        } catch {
+            throw EventLogError.from(error, maximumMapSize: configuration.maximumMapSize)
+        }
+    }
+
+    static func decode(_ bytes: UnsafeRawBufferPointer, at sequence: UInt64) throws -> RecordView {
+        let view: RecordView
+        do { view = try RecordCodec.view(bytes) } catch {
+            throw EventLogError.corruptedRecord(sequence: sequence, reason: error.reason)
+        }
+        guard view.sequence == sequence else {
+            throw EventLogError.corruptedRecord(
+                sequence: sequence, reason: "record says it is sequence \(view.sequence)")
+        }
+        return view
+    }
+
+    static func match(_ cp: Checkpoint, txn: borrowing LMDBTransaction, records: LMDBDatabase) throws
+        -> CheckpointLookup
+    {
+        guard cp.sequence > 0,
+            let bytes = try SequenceKey.withKey(cp.sequence, { try txn.get(records, key: $0) })
+        else {
+            return .rejected(reason: "checkpoint '\(cp.name)' is at sequence \(cp.sequence), which this log does not have")
+        }
+        let view = try decode(bytes, at: cp.sequence)
+        guard view.hash == cp.hash else {
+            return .rejected(reason: "checkpoint '\(cp.name)' hash does not match record \(cp.sequence)")
+        }
+        return .valid(cp)
+    }
+
+    /// The newest version of `stream` in the stream index (0 when absent).
+    static func storedVersion(of stream: String, txn: borrowing LMDBTransaction, streams: LMDBDatabase) throws
+        -> UInt64
+    {
+        let prefix = StreamKey.prefix(stream)
+        let probe = StreamKey.make(stream, version: .max)
+        return try txn.withCursor(streams) { cursor in
+            var entry = try probe.withUnsafeBytes { try cursor.seek(atOrAfter: $0) }
+            if let e = entry, e.key.elementsEqual(probe) { return .max }
+            entry = entry == nil ? try cursor.last() : try cursor.previous()
+            guard let e = entry, StreamKey.has(prefix: prefix, e.key) else { return 0 }
+            return SequenceKey.decode(UnsafeRawBufferPointer(rebasing: e.key[prefix.count...]))
+        }
+    }
+}
+
+/// Big-endian `UInt64` keys, so LMDB's byte order is numeric order.
+enum SequenceKey {
+    @inline(__always)
+    static func withKey<R>(_ value: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var be = value.bigEndian
+        return try withUnsafeBytes(of: &be) { try body($0) }
+    }
+
+    static func bytes(_ value: UInt64) -> [UInt8] { withKey(value) { Array($0) } }
+
+    @inline(__always)
+    static func decode(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        guard bytes.count >= 8 else { return 0 }
+        return UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
+    }
+}
+
+/// Stream index keys: stream id ‖ 0x00 ‖ big-endian version.
+enum StreamKey {
+    static func prefix(_ stream: String) -> [UInt8] { Array(stream.utf8) + [0] }
+
+    static func make(_ stream: String, version: UInt64) -> [UInt8] { prefix(stream) + SequenceKey.bytes(version) }
+
+    static func has(prefix: [UInt8], _ key: UnsafeRawBufferPointer) -> Bool {
+        key.count == prefix.count + 8 && key.prefix(prefix.count).elementsEqual(prefix)
+    }
+
+    /// Splits a key into stream id and version; `nil` when it is not of that shape.
+    static func split(_ key: UnsafeRawBufferPointer) -> (stream: String, version: UInt64)? {
+        guard key.count >= 10, key[key.count - 9] == 0 else { return nil }
+        let stream = String(decoding: key[..<(key.count - 9)], as: UTF8.self)
+        return (stream, SequenceKey.decode(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...])))
+    }
+}

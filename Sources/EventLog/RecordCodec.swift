@@ -1,0 +1,144 @@
+import Crypto
+
+/// The stored byte layout of a record (documented in `eventlog/FORMAT.md`) and its hash.
+///
+/// ```
+/// canonical bytes:
+///   u8   format version (1)
+///   u64  global sequence        (little-endian, as every integer here)
+///   u64  stream version
+///   i64  recorded time, µs since the Unix epoch
+///   16B  event id
+///   u8   type tag length, then the tag (ASCII)
+///   u16  stream id length, then the stream id (UTF-8)
+///   u32  payload length, then the payload
+/// then:
+///   32B  previous record's hash
+///   32B  this record's hash = SHA-256(previous hash ‖ canonical bytes)
+/// ```
+public enum RecordCodec {
+    /// The envelope version this build writes and reads.
+    public static let formatVersion: UInt8 = 1
+    /// Largest payload accepted, in bytes.
+    public static let maximumPayloadSize = 16 << 20
+    /// Longest stream id, in UTF-8 bytes (LMDB keys are at most 511 bytes).
+    public static let maximumStreamLength = 200
+    static let fixedSize = 1 + 8 + 8 + 8 + 16 + 1 + 2 + 4 + 64
+
+    /// Checks a type tag: 1...255 bytes of printable ASCII without spaces.
+    static func validate(type: String) -> String? {
+        let u = type.utf8
+        if u.isEmpty || u.count > 255 { return "type tag must be 1...255 bytes" }
+        if !u.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) { return "type tag must be printable ASCII without spaces" }
+        return nil
+    }
+
+    /// Checks a stream id: 1...200 UTF-8 bytes, no NUL (the stream index separates with NUL).
+    static func validate(stream: String) -> String? {
+        let u = stream.utf8
+        if u.isEmpty || u.count > maximumStreamLength { return "stream id must be 1...\(maximumStreamLength) bytes" }
+        if u.contains(0) { return "stream id must not contain NUL" }
+        return nil
+    }
+
+    /// Encodes one record, computing its hash. Returns the stored bytes and the hash.
+    public static func encode(
+        sequence: UInt64, stream: String, streamVersion: UInt64, recordedAt: Int64,
+        event: ProposedEvent, previousHash: ChainHash
+    ) -> (bytes: [UInt8], hash: ChainHash) {
+        var out = [UInt8]()
+        out.reserveCapacity(fixedSize + event.type.utf8.count + stream.utf8.count + event.payload.count)
+        out.append(formatVersion)
+        append(sequence, to: &out)
+        append(streamVersion, to: &out)
+        append(UInt64(bitPattern: recordedAt), to: &out)
+        out.append(contentsOf: event.id.bytes)
+        out.append(UInt8(event.type.utf8.count))
+        out.append(contentsOf: event.type.utf8)
+        let s = UInt16(stream.utf8.count)
+        out.append(UInt8(truncatingIfNeeded: s))
+        out.append(UInt8(truncatingIfNeeded: s >> 8))
+        out.append(contentsOf: stream.utf8)
+        let p = UInt32(event.payload.count)
+        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: p >> UInt32(shift))) }
+        out.append(contentsOf: event.payload)
+        let hash = out.withUnsafeBytes { chainHash(previous: previousHash, canonical: $0) }
+        out.append(contentsOf: previousHash.bytes)
+        out.append(contentsOf: hash.bytes)
+        return (out, hash)
+    }
+
+    @inline(__always)
+    static func append(_ value: UInt64, to out: inout [UInt8]) {
+        var le = value.littleEndian
+        withUnsafeBytes(of: &le) { out.append(contentsOf: $0) }
+    }
+
+    /// SHA-256 over the previous hash and the canonical bytes.
+    public static func chainHash(previous: ChainHash, canonical: UnsafeRawBufferPointer) -> ChainHash {
+        var hasher = SHA256()
+        previous.withBytes { hasher.update(bufferPointer: $0) }
+        hasher.update(bufferPointer: canonical)
+        return hasher.finalize().withUnsafeBytes { ChainHash(bytes: $0) }
+    }
+
+    /// Why stored bytes do not decode.
+    public struct DecodingError: Error, Equatable, Sendable {
+        public var reason: String
+    }
+
+    /// Reads a stored record in place. Checks lengths and the format version; does not check
+    /// the hash (see ``verifyHash(_:previous:)``).
+    /// - Throws: ``DecodingError`` naming what is wrong.
+    public static func view(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> RecordView {
+        let n = bytes.count
+        guard n >= fixedSize else { throw DecodingError(reason: "record of \(n) bytes is too short") }
+        let version = bytes[0]
+        guard version == formatVersion else {
+            throw DecodingError(reason: "unknown record format version \(version)")
+        }
+        let sequence = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 1, as: UInt64.self))
+        let streamVersion = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 9, as: UInt64.self))
+        let recordedAt = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 17, as: Int64.self))
+        let id = EventID(bytes: UnsafeRawBufferPointer(rebasing: bytes[25..<41]))
+        var offset = 41
+        let typeLength = Int(bytes[offset])
+        offset += 1
+        guard typeLength > 0, offset + typeLength + 2 <= n - 68 else {
+            throw DecodingError(reason: "type tag length \(typeLength) does not fit the record")
+        }
+        let type = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + typeLength])
+        offset += typeLength
+        let streamLength = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
+        offset += 2
+        guard streamLength > 0, offset + streamLength + 4 <= n - 64 else {
+            throw DecodingError(reason: "stream id length \(streamLength) does not fit the record")
+        }
+        let stream = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + streamLength])
+        offset += streamLength
+        let payloadLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        offset += 4
+        guard offset + payloadLength == n - 64 else {
+            throw DecodingError(reason: "payload length \(payloadLength) does not match the record size")
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + payloadLength])
+        return RecordView(
+            formatVersion: version, sequence: sequence, streamVersion: streamVersion, recordedAt: recordedAt,
+            eventID: id, type: type, stream: stream, payload: payload,
+            previousHash: ChainHash(bytes: UnsafeRawBufferPointer(rebasing: bytes[(n - 64)..<(n - 32)])),
+            hash: ChainHash(bytes: UnsafeRawBufferPointer(rebasing: bytes[(n - 32)..<n])),
+            canonical: UnsafeRawBufferPointer(rebasing: bytes[0..<(n - 64)]))
+    }
+
+    /// Checks one link of the chain: the record names `previous` as its predecessor's hash and
+    /// its stored hash is SHA-256(previous ‖ canonical). Returns what is wrong, or `nil`.
+    public static func verifyHash(_ record: RecordView, previous: ChainHash) -> String? {
+        if record.previousHash != previous {
+            return "previous-hash field does not match the hash of the record before it"
+        }
+        if chainHash(previous: previous, canonical: record.canonical) != record.hash {
+            return "stored hash does not match the record's contents"
+        }
+        return nil
+    }
+}

@@ -1,0 +1,279 @@
+import CLMDB
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One LMDB environment (a directory holding `data.mdb` and `lock.mdb`).
+///
+/// LMDB's rules are kept here by construction:
+/// - one environment per path per process (a second open of the same path throws
+///   ``LMDBError/alreadyOpenInProcess(path:)``);
+/// - `MDB_NOTLS`, so read transactions are not tied to threads;
+/// - transactions exist only inside the synchronous closures of ``read(_:)`` and ``write(_:)``;
+/// - `MDB_MAP_FULL` is answered by growing the map (doubling, up to
+///   ``Options/maximumMapSize``) and running the write closure again;
+/// - stale reader slots left by dead processes are cleared at open.
+///
+/// Growing the map needs every transaction of this process to be closed, so each transaction
+/// holds a shared lock and a resize takes it exclusively (writers preferred). Nested
+/// transactions on one thread are therefore not allowed: never call `read` or `write` from
+/// inside another `read` or `write` closure.
+public final class LMDBEnvironment: @unchecked Sendable {
+    /// How to open an environment.
+    public struct Options: Sendable {
+        /// Open without write access; nothing is created.
+        public var readOnly = false
+        /// Map size at open (rounded up by LMDB to a page multiple). Grows on demand.
+        public var initialMapSize = 64 << 20
+        /// The map never grows past this; beyond it writes fail with ``LMDBError/mapFull``.
+        public var maximumMapSize = 1 << 40
+        /// Named databases the environment can hold.
+        public var maxDatabases: UInt32 = 16
+        /// Concurrent read transactions across all processes.
+        public var maxReaders: UInt32 = 512
+        /// `false` sets `MDB_NOSYNC`: commits are not flushed and a crash may lose them.
+        /// Only for callers that ask for that by name.
+        public var flushOnCommit = true
+
+        public init() {}
+    }
+
+    /// The directory of the environment, as given.
+    public let path: String
+    public let options: Options
+    private let env: OpaquePointer
+    private let registryKey: String
+    /// Shared by every transaction, exclusive while the map is resized.
+    private let resizeLock: UnsafeMutablePointer<pthread_rwlock_t>
+    private let state = Mutex(State())
+
+    private struct State {
+        var mapSize = 0
+        var closed = false
+    }
+
+    private static let openPaths = Mutex(Set<String>())
+
+    /// Opens (creating when writable) the environment in directory `path`.
+    /// - Throws: ``LMDBError/alreadyOpenInProcess(path:)``, ``LMDBError/noSuchPath(_:)`` when
+    ///   read-only and missing, ``LMDBError/invalidFile(code:)`` for a foreign file, or any
+    ///   other open failure.
+    public init(path: String, options: Options = Options()) throws(LMDBError) {
+        self.path = path
+        self.options = options
+        if !options.readOnly {
+            mkdir(path, 0o755)
+        }
+        guard let resolved = realpath(path, nil) else { throw .noSuchPath(path) }
+        registryKey = String(cString: resolved)
+        free(resolved)
+        let key = registryKey
+        let inserted = LMDBEnvironment.openPaths.withLock { $0.insert(key).inserted }
+        guard inserted else { throw .alreadyOpenInProcess(path: path) }
+
+        var handle: OpaquePointer?
+        var rc = mdb_env_create(&handle)
+        guard rc == MDB_SUCCESS, let handle else {
+            _ = LMDBEnvironment.openPaths.withLock { $0.remove(key) }
+            throw LMDBError(code: rc)
+        }
+        var flags = UInt32(MDB_NOTLS)
+        if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+        if !options.flushOnCommit { flags |= UInt32(MDB_NOSYNC) }
+        rc = mdb_env_set_maxdbs(handle, options.maxDatabases)
+        if rc == MDB_SUCCESS { rc = mdb_env_set_maxreaders(handle, options.maxReaders) }
+        if rc == MDB_SUCCESS { rc = mdb_env_set_mapsize(handle, options.initialMapSize) }
+        if rc == MDB_SUCCESS { rc = mdb_env_open(handle, path, flags, 0o644) }
+        if rc != MDB_SUCCESS {
+            mdb_env_close(handle)
+            _ = LMDBEnvironment.openPaths.withLock { $0.remove(key) }
+            if rc == ENOENT { throw .noSuchPath(path) }
+            throw LMDBError(code: rc)
+        }
+        env = handle
+        var dead: Int32 = 0
+        mdb_reader_check(handle, &dead)
+
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        state.withLock { $0.mapSize = info.me_mapsize }
+
+        resizeLock = .allocate(capacity: 1)
+        var attributes = pthread_rwlockattr_t()
+        pthread_rwlockattr_init(&attributes)
+        #if canImport(Glibc)
+        pthread_rwlockattr_setkind_np(&attributes, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
+        #endif
+        pthread_rwlock_init(resizeLock, &attributes)
+        pthread_rwlockattr_destroy(&attributes)
+    }
+
+    deinit {
+        close()
+        pthread_rwlock_destroy(resizeLock)
+        resizeLock.deallocate()
+    }
+
+    /// Closes the environment. Later calls throw ``LMDBError/closed``. Must not race a
+    /// transaction of this process (it waits for running ones to end).
+    public func close() {
+        pthread_rwlock_wrlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        let wasOpen = state.withLock { s in
+            defer { s.closed = true }
+            return !s.closed
+        }
+        guard wasOpen else { return }
+        mdb_env_close(env)
+        let key = registryKey
+        _ = LMDBEnvironment.openPaths.withLock { $0.remove(key) }
+    }
+
+    /// The current size of the memory map, in bytes.
+    public var mapSize: Int { state.withLock { $0.mapSize } }
+
+    /// Runs `body` in a read-only transaction (a snapshot: later commits are not seen).
+    /// Never blocks the writer. Do not nest it inside another transaction on the same thread.
+    public func read<R>(_ body: (borrowing LMDBTransaction) throws -> R) throws -> R {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        let txn = try begin(readOnly: true)
+        defer { mdb_txn_abort(txn) }
+        return try body(LMDBTransaction(handle: txn, isReadOnly: true))
+    }
+
+    /// Runs `body` in a write transaction and commits it (flushed unless the environment was
+    /// opened with ``Options/flushOnCommit`` off).
+    ///
+    /// When the map is full, during `body` or at commit, nothing is kept, the map grows and
+    /// `body` runs again from the start: it must not change outside state before it returns.
+    /// If `body` throws, the transaction is aborted and nothing is written.
+    /// - Throws: what `body` throws; ``LMDBError/mapFull`` past ``Options/maximumMapSize``;
+    ///   ``LMDBError/diskFull``; ``LMDBError/readOnly``; other ``LMDBError``s.
+    public func write<R>(_ body: (borrowing LMDBTransaction) throws -> R) throws -> R {
+        while true {
+            do {
+                return try writeOnce(body)
+            } catch LMDBError.mapFull {
+                try grow()
+            }
+        }
+    }
+
+    private func writeOnce<R>(_ body: (borrowing LMDBTransaction) throws -> R) throws -> R {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        let txn = try begin(readOnly: false)
+        let result: R
+        do {
+            result = try body(LMDBTransaction(handle: txn, isReadOnly: false))
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        // mdb_txn_commit frees the transaction even when it fails: never abort after it.
+        try LMDBError.check(mdb_txn_commit(txn))
+        return result
+    }
+
+    /// Doubles the map (at most to the maximum) while no transaction of this process is open.
+    private func grow() throws(LMDBError) {
+        pthread_rwlock_wrlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        let current = state.withLock { $0.mapSize }
+        guard current < options.maximumMapSize else { throw .mapFull }
+        let wanted = min(current * 2, options.maximumMapSize)
+        try LMDBError.check(mdb_env_set_mapsize(env, wanted))
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        state.withLock { $0.mapSize = info.me_mapsize }
+    }
+
+    /// Adopts a map size another process set (`MDB_MAP_RESIZED`).
+    private func adoptResize() throws(LMDBError) {
+        // Called with the shared lock released by the caller's retry loop.
+        pthread_rwlock_wrlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        try LMDBError.check(mdb_env_set_mapsize(env, 0))
+        var info = MDB_envinfo()
+        mdb_env_info(env, &info)
+        state.withLock { $0.mapSize = info.me_mapsize }
+    }
+
+    private func begin(readOnly: Bool) throws(LMDBError) -> OpaquePointer {
+        if state.withLock({ $0.closed }) { throw .closed }
+        var txn: OpaquePointer?
+        let rc = mdb_txn_begin(env, nil, readOnly ? UInt32(MDB_RDONLY) : 0, &txn)
+        if rc == MDB_MAP_RESIZED {
+            // Another process grew the map. Adopting it needs the exclusive lock, which this
+            // thread cannot take while it holds the shared one: report it, and let the caller
+            // retry through `adoptResizeAndRetry`.
+            throw .mapResized
+        }
+        try LMDBError.check(rc)
+        return txn!
+    }
+
+    /// Opens (creating it when `create` and writable) the named database.
+    /// - Throws: ``LMDBError/databaseNotFound(name:)`` when it is missing and not created.
+    public func openDatabase(_ name: String, create: Bool = true) throws -> LMDBDatabase {
+        let makeIt = create && !options.readOnly
+        let body: (borrowing LMDBTransaction) throws -> LMDBDatabase = { txn in
+            var dbi: MDB_dbi = 0
+            let rc = mdb_dbi_open(txn.handle, name, makeIt ? UInt32(MDB_CREATE) : 0, &dbi)
+            if rc == MDB_NOTFOUND { throw LMDBError.databaseNotFound(name: name) }
+            try LMDBError.check(rc)
+            return LMDBDatabase(dbi: dbi, name: name)
+        }
+        if options.readOnly {
+            // A read transaction must not close before the handle is used elsewhere, but a
+            // read-only environment never opens handles in a write transaction, so LMDB keeps
+            // handles opened in a read transaction valid after it ends.
+            return try retryingResize { try read(body) }
+        }
+        return try retryingResize { try write(body) }
+    }
+
+    /// Runs `body`, adopting a map size grown by another process when LMDB reports one.
+    public func retryingResize<R>(_ body: () throws -> R) throws -> R {
+        while true {
+            do {
+                return try body()
+            } catch LMDBError.mapResized {
+                try adoptResize()
+            }
+        }
+    }
+
+    /// Flushes the data file (useful after commits made with ``Options/flushOnCommit`` off).
+    public func sync() throws(LMDBError) {
+        try LMDBError.check(mdb_env_sync(env, 1))
+    }
+
+    /// Writes a consistent copy of the environment to the existing empty directory `path`,
+    /// compacted (free pages dropped) when `compact` is true. Safe while writers run: it reads
+    /// from one snapshot.
+    public func copy(to path: String, compact: Bool = true) throws(LMDBError) {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        if state.withLock({ $0.closed }) { throw .closed }
+        let rc = mdb_env_copy2(env, path, compact ? UInt32(MDB_CP_COMPACT) : 0)
+        if rc == ENOENT { throw .noSuchPath(path) }
+        try LMDBError.check(rc)
+    }
+
+    /// Size of the data file in use: the last used page times the page size.
+    public func usedBytes() -> Int {
+        var info = MDB_envinfo()
+        var stat = MDB_stat()
+        mdb_env_info(env, &info)
+        mdb_env_stat(env, &stat)
+        return (info.me_last_pgno + 1) * Int(stat.ms_psize)
+    }
+}

@@ -1,0 +1,279 @@
+import EventLog
+import EventLogTestSupport
+import Foundation
+import Testing
+
+/// The backends the contract suite runs against.
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case memory, lmdb
+    var testDescription: String { rawValue }
+}
+
+/// A log under test, reopenable, with its clock and its directory cleaned up at the end.
+final class Subject: @unchecked Sendable {
+    let backend: Backend
+    let clock = ManualLogClock()
+    let directory: TemporaryDirectory
+    private(set) var log: any EventStore
+    private let storage = InMemoryEventLog.Storage()
+
+    init(_ backend: Backend) throws {
+        self.backend = backend
+        directory = try TemporaryDirectory(prefix: "contract")
+        log = InMemoryEventLog(storage: storage)  // replaced below
+        log = try open()
+    }
+
+    private func open() throws -> any EventStore {
+        switch backend {
+        case .memory: return InMemoryEventLog(storage: storage, clock: clock)
+        case .lmdb:
+            var configuration = LMDBEventLog.Configuration(directory: directory.appending("log"))
+            configuration.clock = clock
+            configuration.initialMapSize = 1 << 20
+            return try LMDBEventLog.open(configuration)
+        }
+    }
+
+    /// Closes the log and opens it again over the same storage.
+    func reopen() async throws {
+        await log.close()
+        log = try open()
+    }
+
+    func finish() async {
+        await log.close()
+        directory.remove()
+    }
+}
+
+func event(_ type: String = "thing-happened.v1", _ text: String = "payload", id: EventID = .random()) -> ProposedEvent {
+    ProposedEvent(id: id, type: type, payload: Array(text.utf8))
+}
+
+@Suite("Event store contract")
+struct EventStoreContractTests {
+    @Test(arguments: Backend.allCases)
+    func emptyLog(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        #expect(try s.log.head() == .empty)
+        #expect(try s.log.read(from: 1, limit: 10).isEmpty)
+        #expect(try s.log.readStream("shop", from: 1).isEmpty)
+        #expect(try s.log.streamVersion("shop") == 0)
+        var seen = 0
+        let head = try s.log.scan(from: 1, through: nil, verifyingChain: true) { _ in seen += 1 }
+        #expect(seen == 0)
+        #expect(head.sequence == 0)
+        #expect(try s.log.checkpoint(named: "p") == .none)
+        await s.finish()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func appendAndReadBack(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        let first = [event("a.v1", "one"), event("b.v1", "two"), event("c.v1", "three")]
+        let r1 = try await s.log.append(to: "shop", expecting: .noStream, events: first)
+        #expect(r1.positions == [.init(sequence: 1, streamVersion: 1), .init(sequence: 2, streamVersion: 2),
+                                 .init(sequence: 3, streamVersion: 3)])
+        #expect(!r1.wasDuplicate)
+        s.clock.advance(by: 5)
+        let r2 = try await s.log.append(to: "admin", expecting: .noStream, events: [event("d.v1", "four")])
+        #expect(r2.positions == [.init(sequence: 4, streamVersion: 1)])
+        let r3 = try await s.log.append(to: "shop", expecting: .exact(3), events: [event("e.v1", "")])
+        #expect(r3.positions == [.init(sequence: 5, streamVersion: 4)])
+
+        let all = try s.log.readAll()
+        #expect(all.map(\.sequence) == [1, 2, 3, 4, 5])
+        #expect(all.map(\.type) == ["a.v1", "b.v1", "c.v1", "d.v1", "e.v1"])
+        #expect(all.map(\.stream) == ["shop", "shop", "shop", "admin", "shop"])
+        #expect(all.map { String(decoding: $0.payload, as: UTF8.self) } == ["one", "two", "three", "four", ""])
+        #expect(all[0].eventID == first[0].id)
+        #expect(all[0].recordedAt == 1_700_000_000_000_000)
+        #expect(all[3].recordedAt == 1_700_000_000_000_005)
+        #expect(all[0].previousHash == .zero)
+        for i in 1..<all.count { #expect(all[i].previousHash == all[i - 1].hash) }
+        #expect(try s.log.head() == LogHead(sequence: 5, hash: all[4].hash, recordedAt: all[4].recordedAt))
+        #expect(try s.log.readStream("shop", from: 1).map(\.sequence) == [1, 2, 3, 5])
+        #expect(try s.log.readStream("shop", from: 3).map(\.sequence) == [3, 5])
+        #expect(try s.log.streamVersion("shop") == 4)
+        #expect(try s.log.streamVersion("admin") == 1)
+        #expect(try s.log.read(from: 2, limit: 2).map(\.sequence) == [2, 3])
+        var scanned = [UInt64]()
+        try s.log.scan(from: 3, through: 4, verifyingChain: true) { scanned.append($0.sequence) }
+        #expect(scanned == [3, 4])
+        await s.finish()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func expectedVersionConflictsWriteNothing(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        _ = try await s.log.append(to: "shop", expecting: .noStream, events: [event(), event()])
+        let before = try s.log.head()
+        await #expect(throws: EventLogError.wrongExpectedVersion(stream: "shop", expected: .noStream, actual: 2)) {
+            try await s.log.append(to: "shop", expecting: .noStream, events: [event()])
+        }
+        await #expect(throws: EventLogError.wrongExpectedVersion(stream: "shop", expected: .exact(1), actual: 2)) {
+            try await s.log.append(to: "shop", expecting: .exact(1), events: [event()])
+        }
+        await #expect(throws: EventLogError.wrongExpectedVersion(stream: "new", expected: .exact(3), actual: 0)) {
+            try await s.log.append(to: "new", expecting: .exact(3), events: [event()])
+        }
+        #expect(try s.log.head() == before)
+        let ok = try await s.log.append(to: "shop", expecting: .any, events: [event()])
+        #expect(ok.positions == [.init(sequence: 3, streamVersion: 3)])
+        await s.finish()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func idempotentReappendReturnsOriginalPositions(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        let batch = [event(), event()]
+        let original = try await s.log.append(to: "shop", expecting: .noStream, events: batch)
+        _ = try await s.log.append(to: "shop", expecting: .any, events: [event()])
+        let head = try s.log.head()
+        // A retry after a lost answer: the expected version is stale now, yet it succeeds.
+        let again = try await s.log.append(to: "shop", expecting: .noStream, events: batch)
+        #expect(again.wasDuplicate)
+        #expect(again.positions == original.positions)
+        #expect(try s.log.head() == head)
+        // Half old, half new: neither a repeat nor new.
+        await #expect(throws: EventLogError.self) {
+            try await s.log.append(to: "shop", expecting: .any, events: [batch[0], event()])
+        }
+        // An id of another stream.
+        await #expect(throws: EventLogError.self) {
+            try await s.log.append(to: "other", expecting: .any, events: [batch[1]])
+        }
+        #expect(try s.log.head() == head)
+        await s.finish()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func invalidBatchesAreRefused(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        let id = EventID.random()
+        let bad: [(String, [ProposedEvent])] = [
+            ("shop", []),
+            ("", [event()]),
+            ("sh\u{0}op", [event()]),
+            (String(repeating: "x", count: 201), [event()]),
+            ("shop", [event("")]),
+            ("shop", [event("has space.v1")]),
+            ("shop", [event(id: id), event(id: id)]),
+        ]
+        for (stream, events) in bad {
+            await #expect(throws: EventLogError.self) {
+                try await s.log.append(to: stream, expecting: .any, events: events)
+            }
+        }
+        #expect(try s.log.head() == .empty)
+        await s.finish()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func manyConcurrentAppendersGetGaplessUniquePositions(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        let log = s.log
+        let appenders = 64, each = 20
+        let results = try await withThrowingTaskGroup(of: [(EventID, EventPosition, String)].self) { group in
+            for a in 0..<appenders {
+                group.addTask {
+                    var mine = [(EventID, EventPosition, String)]()
+                    // Half write their own stream with exact versions, half share one stream.
+                    let stream = a % 2 == 0 ? "own-\(a)" : "shared"
+                    var version: UInt64 = 0
+                    for _ in 0..<each {
+                        let e = event()
+                        let r = try await log.append(
+                            to: stream, expecting: a % 2 == 0 ? .exact(version) : .any, events: [e])
+                        version = r.streamVersion
+                        mine.append((e.id, r.positions[0], stream))
+                    }
+                    return mine
+                }
+            }
+            var all = [(EventID, EventPosition, String)]()
+            for try await r in group { all += r }
+            return all
+        }
+        let total = appenders * each
+        #expect(Set(results.map(\.1.sequence)) == Set(1...UInt64(total)))
+        let records = try log.readAll()
+        #expect(records.count == total)
+        for (id, position, stream) in results {
+            let r = records[Int(position.sequence) - 1]
+            #expect(r.eventID == id && r.stream == stream && r.streamVersion == position.streamVersion)
+        }
+        var versions = [String: UInt64]()
+        for r in records {
+            versions[r.stream, default: 0] += 1
+            #expect(r.streamVersion == versions[r.stream])
+        }
+        #expect(versions["shared"] == UInt64(appenders / 2 * each))
+        try log.scan(from: 1, through: nil, verifyingChain: true) { _ in }
+        await s.finish()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func reopenContinuesTheChain(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        _ = try await s.log.append(to: "shop", expecting: .noStream, events: [event(), event()])
+        let head = try s.log.head()
+        try await s.reopen()
+        #expect(try s.log.head() == head)
+        #expect(try s.log.streamVersion("shop") == 2)
+        let r = try await s.log.append(to: "shop", expecting: .exact(2), events: [event()])
+        #expect(r.positions == [.init(sequence: 3, streamVersion: 3)])
+        let all = try s.log.readAll()
+        #expect(all[2].previousHash == head.hash)
+        try s.log.scan(from: 1, through: nil, verifyingChain: true) { _ in }
+        await s.finish()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func recordedTimeNeverGoesBack(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        _ = try await s.log.append(to: "a", expecting: .any, events: [event()])
+        s.clock.set(1_000)
+        _ = try await s.log.append(to: "a", expecting: .any, events: [event()])
+        let all = try s.log.readAll()
+        #expect(all[1].recordedAt == all[0].recordedAt)
+        await s.finish()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func followersSeeOldAndNewRecords(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        let log = s.log
+        _ = try await log.append(to: "a", expecting: .any, events: [event(), event()])
+        let follower = Task {
+            var seen = [UInt64]()
+            for try await record in log.follow(from: 2) {
+                seen.append(record.sequence)
+                if seen.count == 4 { break }
+            }
+            return seen
+        }
+        for _ in 0..<3 { _ = try await log.append(to: "b", expecting: .any, events: [event()]) }
+        #expect(try await follower.value == [2, 3, 4, 5])
+        await s.finish()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func checkpointsAreVerifiedAgainstTheLog(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        _ = try await s.log.append(to: "a", expecting: .any, events: [event(), event(), event()])
+        let records = try s.log.readAll()
+        let good = Checkpoint(name: "tokens", sequence: 2, hash: records[1].hash, snapshot: [1, 2, 3])
+        try await s.log.saveCheckpoint(good)
+        #expect(try s.log.checkpoint(named: "tokens") == .valid(good))
+        let foreign = Checkpoint(name: "tokens", sequence: 2, hash: records[0].hash, snapshot: [])
+        await #expect(throws: EventLogError.self) { try await s.log.saveCheckpoint(foreign) }
+        let beyond = Checkpoint(name: "tokens", sequence: 9, hash: records[0].hash, snapshot: [])
+        await #expect(throws: EventLogError.self) { try await s.log.saveCheckpoint(beyond) }
+        #expect(try s.log.checkpoint(named: "tokens") == .valid(good))
+        try await s.reopen()
+        #expect(try s.log.checkpoint(named: "tokens") == .valid(good))
+        await s.finish()
+    }
+}
