@@ -232,10 +232,22 @@ public final class LMDBEnvironment: @unchecked Sendable {
             return LMDBDatabase(dbi: dbi, name: name)
         }
         if options.readOnly {
-            // A read transaction must not close before the handle is used elsewhere, but a
-            // read-only environment never opens handles in a write transaction, so LMDB keeps
-            // handles opened in a read transaction valid after it ends.
-            return try retryingResize { try read(body) }
+            // LMDB discards handles opened in a transaction that is aborted, read-only ones
+            // included; committing a read-only transaction keeps them.
+            return try retryingResize {
+                pthread_rwlock_rdlock(resizeLock)
+                defer { pthread_rwlock_unlock(resizeLock) }
+                let txn = try begin(readOnly: true)
+                let db: LMDBDatabase
+                do {
+                    db = try body(LMDBTransaction(handle: txn, isReadOnly: true))
+                } catch {
+                    mdb_txn_abort(txn)
+                    throw error
+                }
+                try LMDBError.check(mdb_txn_commit(txn))
+                return db
+            }
         }
         return try retryingResize { try write(body) }
     }

@@ -1,0 +1,217 @@
+import EventLogTestSupport
+import Foundation
+import LMDB
+import Testing
+
+@testable import EventLog
+
+/// Behaviour only the LMDB log has: tamper evidence, map growth, format and lock checks.
+@Suite("Durable log")
+struct DurableLogTests {
+    func makeLog(
+        _ dir: TemporaryDirectory, durability: LMDBEventLog.Durability = .unsafeNoSync,
+        initialMap: Int = 1 << 20, maximumMap: Int = 1 << 30
+    ) throws -> LMDBEventLog {
+        var c = LMDBEventLog.Configuration(directory: dir.appending("log"))
+        c.durability = durability
+        c.initialMapSize = initialMap
+        c.maximumMapSize = maximumMap
+        return try LMDBEventLog.open(c)
+    }
+
+    /// Five records over two streams.
+    func fill(_ log: LMDBEventLog) async throws {
+        _ = try await log.append(to: "shop", expecting: .noStream, events: [event("a.v1", "first"), event("b.v1", "x")])
+        _ = try await log.append(to: "admin", expecting: .noStream, events: [event("c.v1", "second stream")])
+        _ = try await log.append(to: "shop", expecting: .exact(2), events: [event("d.v1", ""), event("e.v1", "end")])
+    }
+
+    func rawRecord(_ log: LMDBEventLog, _ sequence: UInt64) throws -> [UInt8] {
+        try log.env.read { txn in try txn.getBytes(log.databases.records, key: SequenceKey.bytes(sequence))! }
+    }
+
+    func store(_ log: LMDBEventLog, _ sequence: UInt64, _ bytes: [UInt8]?) throws {
+        try log.env.write { txn in
+            if let bytes {
+                try txn.put(log.databases.records, key: SequenceKey.bytes(sequence), value: bytes)
+            } else {
+                try txn.delete(log.databases.records, key: SequenceKey.bytes(sequence))
+            }
+        }
+    }
+
+    @Test func soundLogVerifies() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir)
+        try await fill(log)
+        let report = try log.verify()
+        #expect(report.isValid)
+        #expect(report.records == 5)
+        #expect(report.streams == 2)
+        #expect(report.head == (try log.head()))
+        await log.close()
+    }
+
+    @Test func everySingleByteFlipIsReportedAtItsSequence() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir)
+        try await fill(log)
+        for sequence in UInt64(1)...5 {
+            let original = try rawRecord(log, sequence)
+            for index in original.indices {
+                var tampered = original
+                tampered[index] ^= index % 2 == 0 ? 0x01 : 0x80
+                try store(log, sequence, tampered)
+                let failure = try log.verify().failure
+                #expect(failure?.sequence == sequence, "byte \(index) of record \(sequence): \(String(describing: failure))")
+                #expect(throws: EventLogError.self) {
+                    try log.scan(from: 1, through: nil, verifyingChain: true) { _ in }
+                }
+            }
+            try store(log, sequence, original)
+        }
+        #expect(try log.verify().isValid)
+        await log.close()
+    }
+
+    @Test(arguments: [UInt64(1), 3, 5])
+    func aDeletedRecordIsReportedAtItsSequence(_ sequence: UInt64) async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir)
+        try await fill(log)
+        try store(log, sequence, nil)
+        #expect(try log.verify().failure?.sequence == sequence)
+        await log.close()
+    }
+
+    @Test func swappedRecordsAreReported() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir)
+        try await fill(log)
+        let (two, three) = (try rawRecord(log, 2), try rawRecord(log, 3))
+        try store(log, 2, three)
+        try store(log, 3, two)
+        #expect(try log.verify().failure?.sequence == 2)
+        await log.close()
+    }
+
+    @Test func aDamagedIndexIsReported() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir)
+        try await fill(log)
+        try log.env.write { txn in
+            try txn.put(log.databases.streams, key: StreamKey.make("admin", version: 1), value: SequenceKey.bytes(4))
+        }
+        #expect(try log.verify().failure?.sequence == 3)
+        await log.close()
+    }
+
+    @Test func aForeignCheckpointIsRejectedAndReported() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir)
+        try await fill(log)
+        let foreign = Checkpoint(name: "tokens", sequence: 4, hash: .zero, snapshot: [9])
+        try log.env.write { txn in
+            try txn.put(log.databases.checkpoints, key: Array("tokens".utf8), value: foreign.encoded())
+        }
+        guard case .rejected = try log.checkpoint(named: "tokens") else {
+            Issue.record("a checkpoint with a foreign hash was accepted")
+            return
+        }
+        #expect(try log.verify().failure?.sequence == 4)
+        await log.close()
+    }
+
+    @Test func aTinyMapGrowsAndKeepsAcceptingAppends() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir, durability: .durable, initialMap: 64 << 10)
+        let initial = log.env.mapSize
+        for round in 0..<40 {
+            let events = (0..<10).map { _ in event("big.v1", String(repeating: "x", count: 1_000 + round)) }
+            _ = try await log.append(to: "grow", expecting: .any, events: events)
+        }
+        #expect(log.env.mapSize > initial)
+        #expect(try log.head().sequence == 400)
+        #expect(try log.verify().isValid)
+        await log.close()
+    }
+
+    @Test func aMapAtItsMaximumFailsCleanlyAndRecoversWhenRaised() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var log = try makeLog(dir, initialMap: 256 << 10, maximumMap: 256 << 10)
+        var accepted: UInt64 = 0
+        var failure: (any Error)?
+        while failure == nil {
+            do {
+                let r = try await log.append(
+                    to: "full", expecting: .any, events: [event("big.v1", String(repeating: "y", count: 4_000))])
+                accepted = r.lastSequence
+            } catch {
+                failure = error
+            }
+        }
+        #expect(failure as? EventLogError == .mapFullBeyondMaximum(maximumBytes: 256 << 10))
+        #expect(try log.head().sequence == accepted)
+        #expect(try log.verify().isValid)
+        await log.close()
+        log = try makeLog(dir, initialMap: 256 << 10, maximumMap: 4 << 20)
+        let r = try await log.append(to: "full", expecting: .any, events: [event("big.v1", "more")])
+        #expect(r.lastSequence == accepted + 1)
+        await log.close()
+    }
+
+    @Test func aSecondWriterIsRefused() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir)
+        #expect(throws: EventLogError.lockedByAnotherProcess(path: dir.appending("log"))) { _ = try makeLog(dir) }
+        await log.close()
+        let again = try makeLog(dir)
+        await again.close()
+    }
+
+    @Test func anUnknownFormatVersionIsRefused() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir)
+        try await fill(log)
+        try log.env.write { txn in try txn.put(log.databases.meta, key: Array("format".utf8), value: [2, 0, 0, 0]) }
+        await log.close()
+        #expect(throws: EventLogError.unsupportedFormat(found: 2, supported: 1)) { _ = try makeLog(dir) }
+        #expect(throws: EventLogError.unsupportedFormat(found: 2, supported: 1)) {
+            _ = try LMDBEventLog.openReadOnly(directory: dir.appending("log"))
+        }
+    }
+
+    @Test func readOnlyLogsReadButDoNotWrite() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir)
+        try await fill(log)
+        let head = try log.head()
+        await log.close()
+        let reader = try LMDBEventLog.openReadOnly(directory: dir.appending("log"))
+        #expect(try reader.head() == head)
+        #expect(try reader.verify().isValid)
+        await #expect(throws: EventLogError.readOnly) {
+            try await reader.append(to: "shop", expecting: .any, events: [event()])
+        }
+        await reader.close()
+        #expect(throws: EventLogError.self) { _ = try LMDBEventLog.openReadOnly(directory: dir.appending("none")) }
+    }
+
+    @Test func storageErrorsMapToClearCases() {
+        #expect(LMDBError(code: ENOSPC) == .diskFull)
+        #expect(EventLogError.from(LMDBError.diskFull, maximumMapSize: 1) == .diskFull)
+        #expect(EventLogError.from(LMDBError.mapFull, maximumMapSize: 7) == .mapFullBeyondMaximum(maximumBytes: 7))
+        #expect(EventLogError.diskFull.description.contains("no space"))
+    }
+}
