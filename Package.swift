@@ -36,6 +36,8 @@ let package = Package(
             dependencies: ["LMDB", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict
         ),
+        // Pure token logic: commands, events, decide, evolve, scopes, codec. No I/O, no clock.
+        .target(name: "TokenDomain", swiftSettings: strict),
         // An in-memory log with the same contract, for tests of the layers above.
         .target(name: "EventLogTestSupport", dependencies: ["EventLog"], swiftSettings: strict),
         .executableTarget(
@@ -57,6 +59,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
+        .testTarget(name: "TokenDomainTests", dependencies: ["TokenDomain"], swiftSettings: strict),
         .testTarget(
             name: "EventLogTests",
             dependencies: ["EventLog", "EventLogTestSupport", "LMDB"],

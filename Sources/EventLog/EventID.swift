@@ -11,10 +11,17 @@ public struct EventID: Hashable, Sendable, CustomStringConvertible {
         self.low = low
     }
 
-    /// A fresh random id (version-4 UUID layout) from the system's secure generator.
+    /// A fresh id in the version-7 UUID layout: 48 bits of Unix milliseconds, then 74 random
+    /// bits from the system's secure generator.
+    ///
+    /// Time-ordered ids land next to each other in the log's event-id index, so a commit dirties
+    /// a few B-tree pages instead of one per event (random ids made durable appends several
+    /// times slower in the benchmark).
     public static func random() -> EventID {
         var g = SystemRandomNumberGenerator()
-        return EventID(high: (g.next() & ~0xF000) | 0x4000, low: (g.next() & ~(3 << 62)) | (2 << 62))
+        let millis = UInt64(max(0, SystemLogClock().nowMicroseconds() / 1_000)) & 0xFFFF_FFFF_FFFF
+        let high = millis << 16 | 0x7000 | (g.next() & 0x0FFF)
+        return EventID(high: high, low: (g.next() & ~(3 << 62)) | (2 << 62))
     }
 
     /// Reads 16 bytes (big-endian words, so the bytes read like the UUID text).

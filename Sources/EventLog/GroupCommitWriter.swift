@@ -40,14 +40,6 @@ final class GroupCommitWriter: @unchecked Sendable {
         var events = 0
     }
 
-    /// Counters for metrics and benchmarks.
-    struct Statistics: Sendable {
-        var commits = 0
-        var events = 0
-        var requests = 0
-        var largestBatch = 0
-        var commitNanoseconds: UInt64 = 0
-    }
 
     private let env: LMDBEnvironment
     private let databases: LMDBEventLog.Databases
@@ -66,7 +58,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var versions: [String: UInt64] = [:]
 
     private let published: Mutex<LogHead>
-    let statistics = Mutex(Statistics())
+    let statistics = Mutex(GroupCommitStatistics())
 
     init(
         env: LMDBEnvironment, databases: LMDBEventLog.Databases, head: LogHead,

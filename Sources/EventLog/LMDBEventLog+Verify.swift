@@ -34,61 +34,49 @@ extension LMDBEventLog {
     /// - Parameter progress: called every 65,536 records with the sequence reached.
     /// - Throws: storage errors only; damage is reported in the result.
     public func verify(progress: ((UInt64) -> Void)? = nil) throws -> VerificationReport {
-        try snapshot { txn in
-            var report = VerificationReport(records: 0, streams: 0, head: .empty, checkpoints: 0, failure: nil)
-            var versions = [String: UInt64]()
-            var streamSum = IndexSum()
-            var idSum = IndexSum()
-            var previous = ChainHash.zero
-            var lastTime = Int64.min
-            var expected: UInt64 = 1
+        struct Stop: Error {
+            var sequence: UInt64
+            var reason: String
+        }
+        var report = VerificationReport(records: 0, streams: 0, head: .empty, checkpoints: 0, failure: nil)
+        var versions = [String: UInt64]()
+        var streamSum = IndexSum()
+        var idSum = IndexSum()
+        var lastTime = Int64.min
+        return try snapshot { txn in
+        do {
+            try scan(txn: txn, from: 1, through: nil, verifyingChain: true) { view in
+                let key = view.sequence
+                guard view.recordedAt >= lastTime else { throw Stop(sequence: key, reason: "recorded time goes back") }
+                guard view.type.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+                    throw Stop(sequence: key, reason: "type tag is not printable ASCII")
+                }
+                let stream = view.streamString
+                let version = versions[stream, default: 0] + 1
+                guard view.streamVersion == version else {
+                    throw Stop(sequence: key, reason: "stream '\(stream)' version \(view.streamVersion), expected \(version)")
+                }
+                versions[stream] = version
+                streamSum.add(stream: stream, version: version, sequence: key)
+                idSum.add(id: view.eventID, sequence: key, version: version)
+                lastTime = view.recordedAt
+                report.records = key
+                report.head = LogHead(sequence: key, hash: view.hash, recordedAt: view.recordedAt)
+                if key & 0xFFFF == 0 { progress?(key) }
+            }
+        } catch let stop as Stop {
+            report.failure = VerificationFailure(sequence: stop.sequence, reason: stop.reason)
+        } catch EventLogError.corruptedRecord(let sequence, let reason) {
+            report.failure = VerificationFailure(sequence: sequence, reason: reason)
+        }
+        report.streams = versions.count
+        if report.failure != nil { return report }
 
             func fail(_ sequence: UInt64, _ reason: String) -> VerificationReport {
                 var r = report
-                r.streams = versions.count
                 r.failure = VerificationFailure(sequence: sequence, reason: reason)
                 return r
             }
-
-            let chainFailure: VerificationReport? = try txn.withCursor(databases.records) { cursor in
-                var entry = try cursor.first()
-                while let e = entry {
-                    let key = SequenceKey.decode(e.key)
-                    guard e.key.count == 8 else { return fail(expected, "record key of \(e.key.count) bytes") }
-                    guard key == expected else {
-                        return fail(expected, key > expected
-                            ? "record missing (next stored sequence is \(key))" : "record out of order")
-                    }
-                    let view: RecordView
-                    do { view = try RecordCodec.view(e.value) } catch let error as RecordCodec.DecodingError {
-                        return fail(key, "record does not decode: \(error.reason)")
-                    }
-                    guard view.sequence == key else { return fail(key, "record says it is sequence \(view.sequence)") }
-                    if let why = RecordCodec.verifyHash(view, previous: previous) { return fail(key, why) }
-                    guard view.recordedAt >= lastTime else { return fail(key, "recorded time goes back") }
-                    guard RecordCodec.validate(type: view.typeString) == nil else {
-                        return fail(key, "type tag is not printable ASCII")
-                    }
-                    let stream = view.streamString
-                    let version = versions[stream, default: 0] + 1
-                    guard view.streamVersion == version else {
-                        return fail(key, "stream '\(stream)' version \(view.streamVersion), expected \(version)")
-                    }
-                    versions[stream] = version
-                    streamSum.add(stream: stream, version: version, sequence: key)
-                    idSum.add(id: view.eventID, sequence: key, version: version)
-                    previous = view.hash
-                    lastTime = view.recordedAt
-                    report.records = key
-                    report.head = LogHead(sequence: key, hash: view.hash, recordedAt: view.recordedAt)
-                    if key & 0xFFFF == 0 { progress?(key) }
-                    expected += 1
-                    entry = try cursor.next()
-                }
-                return nil
-            }
-            if let chainFailure { return chainFailure }
-            report.streams = versions.count
 
             var indexedStreams = IndexSum()
             try txn.withCursor(databases.streams) { cursor in

@@ -241,11 +241,25 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         try snapshot { txn in try LMDBEventLog.storedVersion(of: stream, txn: txn, streams: databases.streams) }
     }
 
+    /// See ``EventStore/scan(from:through:verifyingChain:_:)``. Long verifying scans check
+    /// hashes on the other cores (``ParallelHashCheck``) while this thread decodes, checks links
+    /// and calls `body`; `body` may then have seen records after the first bad one before the
+    /// error is thrown, so whatever it built must be discarded on error.
     @discardableResult
     public func scan(
         from sequence: UInt64, through: UInt64?, verifyingChain: Bool, _ body: (RecordView) throws -> Void
     ) throws -> LogHead {
         try snapshot { txn in
+            try scan(txn: txn, from: sequence, through: through, verifyingChain: verifyingChain, body)
+        }
+    }
+
+    /// ``scan(from:through:verifyingChain:_:)`` inside a transaction the caller holds.
+    @discardableResult
+    func scan(
+        txn: borrowing LMDBTransaction, from sequence: UInt64, through: UInt64?, verifyingChain: Bool,
+        _ body: (RecordView) throws -> Void
+    ) throws -> LogHead {
             let start = max(sequence, 1)
             var previous = ChainHash.zero
             if start > 1 {
@@ -254,30 +268,60 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                 }
                 previous = try LMDBEventLog.decode(bytes, at: start - 1).hash
             }
+            let newest = try txn.withCursor(databases.records) { try $0.last().map { SequenceKey.decode($0.key) } } ?? 0
+            let end = min(through ?? .max, newest)
+            let helpers = ParallelHashCheck.defaultHelpers
+            let hasher = verifyingChain && end >= start && end - start >= 8_192 && helpers > 0
+                ? ParallelHashCheck(helpers: helpers) : nil
+            var chunk = ParallelHashCheck.Chunk()
             var last = LogHead(sequence: start - 1, hash: previous, recordedAt: 0)
-            try txn.withCursor(databases.records) { cursor in
-                var expected = start
-                var entry = try SequenceKey.withKey(start) { try cursor.seek(atOrAfter: $0) }
-                while let e = entry {
-                    if let through, expected > through { break }
-                    let key = SequenceKey.decode(e.key)
-                    guard key == expected else {
-                        throw EventLogError.corruptedRecord(
-                            sequence: expected, reason: "record missing (next stored sequence is \(key))")
+            var current = start
+            var failure: (any Error)?
+            do {
+                try txn.withCursor(databases.records) { cursor in
+                    var entry = try SequenceKey.withKey(start) { try cursor.seek(atOrAfter: $0) }
+                    while let e = entry, current <= end {
+                        let key = SequenceKey.decode(e.key)
+                        guard key == current else {
+                            throw EventLogError.corruptedRecord(
+                                sequence: current, reason: "record missing (next stored sequence is \(key))")
+                        }
+                        let view = try LMDBEventLog.decode(e.value, at: key)
+                        if verifyingChain {
+                            if let hasher {
+                                guard view.previousHash == previous else {
+                                    throw EventLogError.corruptedRecord(
+                                        sequence: key, reason: RecordCodec.brokenLink)
+                                }
+                                chunk.records.append((key, e.value))
+                                if chunk.records.count == ParallelHashCheck.chunkSize {
+                                    hasher.submit(chunk)
+                                    chunk = ParallelHashCheck.Chunk()
+                                    chunk.records.reserveCapacity(ParallelHashCheck.chunkSize)
+                                    hasher.helpWithOne()
+                                }
+                            } else if let why = RecordCodec.verifyHash(view, previous: previous) {
+                                throw EventLogError.corruptedRecord(sequence: key, reason: why)
+                            }
+                        }
+                        try body(view)
+                        previous = view.hash
+                        last = LogHead(sequence: key, hash: view.hash, recordedAt: view.recordedAt)
+                        current += 1
+                        entry = try cursor.next()
                     }
-                    let view = try LMDBEventLog.decode(e.value, at: key)
-                    if verifyingChain, let why = RecordCodec.verifyHash(view, previous: previous) {
-                        throw EventLogError.corruptedRecord(sequence: key, reason: why)
-                    }
-                    try body(view)
-                    previous = view.hash
-                    last = LogHead(sequence: key, hash: view.hash, recordedAt: view.recordedAt)
-                    expected += 1
-                    entry = try cursor.next()
+                }
+            } catch {
+                failure = error
+            }
+            if let hasher {
+                if !chunk.records.isEmpty { hasher.submit(chunk) }
+                if let bad = hasher.finish(), failure == nil || bad.sequence <= current {
+                    throw EventLogError.corruptedRecord(sequence: bad.sequence, reason: bad.reason)
                 }
             }
+            if let failure { throw failure }
             return last
-        }
     }
 
     public func follow(from sequence: UInt64) -> AsyncThrowingStream<EventRecord, any Error> {
@@ -317,6 +361,11 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
     public func close() async {
         if let writer { await writer.stop() }
         release()
+    }
+
+    /// Counters of the group-commit writer since open (zero for a read-only log).
+    public var writerStatistics: GroupCommitStatistics {
+        writer?.statistics.withLock { $0 } ?? GroupCommitStatistics()
     }
 
     // MARK: Helpers
@@ -371,6 +420,20 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
             return SequenceKey.decode(UnsafeRawBufferPointer(rebasing: e.key[prefix.count...]))
         }
     }
+}
+
+/// Counters of the group-commit writer, for metrics and benchmarks.
+public struct GroupCommitStatistics: Sendable, Equatable {
+    /// Write transactions committed.
+    public var commits = 0
+    /// Events written.
+    public var events = 0
+    /// Requests (appends and checkpoint saves) answered by those commits.
+    public var requests = 0
+    /// Most requests in one commit.
+    public var largestBatch = 0
+    /// Time spent staging and committing (including the flush), in nanoseconds.
+    public var commitNanoseconds: UInt64 = 0
 }
 
 /// Big-endian `UInt64` keys, so LMDB's byte order is numeric order.

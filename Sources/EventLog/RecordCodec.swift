@@ -82,6 +82,8 @@ public enum RecordCodec {
         return hasher.finalize().withUnsafeBytes { ChainHash(bytes: $0) }
     }
 
+    static let brokenLink = "previous-hash field does not match the hash of the record before it"
+
     /// Why stored bytes do not decode.
     public struct DecodingError: Error, Equatable, Sendable {
         public var reason: String
@@ -133,9 +135,7 @@ public enum RecordCodec {
     /// Checks one link of the chain: the record names `previous` as its predecessor's hash and
     /// its stored hash is SHA-256(previous ‖ canonical). Returns what is wrong, or `nil`.
     public static func verifyHash(_ record: RecordView, previous: ChainHash) -> String? {
-        if record.previousHash != previous {
-            return "previous-hash field does not match the hash of the record before it"
-        }
+        if record.previousHash != previous { return brokenLink }
         if chainHash(previous: previous, canonical: record.canonical) != record.hash {
             return "stored hash does not match the record's contents"
         }

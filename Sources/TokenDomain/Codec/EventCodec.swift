@@ -1,0 +1,151 @@
+/// The stored form of events: a type tag (``EventTag``) and a compact little-endian binary
+/// payload whose first byte is the layout version. Layouts: `EVENTS.md` beside the sources.
+///
+/// Built for the start-up fold (a million events a second with the log's hashing): no
+/// Foundation, no JSON, no allocation while decoding beyond the strings and byte arrays the
+/// event holds. Stored layouts are never changed; a new layout gets a new tag or version.
+public enum EventCodec {
+    /// The layout version byte every v1 payload starts with.
+    public static let layoutVersion: UInt8 = 1
+
+    /// The tag and payload bytes to append for `event`.
+    public static func encode(_ event: DomainEvent) -> (tag: String, payload: [UInt8]) {
+        var writer = ByteWriter(capacity: 96)
+        writer.u8(layoutVersion)
+        switch event {
+        case .instanceCreated(let created):
+            writer.i64(created.at)
+            writer.string(created.name)
+            writer.auth(created.auth)
+            writer.optionalString(created.email)
+            writer.optionalString(created.phoneNumber)
+            writer.blob(created.details)
+        case .instanceCredentialsChanged(let changed):
+            writer.i64(changed.at)
+            writer.u64(changed.generation)
+            writer.auth(changed.auth)
+        case .instanceDetailsUpdated(let updated):
+            writer.i64(updated.at)
+            writer.string(updated.name)
+            writer.optionalString(updated.email)
+            writer.optionalString(updated.phoneNumber)
+            writer.blob(updated.details)
+        case .instanceDeleted(let deleted):
+            writer.i64(deleted.at)
+        case .instancePurged(let purged):
+            writer.i64(purged.at)
+        case .tokenIssued(let issued):
+            writer.u64(issued.serial.rawValue)
+            writer.hash(issued.hash)
+            writer.u8(issued.scope.rawValue)
+            writer.u8(issued.refreshable ? 1 : 0)
+            writer.i64(issued.issuedAt)
+            writer.i64(issued.expiry.rawValue)
+            writer.origin(issued.origin)
+            writer.optionalString(issued.description)
+        case .tokenRevoked(let revoked):
+            writer.u64(revoked.serial.rawValue)
+            writer.i64(revoked.at)
+            writer.u8(revoked.reason.rawValue)
+        }
+        return (event.tag.rawValue, writer.bytes)
+    }
+
+    /// Reads the event stored under `tag` from `payload`.
+    ///
+    /// - Throws: ``EventDecodingError`` for an unknown tag, an unknown layout version, or
+    ///   malformed bytes (truncated, out-of-domain values, invalid UTF-8, trailing bytes).
+    ///   Never traps and never reads outside `payload`.
+    public static func decode(tag: String, payload: UnsafeRawBufferPointer)
+        throws(EventDecodingError)
+        -> DomainEvent
+    {
+        let known: EventTag
+        switch tag {
+        case EventTag.tokenIssued.rawValue: known = .tokenIssued
+        case EventTag.tokenRevoked.rawValue: known = .tokenRevoked
+        default:
+            guard let other = EventTag(rawValue: tag) else {
+                throw EventDecodingError(
+                    tag: String(tag.utf8.prefix(64)) ?? "(not UTF-8)", field: "tag", offset: 0,
+                    reason: .unknownTag)
+            }
+            known = other
+        }
+        return try decode(tag: known, payload: payload)
+    }
+
+    /// Reads the event stored under `tag` from `payload`; see ``decode(tag:payload:)-(String,_)``.
+    public static func decode(tag: EventTag, payload: UnsafeRawBufferPointer)
+        throws(EventDecodingError)
+        -> DomainEvent
+    {
+        var reader = ByteReader(payload, tag: tag)
+        try reader.version(layoutVersion)
+        let event: DomainEvent
+        switch tag {
+        case .tokenIssued:
+            event = .tokenIssued(try decodeTokenIssued(&reader))
+        case .tokenRevoked:
+            let serial = try reader.serial("serial")
+            let at = try reader.i64("at")
+            guard let reason = RevocationReason(rawValue: try reader.u8("reason")) else {
+                throw reader.failure(.invalidValue, "reason")
+            }
+            event = .tokenRevoked(TokenRevoked(serial: serial, at: at, reason: reason))
+        case .instanceCreated:
+            event = .instanceCreated(
+                InstanceCreated(
+                    at: try reader.i64("at"), name: try reader.string("name"),
+                    auth: try reader.auth(),
+                    email: try reader.optionalString("email"),
+                    phoneNumber: try reader.optionalString("phoneNumber"),
+                    details: try reader.blob("details")))
+        case .instanceCredentialsChanged:
+            let at = try reader.i64("at")
+            let generation = try reader.u64("generation")
+            event = .instanceCredentialsChanged(
+                InstanceCredentialsChanged(at: at, auth: try reader.auth(), generation: generation))
+        case .instanceDetailsUpdated:
+            event = .instanceDetailsUpdated(
+                InstanceDetailsUpdated(
+                    at: try reader.i64("at"), name: try reader.string("name"),
+                    email: try reader.optionalString("email"),
+                    phoneNumber: try reader.optionalString("phoneNumber"),
+                    details: try reader.blob("details")))
+        case .instanceDeleted:
+            event = .instanceDeleted(InstanceDeleted(at: try reader.i64("at")))
+        case .instancePurged:
+            event = .instancePurged(InstancePurged(at: try reader.i64("at")))
+        }
+        try reader.finish()
+        return event
+    }
+
+    /// Convenience for payloads held in an array.
+    public static func decode(tag: String, payload: [UInt8]) throws(EventDecodingError)
+        -> DomainEvent
+    {
+        let result = payload.withUnsafeBytes { bytes in
+            Result { () throws(EventDecodingError) in try decode(tag: tag, payload: bytes) }
+        }
+        return try result.get()
+    }
+
+    private static func decodeTokenIssued(_ reader: inout ByteReader) throws(EventDecodingError)
+        -> TokenIssued
+    {
+        let serial = try reader.serial("serial")
+        let hash = try reader.hash("hash")
+        let scope = try reader.scope("scope")
+        let flags = try reader.u8("flags")
+        guard flags & ~1 == 0 else { throw reader.failure(.invalidValue, "flags") }
+        let issuedAt = try reader.i64("issuedAt")
+        let expiry = TokenExpiry(rawValue: try reader.i64("expiry"))
+        let origin = try reader.origin()
+        let description = try reader.optionalString("description")
+        return TokenIssued(
+            serial: serial, hash: hash, scope: scope, refreshable: flags & 1 == 1,
+            issuedAt: issuedAt, expiry: expiry, description: description, origin: origin)
+    }
+}

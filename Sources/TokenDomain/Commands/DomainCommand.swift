@@ -1,0 +1,16 @@
+/// A request to change one instance, decided by ``Decider/decide(_:instance:state:context:)``.
+///
+/// Commands carry only what the engine established before deciding: hashes, never secrets;
+/// a password already checked (see ``Credential``); fresh random bytes already generated.
+/// Permissions for commands other than ``IssueToken`` (e.g. `tokens-write` for
+/// ``DeleteToken``) are checked by the engine with ``InstanceState/authorize(_:requiring:at:)``
+/// in the same serialised turn, before `decide`.
+public enum DomainCommand: Hashable, Sendable {
+    case createInstance(CreateInstance)
+    case changeCredentials(ChangeCredentials)
+    case updateInstanceDetails(UpdateInstanceDetails)
+    case deleteInstance(DeleteInstance)
+    case issueToken(IssueToken)
+    case revokeToken(RevokeToken)
+    case deleteToken(DeleteToken)
+}

@@ -1,0 +1,188 @@
+/// The two pure functions of the token core: `decide` (command + state + context → events or
+/// a rejection) and `evolve` (state + event → state).
+///
+/// No I/O, no clock, no randomness: the engine passes the current instant in the
+/// ``DecisionContext`` and fresh token hashes in the commands. For one instance the engine
+/// runs decide → append (at the expected stream version) → evolve, in that order, so the state
+/// changes only from committed events and a replay cannot disagree with the live server.
+public enum Decider {
+    /// Decides `command` for the instance `instance`, whose folded state is `state` (`nil`
+    /// when it does not exist or was purged).
+    ///
+    /// Returns the events to append, possibly none (an idempotent repeat). Order of checks:
+    /// instance (404), credential (401), `token-refresh` (403), parameters (400), subset
+    /// rule (403).
+    ///
+    /// - Throws: a ``Rejection``; its ``Rejection/errorCode`` gives the Taler code and HTTP
+    ///   status.
+    public static func decide(
+        _ command: DomainCommand, instance: InstanceID, state: InstanceState?,
+        context: DecisionContext
+    ) throws(Rejection) -> [DomainEvent] {
+        switch command {
+        case .createInstance(let create):
+            return try decideCreate(create, instance: instance, state: state, context: context)
+        case .deleteInstance(let delete):
+            return try decideDelete(delete, state: state, context: context)
+        case .changeCredentials(let change):
+            let state = try requireActive(state)
+            guard change.auth.isWellFormed else { throw .badCredentialsChange }
+            let changed = InstanceCredentialsChanged(
+                at: context.now, auth: change.auth, generation: state.credentialGeneration + 1)
+            return [.instanceCredentialsChanged(changed)]
+        case .updateInstanceDetails(let update):
+            return try decideUpdate(update, state: requireActive(state), context: context)
+        case .issueToken(let issue):
+            return try decideIssue(issue, state: requireActive(state), context: context)
+        case .revokeToken(let revoke):
+            let token = try requireActive(state).validToken(hash: revoke.hash, at: context.now)
+            let revoked = TokenRevoked(serial: token.serial, at: context.now, reason: .selfRevoked)
+            return [.tokenRevoked(revoked)]
+        case .deleteToken(let delete):
+            let state = try requireActive(state)
+            guard let token = state.token(serial: delete.serial),
+                token.liveStatus(at: context.now) == .valid
+            else { throw .tokenUnknown(delete.serial) }
+            let revoked = TokenRevoked(
+                serial: token.serial, at: context.now, reason: .deletedBySerial)
+            return [.tokenRevoked(revoked)]
+        }
+    }
+
+    /// Folds one event of instance `instance` into its state, in place: `instance-created`
+    /// makes the state, `instance-purged` removes it, the rest change it.
+    ///
+    /// - Throws: ``FoldError`` when the event does not fit; `state` is then unchanged.
+    public static func evolve(
+        _ state: inout InstanceState?, instance: InstanceID, with event: DomainEvent
+    ) throws(FoldError) {
+        switch event {
+        case .instanceCreated(let created):
+            guard case .none = state else {
+                throw FoldError(instance: instance, tag: event.tag, problem: .instanceAlreadyExists)
+            }
+            state = InstanceState(id: instance, created: created)
+        case .instancePurged:
+            guard case .some = state else {
+                throw FoldError(instance: instance, tag: event.tag, problem: .instanceUnknown)
+            }
+            state = nil
+        default:
+            // Optional chaining mutates in place: no copy of the instance, so its token
+            // array stays uniquely referenced and appends never copy it.
+            let applied: Void? = try state?.apply(event)
+            guard applied != nil else {
+                throw FoldError(instance: instance, tag: event.tag, problem: .instanceUnknown)
+            }
+        }
+    }
+
+    private static func requireActive(_ state: InstanceState?) throws(Rejection) -> InstanceState {
+        guard let state else { throw .instanceUnknown }
+        guard state.isActive else { throw .instanceDeleted }
+        return state
+    }
+
+    private static func decideCreate(
+        _ create: CreateInstance, instance: InstanceID, state: InstanceState?,
+        context: DecisionContext
+    ) throws(Rejection) -> [DomainEvent] {
+        guard create.id == instance else { throw .malformedParameter("id") }
+        guard create.auth.isWellFormed else { throw .badInstanceAuth }
+        if let existing = state {
+            guard existing.isActive else { throw .purgeRequired }
+            guard existing.name == create.name, existing.email == create.email,
+                existing.phoneNumber == create.phoneNumber, existing.details == create.details,
+                sameAuth(existing, create)
+            else { throw .instanceAlreadyExists }
+            return []
+        }
+        let created = InstanceCreated(
+            at: context.now, name: create.name, auth: create.auth, email: create.email,
+            phoneNumber: create.phoneNumber, details: create.details)
+        return [.instanceCreated(created)]
+    }
+
+    /// Whether a repeated creation asks for the auth the instance has. Password hashes are
+    /// salted afresh, so for passwords this relies on the engine's check of the request's
+    /// password against the current generation's hash.
+    private static func sameAuth(_ existing: InstanceState, _ create: CreateInstance) -> Bool {
+        switch (existing.auth, create.auth) {
+        case (.external, .external):
+            true
+        case (.password, .password):
+            create.passwordVerifiedAgainstGeneration == existing.credentialGeneration
+        default:
+            false
+        }
+    }
+
+    private static func decideDelete(
+        _ delete: DeleteInstance, state: InstanceState?, context: DecisionContext
+    ) throws(Rejection) -> [DomainEvent] {
+        guard let state else { throw .instanceUnknown }
+        if delete.purge { return [.instancePurged(InstancePurged(at: context.now))] }
+        guard state.isActive else { throw .instanceDeleted }
+        return [.instanceDeleted(InstanceDeleted(at: context.now))]
+    }
+
+    private static func decideUpdate(
+        _ update: UpdateInstanceDetails, state: InstanceState, context: DecisionContext
+    ) throws(Rejection) -> [DomainEvent] {
+        let updated = InstanceDetailsUpdated(
+            at: context.now,
+            name: update.name.applied(to: state.name),
+            email: update.email.applied(to: state.email),
+            phoneNumber: update.phoneNumber.applied(to: state.phoneNumber),
+            details: update.details.applied(to: state.details))
+        guard
+            updated.name != state.name || updated.email != state.email
+                || updated.phoneNumber != state.phoneNumber || updated.details != state.details
+        else { return [] }
+        return [.instanceDetailsUpdated(updated)]
+    }
+
+    private static func decideIssue(
+        _ issue: IssueToken, state: InstanceState, context: DecisionContext
+    ) throws(Rejection) -> [DomainEvent] {
+        let requested = issue.scope.permissions(refreshable: issue.refreshable)
+        let origin: TokenOrigin
+        var held = PermissionSet.everyPermission
+        switch issue.authenticatedBy {
+        case .password(let basic, let generation):
+            guard generation == state.credentialGeneration else {
+                throw .unauthorized(.credentialsChanged)
+            }
+            origin = .password(basic: basic)
+        case .token(let hash):
+            let presenting = try state.validToken(hash: hash, at: context.now)
+            held = presenting.permissions
+            guard held.contains(.tokenRefresh) else {
+                throw .permissionInsufficient(missing: PermissionSet(.tokenRefresh))
+            }
+            origin = .token(parent: presenting.serial)
+        }
+        guard issue.duration.isValid else { throw .malformedParameter("duration") }
+        guard requested.isSubset(of: held) else {
+            throw .permissionInsufficient(missing: requested.subtracting(held))
+        }
+        guard state.token(hash: issue.newTokenHash) == nil else { throw .duplicateTokenHash }
+        let issued = TokenIssued(
+            serial: state.nextSerial, hash: issue.newTokenHash, scope: issue.scope,
+            refreshable: issue.refreshable, issuedAt: context.now,
+            expiry: issue.duration.expiry(issuedAt: context.now, cap: context.maxTokenDuration),
+            description: issue.description, origin: origin)
+        return [.tokenIssued(issued)]
+    }
+}
+
+extension InstanceAuth {
+    /// Whether the auth can be stored: always for `external`, for a password when its hash
+    /// is well formed.
+    var isWellFormed: Bool {
+        switch self {
+        case .external: true
+        case .password(let hash): hash.isWellFormed
+        }
+    }
+}

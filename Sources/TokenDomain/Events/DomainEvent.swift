@@ -1,0 +1,27 @@
+/// Something that happened to one instance: a fact in the instance's stream.
+///
+/// The stream's id is the instance id, so no payload repeats it (see ``StoredEvent``).
+/// Events are produced only by ``Decider/decide(_:instance:state:context:)`` and folded by
+/// ``Decider/evolve(_:instance:with:)``; stored with ``EventCodec``.
+public enum DomainEvent: Hashable, Sendable {
+    case instanceCreated(InstanceCreated)
+    case instanceCredentialsChanged(InstanceCredentialsChanged)
+    case instanceDetailsUpdated(InstanceDetailsUpdated)
+    case instanceDeleted(InstanceDeleted)
+    case instancePurged(InstancePurged)
+    case tokenIssued(TokenIssued)
+    case tokenRevoked(TokenRevoked)
+
+    /// The stored type tag.
+    public var tag: EventTag {
+        switch self {
+        case .instanceCreated: .instanceCreated
+        case .instanceCredentialsChanged: .instanceCredentialsChanged
+        case .instanceDetailsUpdated: .instanceDetailsUpdated
+        case .instanceDeleted: .instanceDeleted
+        case .instancePurged: .instancePurged
+        case .tokenIssued: .tokenIssued
+        case .tokenRevoked: .tokenRevoked
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/// The text form of a login token: `secret-token:` followed by the Crockford base32 of its
+/// 32 secret bytes (52 characters), as the real backend returns it (spec §5).
+///
+/// Pure: the engine generates the bytes and hashes them; this only converts.
+public enum LoginToken {
+    /// The RFC 8959 prefix every token starts with.
+    public static let prefix = "secret-token:"
+    /// The number of random bytes in a token.
+    public static let secretByteCount = 32
+    /// The number of base32 characters after the prefix.
+    public static let encodedCount = 52
+
+    /// `secret-token:` + Crockford base32 of `secret`.
+    ///
+    /// - Precondition: `secret.count == 32`; anything else is a programming error.
+    public static func encode(secret: [UInt8]) -> String {
+        precondition(secret.count == secretByteCount, "a login token secret has 32 bytes")
+        return prefix + secret.withUnsafeBytes { Crockford32.encode($0) }
+    }
+
+    /// The 32 secret bytes of a well-formed token, or `nil`.
+    ///
+    /// Strict, so that each secret has exactly one text form: the exact prefix, exactly 52
+    /// characters of the upper-case alphabet `0-9A-Z` without `I L O U` (no lower case, no
+    /// `I/L/O` aliases), and the 4 padding bits of the last character zero. A `nil` is not an
+    /// error to report with the text: the text may be a legacy password.
+    public static func decode(_ token: some StringProtocol) -> [UInt8]? {
+        let utf8 = token.utf8
+        let prefixUTF8 = prefix.utf8
+        guard utf8.count == prefixUTF8.count + encodedCount,
+            utf8.starts(with: prefixUTF8)
+        else { return nil }
+        return Crockford32.decode(utf8.dropFirst(prefixUTF8.count), byteCount: secretByteCount)
+    }
+}
