@@ -42,12 +42,17 @@ let package = Package(
         .target(name: "EventLogTestSupport", dependencies: ["EventLog"], swiftSettings: strict),
         .executableTarget(
             name: "Tallystick",
-            dependencies: ["EventLog", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "EventLog", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "TallystickBench",
-            dependencies: ["EventLog", "LMDB", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "EventLog", "LMDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             path: "tools/tallystick-bench",
             swiftSettings: strict
         ),

@@ -31,7 +31,8 @@ public enum AppendPlanner {
         for event in events {
             guard let hit = try existing(event.id) else { continue }
             guard hit.stream == stream else {
-                return .reject(.idempotencyConflict(id: event.id, reason: "already used in another stream"))
+                return .reject(
+                    .idempotencyConflict(id: event.id, reason: "already used in another stream"))
             }
             found.append(hit.position)
         }
@@ -40,12 +41,16 @@ public enum AppendPlanner {
         }
         if !found.isEmpty {
             let first = events.first { _ in true }!.id
-            return .reject(.idempotencyConflict(
-                id: first, reason: "\(found.count) of the batch's \(events.count) ids are already in the log"))
+            return .reject(
+                .idempotencyConflict(
+                    id: first,
+                    reason:
+                        "\(found.count) of the batch's \(events.count) ids are already in the log"))
         }
         let current = try currentVersion()
         guard expecting.admits(current) else {
-            return .reject(.wrongExpectedVersion(stream: stream, expected: expecting, actual: current))
+            return .reject(
+                .wrongExpectedVersion(stream: stream, expected: expecting, actual: current))
         }
         return .write(currentVersion: current)
     }
@@ -58,9 +63,12 @@ public enum AppendPlanner {
         for event in events {
             if let why = RecordCodec.validate(type: event.type) { return why }
             if event.payload.count > RecordCodec.maximumPayloadSize {
-                return "payload of \(event.payload.count) bytes exceeds \(RecordCodec.maximumPayloadSize)"
+                return
+                    "payload of \(event.payload.count) bytes exceeds \(RecordCodec.maximumPayloadSize)"
             }
-            if !ids.insert(event.id).inserted { return "event id \(event.id) appears twice in one append" }
+            if !ids.insert(event.id).inserted {
+                return "event id \(event.id) appears twice in one append"
+            }
         }
         return nil
     }

@@ -27,7 +27,8 @@ public struct ChainHash: Hashable, Sendable, CustomStringConvertible {
         guard utf8.count == 64 else { return nil }
         var bytes = [UInt8](repeating: 0, count: 32)
         for i in 0..<32 {
-            guard let hi = ChainHash.nibble(utf8[2 * i]), let lo = ChainHash.nibble(utf8[2 * i + 1]) else { return nil }
+            guard let hi = ChainHash.nibble(utf8[2 * i]), let lo = ChainHash.nibble(utf8[2 * i + 1])
+            else { return nil }
             bytes[i] = hi << 4 | lo
         }
         self = bytes.withUnsafeBytes { ChainHash(bytes: $0) }

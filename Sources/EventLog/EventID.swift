@@ -34,7 +34,8 @@ public struct EventID: Hashable, Sendable, CustomStringConvertible {
     /// Parses the 8-4-4-4-12 hex form.
     public init?(uuidString: String) {
         let hex = uuidString.filter { $0 != "-" }
-        guard hex.count == 32, let h = UInt64(hex.prefix(16), radix: 16), let l = UInt64(hex.suffix(16), radix: 16)
+        guard hex.count == 32, let h = UInt64(hex.prefix(16), radix: 16),
+            let l = UInt64(hex.suffix(16), radix: 16)
         else { return nil }
         high = h
         low = l

@@ -49,11 +49,13 @@ public enum EventLogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .idempotencyConflict(let id, let reason): "event id \(id): \(reason)"
         case .invalidEvent(let why): "invalid event: \(why)"
         case .corruptedRecord(let seq, let reason): "corrupted record at sequence \(seq): \(reason)"
-        case .mapFullBeyondMaximum(let max): "the log reached its configured maximum map size of \(max) bytes"
+        case .mapFullBeyondMaximum(let max):
+            "the log reached its configured maximum map size of \(max) bytes"
         case .diskFull: "no space left on the device holding the log"
         case .unsupportedFormat(let found, let supported):
             "log format version \(found) is not supported (this build reads version \(supported))"
-        case .lockedByAnotherProcess(let path): "the log at \(path) is already open for writing (by this or another process)"
+        case .lockedByAnotherProcess(let path):
+            "the log at \(path) is already open for writing (by this or another process)"
         case .closed: "the log is closed"
         case .readOnly: "the log is open read-only"
         case .storage(let what): "storage error: \(what)"

@@ -42,7 +42,8 @@ public struct RecordView {
     public func copy() -> EventRecord {
         EventRecord(
             formatVersion: formatVersion, sequence: sequence, stream: streamString,
-            streamVersion: streamVersion, eventID: eventID, type: typeString, recordedAt: recordedAt,
+            streamVersion: streamVersion, eventID: eventID, type: typeString,
+            recordedAt: recordedAt,
             payload: Array(payload), previousHash: previousHash, hash: hash)
     }
 }

@@ -12,7 +12,8 @@ public protocol EventStore: Sendable {
     /// - Throws: ``EventLogError``: `wrongExpectedVersion` (nothing written; re-read and decide
     ///   again), `idempotencyConflict`, `invalidEvent`, `diskFull`, `mapFullBeyondMaximum`,
     ///   `closed`, `readOnly`, `storage`.
-    func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws -> AppendResult
+    func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws
+        -> AppendResult
 
     /// The newest record's sequence and hash (``LogHead/empty`` for an empty log).
     func head() throws -> LogHead
@@ -34,7 +35,8 @@ public protocol EventStore: Sendable {
     ///   throws.
     @discardableResult
     func scan(
-        from sequence: UInt64, through: UInt64?, verifyingChain: Bool, _ body: (RecordView) throws -> Void
+        from sequence: UInt64, through: UInt64?, verifyingChain: Bool,
+        _ body: (RecordView) throws -> Void
     ) throws -> LogHead
 
     /// Calls `onRecord` with every record from `sequence` on, and then with each new record as

@@ -3,13 +3,16 @@ import Synchronization
 /// Tells followers that new records committed. Each follower gets a stream that holds at most
 /// one pending notice, so a slow follower never makes the writer wait or buffer.
 public final class FollowerHub: Sendable {
-    private let subscribers = Mutex<(next: Int, all: [Int: AsyncStream<Void>.Continuation], closed: Bool)>((0, [:], false))
+    private let subscribers = Mutex<
+        (next: Int, all: [Int: AsyncStream<Void>.Continuation], closed: Bool)
+    >((0, [:], false))
 
     public init() {}
 
     /// A stream of notices (the first one at once) and a token for ``unsubscribe(_:)``.
     public func subscribe() -> (AsyncStream<Void>, Int) {
-        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (stream, continuation) = AsyncStream<Void>.makeStream(
+            bufferingPolicy: .bufferingNewest(1))
         continuation.yield()
         let token = subscribers.withLock { s -> Int? in
             if s.closed { return nil }

@@ -40,7 +40,6 @@ final class GroupCommitWriter: @unchecked Sendable {
         var events = 0
     }
 
-
     private let env: LMDBEnvironment
     private let databases: LMDBEventLog.Databases
     private let configuration: LMDBEventLog.Configuration
@@ -78,7 +77,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// The head as of the newest commit.
     var publishedHead: LogHead { published.withLock { $0 } }
 
-    func append(stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws -> AppendResult {
+    func append(stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws
+        -> AppendResult
+    {
         try await withCheckedThrowingContinuation { continuation in
             enqueue(.append(stream: stream, expecting: expecting, events: events, continuation))
         }
@@ -202,19 +203,30 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     /// Checks one request and, when it is acceptable, writes it into `txn`.
     /// Throws only storage errors, which fail the whole batch.
-    private func stage(_ request: Request, txn: borrowing LMDBTransaction, into s: inout Staging) throws -> Outcome {
+    private func stage(_ request: Request, txn: borrowing LMDBTransaction, into s: inout Staging)
+        throws -> Outcome
+    {
         switch request {
         case .append(let stream, let expecting, let events, _):
-            return try stageAppend(stream: stream, expecting: expecting, events: events, txn: txn, into: &s)
+            return try stageAppend(
+                stream: stream, expecting: expecting, events: events, txn: txn, into: &s)
         case .checkpoint(let checkpoint, _):
-            guard checkpoint.name.utf8.count > 0, checkpoint.name.utf8.count <= RecordCodec.maximumStreamLength else {
-                return .rejected(.invalidEvent("checkpoint name must be 1...\(RecordCodec.maximumStreamLength) bytes"))
+            guard checkpoint.name.utf8.count > 0,
+                checkpoint.name.utf8.count <= RecordCodec.maximumStreamLength
+            else {
+                return .rejected(
+                    .invalidEvent(
+                        "checkpoint name must be 1...\(RecordCodec.maximumStreamLength) bytes"))
             }
             let match = try LMDBEventLog.match(checkpoint, txn: txn, records: databases.records)
             guard case .valid = match else {
-                return .rejected(.invalidEvent("checkpoint position \(checkpoint.sequence) is not a record of this log"))
+                return .rejected(
+                    .invalidEvent(
+                        "checkpoint position \(checkpoint.sequence) is not a record of this log"))
             }
-            try txn.put(databases.checkpoints, key: Array(checkpoint.name.utf8), value: checkpoint.encoded())
+            try txn.put(
+                databases.checkpoints, key: Array(checkpoint.name.utf8), value: checkpoint.encoded()
+            )
             return .checkpointSaved
         }
     }
@@ -229,7 +241,8 @@ final class GroupCommitWriter: @unchecked Sendable {
             existing: { id in try existing(id, txn: txn) },
             currentVersion: {
                 if let v = staged ?? versions[stream] { return v }
-                return try LMDBEventLog.storedVersion(of: stream, txn: txn, streams: databases.streams)
+                return try LMDBEventLog.storedVersion(
+                    of: stream, txn: txn, streams: databases.streams)
             })
         let current: UInt64
         switch plan {
@@ -250,12 +263,17 @@ final class GroupCommitWriter: @unchecked Sendable {
                 sequence: sequence, stream: stream, streamVersion: version, recordedAt: recordedAt,
                 event: event, previousHash: previous)
             try SequenceKey.withKey(sequence) { key in
-                try bytes.withUnsafeBytes { try txn.put(databases.records, key: key, value: $0, flags: .append) }
+                try bytes.withUnsafeBytes {
+                    try txn.put(databases.records, key: key, value: $0, flags: .append)
+                }
             }
             let sequenceBytes = SequenceKey.bytes(sequence)
-            try txn.put(databases.streams, key: StreamKey.make(stream, version: version), value: sequenceBytes)
             try txn.put(
-                databases.eventIDs, key: event.id.bytes, value: sequenceBytes + SequenceKey.bytes(version),
+                databases.streams, key: StreamKey.make(stream, version: version),
+                value: sequenceBytes)
+            try txn.put(
+                databases.eventIDs, key: event.id.bytes,
+                value: sequenceBytes + SequenceKey.bytes(version),
                 flags: .noOverwrite)
             previous = hash
             positions.append(EventPosition(sequence: sequence, streamVersion: version))
@@ -267,17 +285,29 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     /// Where an event id already in the log (or staged earlier in this transaction) landed.
-    private func existing(_ id: EventID, txn: borrowing LMDBTransaction) throws -> AppendPlanner.Existing? {
-        guard let hit = try txn.getBytes(databases.eventIDs, key: id.bytes), hit.count == 16 else { return nil }
+    private func existing(_ id: EventID, txn: borrowing LMDBTransaction) throws -> AppendPlanner
+        .Existing?
+    {
+        guard let hit = try txn.getBytes(databases.eventIDs, key: id.bytes), hit.count == 16 else {
+            return nil
+        }
         let (sequence, version) = hit.withUnsafeBytes {
-            (SequenceKey.decode(UnsafeRawBufferPointer(rebasing: $0[0..<8])),
-             SequenceKey.decode(UnsafeRawBufferPointer(rebasing: $0[8..<16])))
+            (
+                SequenceKey.decode(UnsafeRawBufferPointer(rebasing: $0[0..<8])),
+                SequenceKey.decode(UnsafeRawBufferPointer(rebasing: $0[8..<16]))
+            )
         }
-        guard let bytes = try SequenceKey.withKey(sequence, { try txn.getBytes(databases.records, key: Array($0)) })
+        guard
+            let bytes = try SequenceKey.withKey(
+                sequence, { try txn.getBytes(databases.records, key: Array($0)) })
         else {
-            throw EventLogError.corruptedRecord(sequence: sequence, reason: "event-id index names a missing record")
+            throw EventLogError.corruptedRecord(
+                sequence: sequence, reason: "event-id index names a missing record")
         }
-        let stream = try bytes.withUnsafeBytes { try LMDBEventLog.decode($0, at: sequence).streamString }
-        return AppendPlanner.Existing(stream: stream, position: EventPosition(sequence: sequence, streamVersion: version))
+        let stream = try bytes.withUnsafeBytes {
+            try LMDBEventLog.decode($0, at: sequence).streamString
+        }
+        return AppendPlanner.Existing(
+            stream: stream, position: EventPosition(sequence: sequence, streamVersion: version))
     }
 }

@@ -38,39 +38,47 @@ extension LMDBEventLog {
             var sequence: UInt64
             var reason: String
         }
-        var report = VerificationReport(records: 0, streams: 0, head: .empty, checkpoints: 0, failure: nil)
+        var report = VerificationReport(
+            records: 0, streams: 0, head: .empty, checkpoints: 0, failure: nil)
         var versions = [String: UInt64]()
         var streamSum = IndexSum()
         var idSum = IndexSum()
         var lastTime = Int64.min
         return try snapshot { txn in
-        do {
-            try scan(txn: txn, from: 1, through: nil, verifyingChain: true) { view in
-                let key = view.sequence
-                guard view.recordedAt >= lastTime else { throw Stop(sequence: key, reason: "recorded time goes back") }
-                guard view.type.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
-                    throw Stop(sequence: key, reason: "type tag is not printable ASCII")
+            do {
+                try scan(txn: txn, from: 1, through: nil, verifyingChain: true) { view in
+                    let key = view.sequence
+                    guard view.recordedAt >= lastTime else {
+                        throw Stop(sequence: key, reason: "recorded time goes back")
+                    }
+                    guard view.type.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
+                        throw Stop(sequence: key, reason: "type tag is not printable ASCII")
+                    }
+                    let stream = view.streamString
+                    let version = versions[stream, default: 0] + 1
+                    guard view.streamVersion == version else {
+                        throw Stop(
+                            sequence: key,
+                            reason:
+                                "stream '\(stream)' version \(view.streamVersion), expected \(version)"
+                        )
+                    }
+                    versions[stream] = version
+                    streamSum.add(stream: stream, version: version, sequence: key)
+                    idSum.add(id: view.eventID, sequence: key, version: version)
+                    lastTime = view.recordedAt
+                    report.records = key
+                    report.head = LogHead(
+                        sequence: key, hash: view.hash, recordedAt: view.recordedAt)
+                    if key & 0xFFFF == 0 { progress?(key) }
                 }
-                let stream = view.streamString
-                let version = versions[stream, default: 0] + 1
-                guard view.streamVersion == version else {
-                    throw Stop(sequence: key, reason: "stream '\(stream)' version \(view.streamVersion), expected \(version)")
-                }
-                versions[stream] = version
-                streamSum.add(stream: stream, version: version, sequence: key)
-                idSum.add(id: view.eventID, sequence: key, version: version)
-                lastTime = view.recordedAt
-                report.records = key
-                report.head = LogHead(sequence: key, hash: view.hash, recordedAt: view.recordedAt)
-                if key & 0xFFFF == 0 { progress?(key) }
+            } catch let stop as Stop {
+                report.failure = VerificationFailure(sequence: stop.sequence, reason: stop.reason)
+            } catch EventLogError.corruptedRecord(let sequence, let reason) {
+                report.failure = VerificationFailure(sequence: sequence, reason: reason)
             }
-        } catch let stop as Stop {
-            report.failure = VerificationFailure(sequence: stop.sequence, reason: stop.reason)
-        } catch EventLogError.corruptedRecord(let sequence, let reason) {
-            report.failure = VerificationFailure(sequence: sequence, reason: reason)
-        }
-        report.streams = versions.count
-        if report.failure != nil { return report }
+            report.streams = versions.count
+            if report.failure != nil { return report }
 
             func fail(_ sequence: UInt64, _ reason: String) -> VerificationReport {
                 var r = report
@@ -83,7 +91,8 @@ extension LMDBEventLog {
                 var entry = try cursor.first()
                 while let e = entry {
                     if let (stream, version) = StreamKey.split(e.key) {
-                        indexedStreams.add(stream: stream, version: version, sequence: SequenceKey.decode(e.value))
+                        indexedStreams.add(
+                            stream: stream, version: version, sequence: SequenceKey.decode(e.value))
                     } else {
                         indexedStreams.count &+= 1
                     }
@@ -97,7 +106,8 @@ extension LMDBEventLog {
                     if e.key.count == 16, e.value.count == 16 {
                         indexedIDs.add(
                             id: EventID(bytes: e.key), sequence: SequenceKey.decode(e.value),
-                            version: SequenceKey.decode(UnsafeRawBufferPointer(rebasing: e.value[8...])))
+                            version: SequenceKey.decode(
+                                UnsafeRawBufferPointer(rebasing: e.value[8...])))
                     } else {
                         indexedIDs.count &+= 1
                     }
@@ -105,7 +115,8 @@ extension LMDBEventLog {
                 }
             }
             if indexedStreams != streamSum || indexedIDs != idSum {
-                let (sequence, reason) = try firstIndexDisagreement(txn: txn, head: report.head.sequence)
+                let (sequence, reason) = try firstIndexDisagreement(
+                    txn: txn, head: report.head.sequence)
                 return fail(sequence, reason)
             }
 
@@ -122,10 +133,13 @@ extension LMDBEventLog {
                 guard let bytes = try txn.getBytes(databases.checkpoints, key: Array(name.utf8)),
                     let cp = bytes.withUnsafeBytes({ Checkpoint(name: name, encoded: $0) })
                 else {
-                    checkpointFailure = VerificationFailure(sequence: 0, reason: "checkpoint '\(name)' does not decode")
+                    checkpointFailure = VerificationFailure(
+                        sequence: 0, reason: "checkpoint '\(name)' does not decode")
                     continue
                 }
-                if case .rejected(let why) = try LMDBEventLog.match(cp, txn: txn, records: databases.records) {
+                if case .rejected(let why) = try LMDBEventLog.match(
+                    cp, txn: txn, records: databases.records)
+                {
                     checkpointFailure = VerificationFailure(sequence: cp.sequence, reason: why)
                 } else {
                     report.checkpoints += 1
@@ -138,7 +152,9 @@ extension LMDBEventLog {
 
     /// The first record whose index entries are missing or wrong, or else the first index
     /// entry that names no matching record.
-    private func firstIndexDisagreement(txn: borrowing LMDBTransaction, head: UInt64) throws -> (UInt64, String) {
+    private func firstIndexDisagreement(txn: borrowing LMDBTransaction, head: UInt64) throws -> (
+        UInt64, String
+    ) {
         var found: (UInt64, String)?
         try txn.withCursor(databases.records) { cursor in
             var entry = try cursor.first()

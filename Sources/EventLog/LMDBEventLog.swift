@@ -107,8 +107,12 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                 checkpoints: try env.openDatabase("checkpoints"))
             try LMDBEventLog.checkFormat(env: env, databases: databases, writable: !readOnly)
             let head = try LMDBEventLog.readHead(env: env, records: databases.records)
-            writer = readOnly ? nil : GroupCommitWriter(
-                env: env, databases: databases, head: head, configuration: configuration, hub: hub)
+            writer =
+                readOnly
+                ? nil
+                : GroupCommitWriter(
+                    env: env, databases: databases, head: head, configuration: configuration,
+                    hub: hub)
         } catch {
             if lockDescriptor >= 0 { Foundation.close(lockDescriptor) }
             throw EventLogError.from(error, maximumMapSize: configuration.maximumMapSize)
@@ -122,7 +126,11 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
 
     /// Ends followers, closes the environment and drops the writer lock; once only.
     private func release() {
-        guard released.withLock({ done in defer { done = true }; return !done }) else { return }
+        guard
+            released.withLock({ done in
+                defer { done = true }; return !done
+            })
+        else { return }
         hub.close()
         env.close()
         if lockDescriptor >= 0 { Foundation.close(lockDescriptor) }
@@ -132,7 +140,9 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
     private static func takeWriterLock(directory: String) throws -> Int32 {
         let path = directory + "/writer.lock"
         let fd = Foundation.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw EventLogError.storage("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw EventLogError.storage("cannot open \(path): \(String(cString: strerror(errno)))")
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             Foundation.close(fd)
             throw EventLogError.lockedByAnotherProcess(path: directory)
@@ -140,7 +150,9 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         return fd
     }
 
-    private static func checkFormat(env: LMDBEnvironment, databases: Databases, writable: Bool) throws {
+    private static func checkFormat(env: LMDBEnvironment, databases: Databases, writable: Bool)
+        throws
+    {
         let key = Array("format".utf8)
         let (stored, isEmpty) = try env.retryingResize {
             try env.read { txn in
@@ -148,14 +160,18 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
             }
         }
         if let stored {
-            let found = stored.count == 4
-                ? stored.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) } : 0
+            let found =
+                stored.count == 4
+                ? stored.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
+                : 0
             guard found == storeFormatVersion else {
                 throw EventLogError.unsupportedFormat(found: found, supported: storeFormatVersion)
             }
             return
         }
-        guard isEmpty else { throw EventLogError.unsupportedFormat(found: 0, supported: storeFormatVersion) }
+        guard isEmpty else {
+            throw EventLogError.unsupportedFormat(found: 0, supported: storeFormatVersion)
+        }
         if writable {
             var v = storeFormatVersion.littleEndian
             let bytes = withUnsafeBytes(of: &v) { Array($0) }
@@ -171,13 +187,17 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                     guard let last = try cursor.last() else { return LogHead.empty }
                     let seq = SequenceKey.decode(last.key)
                     let view: RecordView
-                    do { view = try RecordCodec.view(last.value) } catch let error as RecordCodec.DecodingError {
+                    do { view = try RecordCodec.view(last.value) } catch let error
+                        as RecordCodec.DecodingError
+                    {
                         throw EventLogError.corruptedRecord(sequence: seq, reason: error.reason)
                     }
                     guard view.sequence == seq,
-                        RecordCodec.chainHash(previous: view.previousHash, canonical: view.canonical) == view.hash
+                        RecordCodec.chainHash(
+                            previous: view.previousHash, canonical: view.canonical) == view.hash
                     else {
-                        throw EventLogError.corruptedRecord(sequence: seq, reason: "newest record does not check")
+                        throw EventLogError.corruptedRecord(
+                            sequence: seq, reason: "newest record does not check")
                     }
                     return LogHead(sequence: seq, hash: view.hash, recordedAt: view.recordedAt)
                 }
@@ -187,7 +207,8 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
 
     // MARK: EventStore
 
-    public func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws
+    public func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
+        async throws
         -> AppendResult
     {
         guard let writer else { throw EventLogError.readOnly }
@@ -204,9 +225,12 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         guard limit > 0 else { return out }
         try snapshot { txn in
             try txn.withCursor(databases.records) { cursor in
-                var entry = try SequenceKey.withKey(max(sequence, 1)) { try cursor.seek(atOrAfter: $0) }
+                var entry = try SequenceKey.withKey(max(sequence, 1)) {
+                    try cursor.seek(atOrAfter: $0)
+                }
                 while let e = entry, out.count < limit {
-                    out.append(try LMDBEventLog.decode(e.value, at: SequenceKey.decode(e.key)).copy())
+                    out.append(
+                        try LMDBEventLog.decode(e.value, at: SequenceKey.decode(e.key)).copy())
                     entry = try cursor.next()
                 }
             }
@@ -228,8 +252,12 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                 }
             }
             for seq in sequences {
-                guard let bytes = try SequenceKey.withKey(seq, { try txn.get(databases.records, key: $0) }) else {
-                    throw EventLogError.corruptedRecord(sequence: seq, reason: "stream index names a missing record")
+                guard
+                    let bytes = try SequenceKey.withKey(
+                        seq, { try txn.get(databases.records, key: $0) })
+                else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: seq, reason: "stream index names a missing record")
                 }
                 out.append(try LMDBEventLog.decode(bytes, at: seq).copy())
             }
@@ -238,7 +266,9 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
     }
 
     public func streamVersion(_ stream: String) throws -> UInt64 {
-        try snapshot { txn in try LMDBEventLog.storedVersion(of: stream, txn: txn, streams: databases.streams) }
+        try snapshot { txn in
+            try LMDBEventLog.storedVersion(of: stream, txn: txn, streams: databases.streams)
+        }
     }
 
     /// See ``EventStore/scan(from:through:verifyingChain:_:)``. Long verifying scans check
@@ -247,81 +277,92 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
     /// error is thrown, so whatever it built must be discarded on error.
     @discardableResult
     public func scan(
-        from sequence: UInt64, through: UInt64?, verifyingChain: Bool, _ body: (RecordView) throws -> Void
+        from sequence: UInt64, through: UInt64?, verifyingChain: Bool,
+        _ body: (RecordView) throws -> Void
     ) throws -> LogHead {
         try snapshot { txn in
-            try scan(txn: txn, from: sequence, through: through, verifyingChain: verifyingChain, body)
+            try scan(
+                txn: txn, from: sequence, through: through, verifyingChain: verifyingChain, body)
         }
     }
 
     /// ``scan(from:through:verifyingChain:_:)`` inside a transaction the caller holds.
     @discardableResult
     func scan(
-        txn: borrowing LMDBTransaction, from sequence: UInt64, through: UInt64?, verifyingChain: Bool,
+        txn: borrowing LMDBTransaction, from sequence: UInt64, through: UInt64?,
+        verifyingChain: Bool,
         _ body: (RecordView) throws -> Void
     ) throws -> LogHead {
-            let start = max(sequence, 1)
-            var previous = ChainHash.zero
-            if start > 1 {
-                guard let bytes = try SequenceKey.withKey(start - 1, { try txn.get(databases.records, key: $0) }) else {
-                    throw EventLogError.corruptedRecord(sequence: start - 1, reason: "record missing")
-                }
-                previous = try LMDBEventLog.decode(bytes, at: start - 1).hash
+        let start = max(sequence, 1)
+        var previous = ChainHash.zero
+        if start > 1 {
+            guard
+                let bytes = try SequenceKey.withKey(
+                    start - 1, { try txn.get(databases.records, key: $0) })
+            else {
+                throw EventLogError.corruptedRecord(sequence: start - 1, reason: "record missing")
             }
-            let newest = try txn.withCursor(databases.records) { try $0.last().map { SequenceKey.decode($0.key) } } ?? 0
-            let end = min(through ?? .max, newest)
-            let helpers = ParallelHashCheck.defaultHelpers
-            let hasher = verifyingChain && end >= start && end - start >= 8_192 && helpers > 0
-                ? ParallelHashCheck(helpers: helpers) : nil
-            var chunk = ParallelHashCheck.Chunk()
-            var last = LogHead(sequence: start - 1, hash: previous, recordedAt: 0)
-            var current = start
-            var failure: (any Error)?
-            do {
-                try txn.withCursor(databases.records) { cursor in
-                    var entry = try SequenceKey.withKey(start) { try cursor.seek(atOrAfter: $0) }
-                    while let e = entry, current <= end {
-                        let key = SequenceKey.decode(e.key)
-                        guard key == current else {
-                            throw EventLogError.corruptedRecord(
-                                sequence: current, reason: "record missing (next stored sequence is \(key))")
-                        }
-                        let view = try LMDBEventLog.decode(e.value, at: key)
-                        if verifyingChain {
-                            if let hasher {
-                                guard view.previousHash == previous else {
-                                    throw EventLogError.corruptedRecord(
-                                        sequence: key, reason: RecordCodec.brokenLink)
-                                }
-                                chunk.records.append((key, e.value))
-                                if chunk.records.count == ParallelHashCheck.chunkSize {
-                                    hasher.submit(chunk)
-                                    chunk = ParallelHashCheck.Chunk()
-                                    chunk.records.reserveCapacity(ParallelHashCheck.chunkSize)
-                                    hasher.helpWithOne()
-                                }
-                            } else if let why = RecordCodec.verifyHash(view, previous: previous) {
-                                throw EventLogError.corruptedRecord(sequence: key, reason: why)
-                            }
-                        }
-                        try body(view)
-                        previous = view.hash
-                        last = LogHead(sequence: key, hash: view.hash, recordedAt: view.recordedAt)
-                        current += 1
-                        entry = try cursor.next()
+            previous = try LMDBEventLog.decode(bytes, at: start - 1).hash
+        }
+        let newest =
+            try txn.withCursor(databases.records) {
+                try $0.last().map { SequenceKey.decode($0.key) }
+            } ?? 0
+        let end = min(through ?? .max, newest)
+        let helpers = ParallelHashCheck.defaultHelpers
+        let hasher =
+            verifyingChain && end >= start && end - start >= 8_192 && helpers > 0
+            ? ParallelHashCheck(helpers: helpers) : nil
+        var chunk = ParallelHashCheck.Chunk()
+        var last = LogHead(sequence: start - 1, hash: previous, recordedAt: 0)
+        var current = start
+        var failure: (any Error)?
+        do {
+            try txn.withCursor(databases.records) { cursor in
+                var entry = try SequenceKey.withKey(start) { try cursor.seek(atOrAfter: $0) }
+                while let e = entry, current <= end {
+                    let key = SequenceKey.decode(e.key)
+                    guard key == current else {
+                        throw EventLogError.corruptedRecord(
+                            sequence: current,
+                            reason: "record missing (next stored sequence is \(key))")
                     }
+                    let view = try LMDBEventLog.decode(e.value, at: key)
+                    if verifyingChain {
+                        if let hasher {
+                            guard view.previousHash == previous else {
+                                throw EventLogError.corruptedRecord(
+                                    sequence: key, reason: RecordCodec.brokenLink)
+                            }
+                            chunk.records.append((key, e.value))
+                            if chunk.records.count == ParallelHashCheck.chunkSize {
+                                hasher.submit(chunk)
+                                chunk = ParallelHashCheck.Chunk()
+                                chunk.records.reserveCapacity(ParallelHashCheck.chunkSize)
+                                hasher.helpWithOne()
+                            }
+                        } else if let why = RecordCodec.verifyHash(view, previous: previous) {
+                            throw EventLogError.corruptedRecord(sequence: key, reason: why)
+                        }
+                    }
+                    try body(view)
+                    previous = view.hash
+                    last = LogHead(sequence: key, hash: view.hash, recordedAt: view.recordedAt)
+                    current += 1
+                    entry = try cursor.next()
                 }
-            } catch {
-                failure = error
             }
-            if let hasher {
-                if !chunk.records.isEmpty { hasher.submit(chunk) }
-                if let bad = hasher.finish(), failure == nil || bad.sequence <= current {
-                    throw EventLogError.corruptedRecord(sequence: bad.sequence, reason: bad.reason)
-                }
+        } catch {
+            failure = error
+        }
+        if let hasher {
+            if !chunk.records.isEmpty { hasher.submit(chunk) }
+            if let bad = hasher.finish(), failure == nil || bad.sequence <= current {
+                throw EventLogError.corruptedRecord(sequence: bad.sequence, reason: bad.reason)
             }
-            if let failure { throw failure }
-            return last
+        }
+        if let failure { throw failure }
+        return last
     }
 
     public func follow(from sequence: UInt64) -> AsyncThrowingStream<EventRecord, any Error> {
@@ -335,9 +376,13 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
 
     public func checkpoint(named name: String) throws -> CheckpointLookup {
         try snapshot { txn in
-            guard let bytes = try txn.getBytes(databases.checkpoints, key: Array(name.utf8)) else { return .none }
+            guard let bytes = try txn.getBytes(databases.checkpoints, key: Array(name.utf8)) else {
+                return .none
+            }
             let decoded = bytes.withUnsafeBytes { Checkpoint(name: name, encoded: $0) }
-            guard let cp = decoded else { return .rejected(reason: "checkpoint '\(name)' does not decode") }
+            guard let cp = decoded else {
+                return .rejected(reason: "checkpoint '\(name)' does not decode")
+            }
             return try LMDBEventLog.match(cp, txn: txn, records: databases.records)
         }
     }
@@ -391,23 +436,30 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         return view
     }
 
-    static func match(_ cp: Checkpoint, txn: borrowing LMDBTransaction, records: LMDBDatabase) throws
+    static func match(_ cp: Checkpoint, txn: borrowing LMDBTransaction, records: LMDBDatabase)
+        throws
         -> CheckpointLookup
     {
         guard cp.sequence > 0,
             let bytes = try SequenceKey.withKey(cp.sequence, { try txn.get(records, key: $0) })
         else {
-            return .rejected(reason: "checkpoint '\(cp.name)' is at sequence \(cp.sequence), which this log does not have")
+            return .rejected(
+                reason:
+                    "checkpoint '\(cp.name)' is at sequence \(cp.sequence), which this log does not have"
+            )
         }
         let view = try decode(bytes, at: cp.sequence)
         guard view.hash == cp.hash else {
-            return .rejected(reason: "checkpoint '\(cp.name)' hash does not match record \(cp.sequence)")
+            return .rejected(
+                reason: "checkpoint '\(cp.name)' hash does not match record \(cp.sequence)")
         }
         return .valid(cp)
     }
 
     /// The newest version of `stream` in the stream index (0 when absent).
-    static func storedVersion(of stream: String, txn: borrowing LMDBTransaction, streams: LMDBDatabase) throws
+    static func storedVersion(
+        of stream: String, txn: borrowing LMDBTransaction, streams: LMDBDatabase
+    ) throws
         -> UInt64
     {
         let prefix = StreamKey.prefix(stream)
@@ -439,7 +491,9 @@ public struct GroupCommitStatistics: Sendable, Equatable {
 /// Big-endian `UInt64` keys, so LMDB's byte order is numeric order.
 enum SequenceKey {
     @inline(__always)
-    static func withKey<R>(_ value: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    static func withKey<R>(_ value: UInt64, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows
+        -> R
+    {
         var be = value.bigEndian
         return try withUnsafeBytes(of: &be) { try body($0) }
     }
@@ -457,7 +511,9 @@ enum SequenceKey {
 enum StreamKey {
     static func prefix(_ stream: String) -> [UInt8] { Array(stream.utf8) + [0] }
 
-    static func make(_ stream: String, version: UInt64) -> [UInt8] { prefix(stream) + SequenceKey.bytes(version) }
+    static func make(_ stream: String, version: UInt64) -> [UInt8] {
+        prefix(stream) + SequenceKey.bytes(version)
+    }
 
     static func has(prefix: [UInt8], _ key: UnsafeRawBufferPointer) -> Bool {
         key.count == prefix.count + 8 && key.prefix(prefix.count).elementsEqual(prefix)
@@ -467,6 +523,8 @@ enum StreamKey {
     static func split(_ key: UnsafeRawBufferPointer) -> (stream: String, version: UInt64)? {
         guard key.count >= 10, key[key.count - 9] == 0 else { return nil }
         let stream = String(decoding: key[..<(key.count - 9)], as: UTF8.self)
-        return (stream, SequenceKey.decode(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...])))
+        return (
+            stream, SequenceKey.decode(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...]))
+        )
     }
 }

@@ -43,7 +43,9 @@ final class ParallelHashCheck: @unchecked Sendable {
     }
 
     /// Helpers beside the scanning thread: one per other core, at most 7.
-    static var defaultHelpers: Int { max(0, min(ProcessInfo.processInfo.activeProcessorCount - 1, 7)) }
+    static var defaultHelpers: Int {
+        max(0, min(ProcessInfo.processInfo.activeProcessorCount - 1, 7))
+    }
 
     func submit(_ chunk: Chunk) {
         condition.lock()
@@ -111,7 +113,8 @@ final class ParallelHashCheck: @unchecked Sendable {
             let n = bytes.count
             guard n >= RecordCodec.fixedSize else { continue }  // the scanning thread reports it
             let canonical = UnsafeRawBufferPointer(rebasing: bytes[0..<(n - 64)])
-            let previous = ChainHash(bytes: UnsafeRawBufferPointer(rebasing: bytes[(n - 64)..<(n - 32)]))
+            let previous = ChainHash(
+                bytes: UnsafeRawBufferPointer(rebasing: bytes[(n - 64)..<(n - 32)]))
             let stored = ChainHash(bytes: UnsafeRawBufferPointer(rebasing: bytes[(n - 32)..<n]))
             if RecordCodec.chainHash(previous: previous, canonical: canonical) != stored {
                 failure.withLock { f in

@@ -29,14 +29,18 @@ public enum RecordCodec {
     static func validate(type: String) -> String? {
         let u = type.utf8
         if u.isEmpty || u.count > 255 { return "type tag must be 1...255 bytes" }
-        if !u.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) { return "type tag must be printable ASCII without spaces" }
+        if !u.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) {
+            return "type tag must be printable ASCII without spaces"
+        }
         return nil
     }
 
     /// Checks a stream id: 1...200 UTF-8 bytes, no NUL (the stream index separates with NUL).
     static func validate(stream: String) -> String? {
         let u = stream.utf8
-        if u.isEmpty || u.count > maximumStreamLength { return "stream id must be 1...\(maximumStreamLength) bytes" }
+        if u.isEmpty || u.count > maximumStreamLength {
+            return "stream id must be 1...\(maximumStreamLength) bytes"
+        }
         if u.contains(0) { return "stream id must not contain NUL" }
         return nil
     }
@@ -47,7 +51,8 @@ public enum RecordCodec {
         event: ProposedEvent, previousHash: ChainHash
     ) -> (bytes: [UInt8], hash: ChainHash) {
         var out = [UInt8]()
-        out.reserveCapacity(fixedSize + event.type.utf8.count + stream.utf8.count + event.payload.count)
+        out.reserveCapacity(
+            fixedSize + event.type.utf8.count + stream.utf8.count + event.payload.count)
         out.append(formatVersion)
         append(sequence, to: &out)
         append(streamVersion, to: &out)
@@ -60,7 +65,9 @@ public enum RecordCodec {
         out.append(UInt8(truncatingIfNeeded: s >> 8))
         out.append(contentsOf: stream.utf8)
         let p = UInt32(event.payload.count)
-        for shift in stride(from: 0, to: 32, by: 8) { out.append(UInt8(truncatingIfNeeded: p >> UInt32(shift))) }
+        for shift in stride(from: 0, to: 32, by: 8) {
+            out.append(UInt8(truncatingIfNeeded: p >> UInt32(shift)))
+        }
         out.append(contentsOf: event.payload)
         let hash = out.withUnsafeBytes { chainHash(previous: previousHash, canonical: $0) }
         out.append(contentsOf: previousHash.bytes)
@@ -75,7 +82,9 @@ public enum RecordCodec {
     }
 
     /// SHA-256 over the previous hash and the canonical bytes.
-    public static func chainHash(previous: ChainHash, canonical: UnsafeRawBufferPointer) -> ChainHash {
+    public static func chainHash(previous: ChainHash, canonical: UnsafeRawBufferPointer)
+        -> ChainHash
+    {
         var hasher = SHA256()
         previous.withBytes { hasher.update(bufferPointer: $0) }
         hasher.update(bufferPointer: canonical)
@@ -94,14 +103,18 @@ public enum RecordCodec {
     /// - Throws: ``DecodingError`` naming what is wrong.
     public static func view(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> RecordView {
         let n = bytes.count
-        guard n >= fixedSize else { throw DecodingError(reason: "record of \(n) bytes is too short") }
+        guard n >= fixedSize else {
+            throw DecodingError(reason: "record of \(n) bytes is too short")
+        }
         let version = bytes[0]
         guard version == formatVersion else {
             throw DecodingError(reason: "unknown record format version \(version)")
         }
         let sequence = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 1, as: UInt64.self))
-        let streamVersion = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 9, as: UInt64.self))
-        let recordedAt = Int64(littleEndian: bytes.loadUnaligned(fromByteOffset: 17, as: Int64.self))
+        let streamVersion = UInt64(
+            littleEndian: bytes.loadUnaligned(fromByteOffset: 9, as: UInt64.self))
+        let recordedAt = Int64(
+            littleEndian: bytes.loadUnaligned(fromByteOffset: 17, as: Int64.self))
         let id = EventID(bytes: UnsafeRawBufferPointer(rebasing: bytes[25..<41]))
         var offset = 41
         let typeLength = Int(bytes[offset])
@@ -118,16 +131,20 @@ public enum RecordCodec {
         }
         let stream = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + streamLength])
         offset += streamLength
-        let payloadLength = Int(UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        let payloadLength = Int(
+            UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
         offset += 4
         guard offset + payloadLength == n - 64 else {
-            throw DecodingError(reason: "payload length \(payloadLength) does not match the record size")
+            throw DecodingError(
+                reason: "payload length \(payloadLength) does not match the record size")
         }
         let payload = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + payloadLength])
         return RecordView(
-            formatVersion: version, sequence: sequence, streamVersion: streamVersion, recordedAt: recordedAt,
+            formatVersion: version, sequence: sequence, streamVersion: streamVersion,
+            recordedAt: recordedAt,
             eventID: id, type: type, stream: stream, payload: payload,
-            previousHash: ChainHash(bytes: UnsafeRawBufferPointer(rebasing: bytes[(n - 64)..<(n - 32)])),
+            previousHash: ChainHash(
+                bytes: UnsafeRawBufferPointer(rebasing: bytes[(n - 64)..<(n - 32)])),
             hash: ChainHash(bytes: UnsafeRawBufferPointer(rebasing: bytes[(n - 32)..<n])),
             canonical: UnsafeRawBufferPointer(rebasing: bytes[0..<(n - 64)]))
     }

@@ -33,7 +33,8 @@ public final class InMemoryEventLog: EventStore, Sendable {
     /// A new log over the same storage, as if the process restarted.
     public func reopen() -> InMemoryEventLog { InMemoryEventLog(storage: storage, clock: clock) }
 
-    public func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws
+    public func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
+        async throws
         -> AppendResult
     {
         if closed.withLock({ $0 }) { throw EventLogError.closed }
@@ -41,7 +42,11 @@ public final class InMemoryEventLog: EventStore, Sendable {
         let result: AppendResult = try storage.contents.withLock { c in
             let plan = AppendPlanner.plan(
                 stream: stream, expecting: expecting, events: events,
-                existing: { id in c.ids[id].map { AppendPlanner.Existing(stream: $0.stream, position: $0.position) } },
+                existing: { id in
+                    c.ids[id].map {
+                        AppendPlanner.Existing(stream: $0.stream, position: $0.position)
+                    }
+                },
                 currentVersion: { UInt64(c.streams[stream]?.count ?? 0) })
             let current: UInt64
             switch plan {
@@ -56,7 +61,8 @@ public final class InMemoryEventLog: EventStore, Sendable {
                 let sequence = c.head.sequence + 1
                 version += 1
                 let (bytes, hash) = RecordCodec.encode(
-                    sequence: sequence, stream: stream, streamVersion: version, recordedAt: recordedAt,
+                    sequence: sequence, stream: stream, streamVersion: version,
+                    recordedAt: recordedAt,
                     event: event, previousHash: c.head.hash)
                 c.records.append(bytes)
                 c.head = LogHead(sequence: sequence, hash: hash, recordedAt: recordedAt)
@@ -79,7 +85,9 @@ public final class InMemoryEventLog: EventStore, Sendable {
             guard start < c.records.count, limit > 0 else { return [] }
             return Array(c.records[start..<min(c.records.count, start + limit)])
         }
-        return try slice.map { bytes in try bytes.withUnsafeBytes { try RecordCodec.view($0).copy() } }
+        return try slice.map { bytes in
+            try bytes.withUnsafeBytes { try RecordCodec.view($0).copy() }
+        }
     }
 
     public func readStream(_ stream: String, from version: UInt64) throws -> [EventRecord] {
@@ -95,7 +103,8 @@ public final class InMemoryEventLog: EventStore, Sendable {
 
     @discardableResult
     public func scan(
-        from sequence: UInt64, through: UInt64?, verifyingChain: Bool, _ body: (RecordView) throws -> Void
+        from sequence: UInt64, through: UInt64?, verifyingChain: Bool,
+        _ body: (RecordView) throws -> Void
     ) throws -> LogHead {
         let records = storage.contents.withLock { $0.records }
         let start = Int(max(sequence, 1))
@@ -109,15 +118,18 @@ public final class InMemoryEventLog: EventStore, Sendable {
         for index in (start - 1)..<end {
             try records[index].withUnsafeBytes { raw in
                 let view: RecordView
-                do { view = try RecordCodec.view(raw) } catch let error as RecordCodec.DecodingError {
-                    throw EventLogError.corruptedRecord(sequence: UInt64(index + 1), reason: error.reason)
+                do { view = try RecordCodec.view(raw) } catch let error as RecordCodec.DecodingError
+                {
+                    throw EventLogError.corruptedRecord(
+                        sequence: UInt64(index + 1), reason: error.reason)
                 }
                 if verifyingChain, let why = RecordCodec.verifyHash(view, previous: previous) {
                     throw EventLogError.corruptedRecord(sequence: view.sequence, reason: why)
                 }
                 try body(view)
                 previous = view.hash
-                last = LogHead(sequence: view.sequence, hash: view.hash, recordedAt: view.recordedAt)
+                last = LogHead(
+                    sequence: view.sequence, hash: view.hash, recordedAt: view.recordedAt)
             }
         }
         return last
@@ -130,7 +142,8 @@ public final class InMemoryEventLog: EventStore, Sendable {
     public func saveCheckpoint(_ checkpoint: Checkpoint) async throws {
         if closed.withLock({ $0 }) { throw EventLogError.closed }
         guard case .valid = try match(checkpoint) else {
-            throw EventLogError.invalidEvent("checkpoint position \(checkpoint.sequence) is not a record of this log")
+            throw EventLogError.invalidEvent(
+                "checkpoint position \(checkpoint.sequence) is not a record of this log")
         }
         storage.contents.withLock { $0.checkpoints[checkpoint.name] = checkpoint }
     }
@@ -141,12 +154,17 @@ public final class InMemoryEventLog: EventStore, Sendable {
     }
 
     private func match(_ cp: Checkpoint) throws -> CheckpointLookup {
-        guard cp.sequence > 0, let record = try read(from: cp.sequence, limit: 1).first, record.sequence == cp.sequence
+        guard cp.sequence > 0, let record = try read(from: cp.sequence, limit: 1).first,
+            record.sequence == cp.sequence
         else {
-            return .rejected(reason: "checkpoint '\(cp.name)' is at sequence \(cp.sequence), which this log does not have")
+            return .rejected(
+                reason:
+                    "checkpoint '\(cp.name)' is at sequence \(cp.sequence), which this log does not have"
+            )
         }
         guard record.hash == cp.hash else {
-            return .rejected(reason: "checkpoint '\(cp.name)' hash does not match record \(cp.sequence)")
+            return .rejected(
+                reason: "checkpoint '\(cp.name)' hash does not match record \(cp.sequence)")
         }
         return .valid(cp)
     }

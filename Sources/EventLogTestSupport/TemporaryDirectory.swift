@@ -7,7 +7,8 @@ public struct TemporaryDirectory: Sendable {
     public init(prefix: String = "tallystick") throws {
         let base = FileManager.default.temporaryDirectory.path
         var template = Array("\(base)/\(prefix)-XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) })
+        else {
             throw CocoaError(.fileWriteUnknown)
         }
         path = String(cString: made)

@@ -1,11 +1,11 @@
 import CLMDB
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An error from the LMDB library, mapped from its return code in exactly one place
@@ -71,14 +71,16 @@ public enum LMDBError: Error, Equatable, Sendable, CustomStringConvertible {
         case .mapResized: "LMDB map was resized by another process"
         case .diskFull: "no space left on the device holding the data directory"
         case .corrupted(let code): "LMDB data is corrupted (\(LMDBError.message(for: code)))"
-        case .invalidFile(let code): "not a usable LMDB environment (\(LMDBError.message(for: code)))"
+        case .invalidFile(let code):
+            "not a usable LMDB environment (\(LMDBError.message(for: code)))"
         case .readersFull: "all LMDB reader slots are in use"
         case .keyExists: "key already exists"
         case .databaseNotFound(let name): "LMDB database '\(name)' does not exist"
         case .badValueSize: "key or value size not accepted by LMDB"
         case .readOnly: "the environment is read-only"
         case .noSuchPath(let path): "no such directory: \(path)"
-        case .alreadyOpenInProcess(let path): "an LMDB environment is already open at \(path) in this process"
+        case .alreadyOpenInProcess(let path):
+            "an LMDB environment is already open at \(path) in this process"
         case .closed: "the LMDB environment is closed"
         case .other(let code, let message): "LMDB error \(code): \(message)"
         }

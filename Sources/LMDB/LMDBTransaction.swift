@@ -22,8 +22,11 @@ public struct LMDBTransaction: ~Copyable {
     /// The buffer points into the map: copy what must outlive the transaction.
     /// - Throws: ``LMDBError`` for a damaged file or an invalid key size.
     @inlinable
-    public func get(_ db: LMDBDatabase, key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer? {
-        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+    public func get(_ db: LMDBDatabase, key: UnsafeRawBufferPointer) throws(LMDBError)
+        -> UnsafeRawBufferPointer?
+    {
+        var k = MDB_val(
+            mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
         var v = MDB_val()
         let rc = mdb_get(handle, db.dbi, &k, &v)
         if rc == MDB_NOTFOUND { return nil }
@@ -50,19 +53,26 @@ public struct LMDBTransaction: ~Copyable {
     ///   ``LMDBError/readOnly``, ``LMDBError/badValueSize``.
     @inlinable
     public func put(
-        _ db: LMDBDatabase, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, flags: LMDBPutFlags = []
+        _ db: LMDBDatabase, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer,
+        flags: LMDBPutFlags = []
     ) throws(LMDBError) {
-        var k = MDB_val(mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
-        var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
+        var k = MDB_val(
+            mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(
+            mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: value.baseAddress))
         try LMDBError.check(mdb_put(handle, db.dbi, &k, &v, flags.rawValue))
     }
 
     /// Stores `value` under `key` (array convenience).
-    public func put(_ db: LMDBDatabase, key: [UInt8], value: [UInt8], flags: LMDBPutFlags = []) throws(LMDBError) {
+    public func put(_ db: LMDBDatabase, key: [UInt8], value: [UInt8], flags: LMDBPutFlags = [])
+        throws(LMDBError)
+    {
         let rc: Int32 = key.withUnsafeBytes { k in
             value.withUnsafeBytes { v in
-                var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
-                var vv = MDB_val(mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
+                var kv = MDB_val(
+                    mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+                var vv = MDB_val(
+                    mv_size: v.count, mv_data: UnsafeMutableRawPointer(mutating: v.baseAddress))
                 return mdb_put(handle, db.dbi, &kv, &vv, flags.rawValue)
             }
         }
@@ -73,7 +83,8 @@ public struct LMDBTransaction: ~Copyable {
     @discardableResult
     public func delete(_ db: LMDBDatabase, key: [UInt8]) throws(LMDBError) -> Bool {
         let rc: Int32 = key.withUnsafeBytes { k in
-            var kv = MDB_val(mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
+            var kv = MDB_val(
+                mv_size: k.count, mv_data: UnsafeMutableRawPointer(mutating: k.baseAddress))
             return mdb_del(handle, db.dbi, &kv, nil)
         }
         if rc == MDB_NOTFOUND { return false }

@@ -1,7 +1,8 @@
-@testable import EventLog
 import EventLogTestSupport
 import Foundation
 import Testing
+
+@testable import EventLog
 
 /// A child process appends in a loop and reports each append after it returned; it is killed
 /// with SIGKILL at a random point; the log must reopen, verify, and hold every reported append.
@@ -9,7 +10,9 @@ import Testing
 struct CrashSafetyTests {
     /// The helper is built beside the test bundle by `swift build --build-tests`.
     func childExecutable() throws -> URL {
-        let me = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let me = URL(
+            fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(
+                atPath: "/proc/self/exe"))
         let child = me.deletingLastPathComponent().appendingPathComponent("eventlog-crash-child")
         guard FileManager.default.isExecutableFile(atPath: child.path) else {
             throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: child.path])
@@ -35,7 +38,9 @@ struct CrashSafetyTests {
             let killAfter = Int.random(in: 1...400, using: &generator)
             let process = Process()
             process.executableURL = child
-            process.arguments = [path, String(UInt64.random(in: 0...UInt64.max, using: &generator))]
+            process.arguments = [
+                path, String(UInt64.random(in: 0...UInt64.max, using: &generator)),
+            ]
             let out = Pipe()
             let err = Pipe()
             process.standardOutput = out
@@ -55,8 +60,11 @@ struct CrashSafetyTests {
                 }
             }
             process.waitUntilExit()
-            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round): child exited early: \(stderr)")
+            let stderr = String(
+                decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(
+                process.terminationReason == .uncaughtSignal,
+                "round \(round): child exited early: \(stderr)")
             let text = String(decoding: buffer, as: UTF8.self)
             for line in text.split(separator: "\n") where line.hasPrefix("OK ") {
                 let f = line.split(separator: " ")
@@ -64,7 +72,8 @@ struct CrashSafetyTests {
                     Issue.record("malformed line from the child: \(line)")
                     continue
                 }
-                everything.append(Reported(stream: String(f[1]), sequence: seq, count: count, id: String(f[4])))
+                everything.append(
+                    Reported(stream: String(f[1]), sequence: seq, count: count, id: String(f[4])))
             }
 
             let log = try LMDBEventLog.openReadOnly(directory: path)
@@ -72,7 +81,9 @@ struct CrashSafetyTests {
             #expect(report.isValid, "round \(round): \(String(describing: report.failure))")
             let head = report.head.sequence
             for r in everything {
-                #expect(r.sequence + UInt64(r.count) - 1 <= head, "round \(round): reported append \(r.sequence) lost")
+                #expect(
+                    r.sequence + UInt64(r.count) - 1 <= head,
+                    "round \(round): reported append \(r.sequence) lost")
                 guard r.sequence + UInt64(r.count) - 1 <= head else { continue }
                 let records = try log.read(from: r.sequence, limit: r.count)
                 #expect(records.first?.eventID.description == r.id)

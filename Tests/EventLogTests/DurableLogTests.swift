@@ -21,13 +21,18 @@ struct DurableLogTests {
 
     /// Five records over two streams.
     func fill(_ log: LMDBEventLog) async throws {
-        _ = try await log.append(to: "shop", expecting: .noStream, events: [event("a.v1", "first"), event("b.v1", "x")])
-        _ = try await log.append(to: "admin", expecting: .noStream, events: [event("c.v1", "second stream")])
-        _ = try await log.append(to: "shop", expecting: .exact(2), events: [event("d.v1", ""), event("e.v1", "end")])
+        _ = try await log.append(
+            to: "shop", expecting: .noStream, events: [event("a.v1", "first"), event("b.v1", "x")])
+        _ = try await log.append(
+            to: "admin", expecting: .noStream, events: [event("c.v1", "second stream")])
+        _ = try await log.append(
+            to: "shop", expecting: .exact(2), events: [event("d.v1", ""), event("e.v1", "end")])
     }
 
     func rawRecord(_ log: LMDBEventLog, _ sequence: UInt64) throws -> [UInt8] {
-        try log.env.read { txn in try txn.getBytes(log.databases.records, key: SequenceKey.bytes(sequence))! }
+        try log.env.read { txn in
+            try txn.getBytes(log.databases.records, key: SequenceKey.bytes(sequence))!
+        }
     }
 
     func store(_ log: LMDBEventLog, _ sequence: UInt64, _ bytes: [UInt8]?) throws {
@@ -65,7 +70,9 @@ struct DurableLogTests {
                 tampered[index] ^= index % 2 == 0 ? 0x01 : 0x80
                 try store(log, sequence, tampered)
                 let failure = try log.verify().failure
-                #expect(failure?.sequence == sequence, "byte \(index) of record \(sequence): \(String(describing: failure))")
+                #expect(
+                    failure?.sequence == sequence,
+                    "byte \(index) of record \(sequence): \(String(describing: failure))")
                 #expect(throws: EventLogError.self) {
                     try log.scan(from: 1, through: nil, verifyingChain: true) { _ in }
                 }
@@ -105,7 +112,9 @@ struct DurableLogTests {
         let log = try makeLog(dir)
         try await fill(log)
         try log.env.write { txn in
-            try txn.put(log.databases.streams, key: StreamKey.make("admin", version: 1), value: SequenceKey.bytes(4))
+            try txn.put(
+                log.databases.streams, key: StreamKey.make("admin", version: 1),
+                value: SequenceKey.bytes(4))
         }
         #expect(try log.verify().failure?.sequence == 3)
         await log.close()
@@ -118,7 +127,8 @@ struct DurableLogTests {
         try await fill(log)
         let foreign = Checkpoint(name: "tokens", sequence: 4, hash: .zero, snapshot: [9])
         try log.env.write { txn in
-            try txn.put(log.databases.checkpoints, key: Array("tokens".utf8), value: foreign.encoded())
+            try txn.put(
+                log.databases.checkpoints, key: Array("tokens".utf8), value: foreign.encoded())
         }
         guard case .rejected = try log.checkpoint(named: "tokens") else {
             Issue.record("a checkpoint with a foreign hash was accepted")
@@ -134,7 +144,9 @@ struct DurableLogTests {
         let log = try makeLog(dir, durability: .durable, initialMap: 64 << 10)
         let initial = log.env.mapSize
         for round in 0..<40 {
-            let events = (0..<10).map { _ in event("big.v1", String(repeating: "x", count: 1_000 + round)) }
+            let events = (0..<10).map { _ in
+                event("big.v1", String(repeating: "x", count: 1_000 + round))
+            }
             _ = try await log.append(to: "grow", expecting: .any, events: events)
         }
         #expect(log.env.mapSize > initial)
@@ -152,7 +164,8 @@ struct DurableLogTests {
         while failure == nil {
             do {
                 let r = try await log.append(
-                    to: "full", expecting: .any, events: [event("big.v1", String(repeating: "y", count: 4_000))])
+                    to: "full", expecting: .any,
+                    events: [event("big.v1", String(repeating: "y", count: 4_000))])
                 accepted = r.lastSequence
             } catch {
                 failure = error
@@ -172,7 +185,9 @@ struct DurableLogTests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let log = try makeLog(dir)
-        #expect(throws: EventLogError.lockedByAnotherProcess(path: dir.appending("log"))) { _ = try makeLog(dir) }
+        #expect(throws: EventLogError.lockedByAnotherProcess(path: dir.appending("log"))) {
+            _ = try makeLog(dir)
+        }
         await log.close()
         let again = try makeLog(dir)
         await again.close()
@@ -183,9 +198,13 @@ struct DurableLogTests {
         defer { dir.remove() }
         let log = try makeLog(dir)
         try await fill(log)
-        try log.env.write { txn in try txn.put(log.databases.meta, key: Array("format".utf8), value: [2, 0, 0, 0]) }
+        try log.env.write { txn in
+            try txn.put(log.databases.meta, key: Array("format".utf8), value: [2, 0, 0, 0])
+        }
         await log.close()
-        #expect(throws: EventLogError.unsupportedFormat(found: 2, supported: 1)) { _ = try makeLog(dir) }
+        #expect(throws: EventLogError.unsupportedFormat(found: 2, supported: 1)) {
+            _ = try makeLog(dir)
+        }
         #expect(throws: EventLogError.unsupportedFormat(found: 2, supported: 1)) {
             _ = try LMDBEventLog.openReadOnly(directory: dir.appending("log"))
         }
@@ -205,13 +224,17 @@ struct DurableLogTests {
             try await reader.append(to: "shop", expecting: .any, events: [event()])
         }
         await reader.close()
-        #expect(throws: EventLogError.self) { _ = try LMDBEventLog.openReadOnly(directory: dir.appending("none")) }
+        #expect(throws: EventLogError.self) {
+            _ = try LMDBEventLog.openReadOnly(directory: dir.appending("none"))
+        }
     }
 
     @Test func storageErrorsMapToClearCases() {
         #expect(LMDBError(code: ENOSPC) == .diskFull)
         #expect(EventLogError.from(LMDBError.diskFull, maximumMapSize: 1) == .diskFull)
-        #expect(EventLogError.from(LMDBError.mapFull, maximumMapSize: 7) == .mapFullBeyondMaximum(maximumBytes: 7))
+        #expect(
+            EventLogError.from(LMDBError.mapFull, maximumMapSize: 7)
+                == .mapFullBeyondMaximum(maximumBytes: 7))
         #expect(EventLogError.diskFull.description.contains("no space"))
     }
 }

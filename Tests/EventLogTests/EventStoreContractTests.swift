@@ -47,7 +47,9 @@ final class Subject: @unchecked Sendable {
     }
 }
 
-func event(_ type: String = "thing-happened.v1", _ text: String = "payload", id: EventID = .random()) -> ProposedEvent {
+func event(
+    _ type: String = "thing-happened.v1", _ text: String = "payload", id: EventID = .random()
+) -> ProposedEvent {
     ProposedEvent(id: id, type: type, payload: Array(text.utf8))
 }
 
@@ -73,26 +75,36 @@ struct EventStoreContractTests {
         let s = try Subject(backend)
         let first = [event("a.v1", "one"), event("b.v1", "two"), event("c.v1", "three")]
         let r1 = try await s.log.append(to: "shop", expecting: .noStream, events: first)
-        #expect(r1.positions == [.init(sequence: 1, streamVersion: 1), .init(sequence: 2, streamVersion: 2),
-                                 .init(sequence: 3, streamVersion: 3)])
+        #expect(
+            r1.positions == [
+                .init(sequence: 1, streamVersion: 1), .init(sequence: 2, streamVersion: 2),
+                .init(sequence: 3, streamVersion: 3),
+            ])
         #expect(!r1.wasDuplicate)
         s.clock.advance(by: 5)
-        let r2 = try await s.log.append(to: "admin", expecting: .noStream, events: [event("d.v1", "four")])
+        let r2 = try await s.log.append(
+            to: "admin", expecting: .noStream, events: [event("d.v1", "four")])
         #expect(r2.positions == [.init(sequence: 4, streamVersion: 1)])
-        let r3 = try await s.log.append(to: "shop", expecting: .exact(3), events: [event("e.v1", "")])
+        let r3 = try await s.log.append(
+            to: "shop", expecting: .exact(3), events: [event("e.v1", "")])
         #expect(r3.positions == [.init(sequence: 5, streamVersion: 4)])
 
         let all = try s.log.readAll()
         #expect(all.map(\.sequence) == [1, 2, 3, 4, 5])
         #expect(all.map(\.type) == ["a.v1", "b.v1", "c.v1", "d.v1", "e.v1"])
         #expect(all.map(\.stream) == ["shop", "shop", "shop", "admin", "shop"])
-        #expect(all.map { String(decoding: $0.payload, as: UTF8.self) } == ["one", "two", "three", "four", ""])
+        #expect(
+            all.map { String(decoding: $0.payload, as: UTF8.self) } == [
+                "one", "two", "three", "four", "",
+            ])
         #expect(all[0].eventID == first[0].id)
         #expect(all[0].recordedAt == 1_700_000_000_000_000)
         #expect(all[3].recordedAt == 1_700_000_000_000_005)
         #expect(all[0].previousHash == .zero)
         for i in 1..<all.count { #expect(all[i].previousHash == all[i - 1].hash) }
-        #expect(try s.log.head() == LogHead(sequence: 5, hash: all[4].hash, recordedAt: all[4].recordedAt))
+        #expect(
+            try s.log.head()
+                == LogHead(sequence: 5, hash: all[4].hash, recordedAt: all[4].recordedAt))
         #expect(try s.log.readStream("shop", from: 1).map(\.sequence) == [1, 2, 3, 5])
         #expect(try s.log.readStream("shop", from: 3).map(\.sequence) == [3, 5])
         #expect(try s.log.streamVersion("shop") == 4)
@@ -109,13 +121,22 @@ struct EventStoreContractTests {
         let s = try Subject(backend)
         _ = try await s.log.append(to: "shop", expecting: .noStream, events: [event(), event()])
         let before = try s.log.head()
-        await #expect(throws: EventLogError.wrongExpectedVersion(stream: "shop", expected: .noStream, actual: 2)) {
+        await #expect(
+            throws: EventLogError.wrongExpectedVersion(
+                stream: "shop", expected: .noStream, actual: 2)
+        ) {
             try await s.log.append(to: "shop", expecting: .noStream, events: [event()])
         }
-        await #expect(throws: EventLogError.wrongExpectedVersion(stream: "shop", expected: .exact(1), actual: 2)) {
+        await #expect(
+            throws: EventLogError.wrongExpectedVersion(
+                stream: "shop", expected: .exact(1), actual: 2)
+        ) {
             try await s.log.append(to: "shop", expecting: .exact(1), events: [event()])
         }
-        await #expect(throws: EventLogError.wrongExpectedVersion(stream: "new", expected: .exact(3), actual: 0)) {
+        await #expect(
+            throws: EventLogError.wrongExpectedVersion(
+                stream: "new", expected: .exact(3), actual: 0)
+        ) {
             try await s.log.append(to: "new", expecting: .exact(3), events: [event()])
         }
         #expect(try s.log.head() == before)
@@ -175,7 +196,8 @@ struct EventStoreContractTests {
         let s = try Subject(backend)
         let log = s.log
         let appenders = 64, each = 20
-        let results = try await withThrowingTaskGroup(of: [(EventID, EventPosition, String)].self) { group in
+        let results = try await withThrowingTaskGroup(of: [(EventID, EventPosition, String)].self) {
+            group in
             for a in 0..<appenders {
                 group.addTask {
                     var mine = [(EventID, EventPosition, String)]()
@@ -202,7 +224,8 @@ struct EventStoreContractTests {
         #expect(records.count == total)
         for (id, position, stream) in results {
             let r = records[Int(position.sequence) - 1]
-            #expect(r.eventID == id && r.stream == stream && r.streamVersion == position.streamVersion)
+            #expect(
+                r.eventID == id && r.stream == stream && r.streamVersion == position.streamVersion)
         }
         var versions = [String: UInt64]()
         for r in records {
@@ -264,7 +287,8 @@ struct EventStoreContractTests {
         let s = try Subject(backend)
         _ = try await s.log.append(to: "a", expecting: .any, events: [event(), event(), event()])
         let records = try s.log.readAll()
-        let good = Checkpoint(name: "tokens", sequence: 2, hash: records[1].hash, snapshot: [1, 2, 3])
+        let good = Checkpoint(
+            name: "tokens", sequence: 2, hash: records[1].hash, snapshot: [1, 2, 3])
         try await s.log.saveCheckpoint(good)
         #expect(try s.log.checkpoint(named: "tokens") == .valid(good))
         let foreign = Checkpoint(name: "tokens", sequence: 2, hash: records[0].hash, snapshot: [])

@@ -68,7 +68,8 @@ struct LMDBEnvironmentTests {
         try env.write { txn in
             runs += 1
             for i in 0..<100 {
-                try txn.put(db, key: Array("key-\(i)".utf8), value: [UInt8](repeating: 7, count: 1_000))
+                try txn.put(
+                    db, key: Array("key-\(i)".utf8), value: [UInt8](repeating: 7, count: 1_000))
             }
         }
         #expect(runs > 1)
@@ -76,7 +77,9 @@ struct LMDBEnvironmentTests {
         #expect(throws: LMDBError.mapFull) {
             try env.write { txn in
                 for i in 0..<2_000 {
-                    try txn.put(db, key: Array("more-\(i)".utf8), value: [UInt8](repeating: 7, count: 1_000))
+                    try txn.put(
+                        db, key: Array("more-\(i)".utf8), value: [UInt8](repeating: 7, count: 1_000)
+                    )
                 }
             }
         }
@@ -87,7 +90,9 @@ struct LMDBEnvironmentTests {
         let path = directory()
         defer { try? FileManager.default.removeItem(atPath: path) }
         let env = try LMDBEnvironment(path: path)
-        #expect(throws: LMDBError.alreadyOpenInProcess(path: path)) { _ = try LMDBEnvironment(path: path) }
+        #expect(throws: LMDBError.alreadyOpenInProcess(path: path)) {
+            _ = try LMDBEnvironment(path: path)
+        }
         env.close()
         let again = try LMDBEnvironment(path: path)
         again.close()
@@ -106,7 +111,9 @@ struct LMDBEnvironmentTests {
         let reader = try LMDBEnvironment(path: path, options: options)
         let db = try reader.openDatabase("things", create: false)
         #expect(try reader.read { txn in try txn.count(db) } == 0)
-        #expect(throws: LMDBError.self) { try reader.write { txn in try txn.put(db, key: [1], value: [1]) } }
+        #expect(throws: LMDBError.self) {
+            try reader.write { txn in try txn.put(db, key: [1], value: [1]) }
+        }
         #expect(throws: LMDBError.databaseNotFound(name: "nothing")) {
             _ = try reader.openDatabase("nothing", create: false)
         }

@@ -7,7 +7,7 @@
 import EventLog
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 let arguments = CommandLine.arguments
@@ -22,7 +22,9 @@ enum FileHandleLine {
         var bytes = Array(text.utf8)
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let n = bytes.withUnsafeMutableBytes {
+                Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset)
+            }
             if n <= 0 { exit(3) }
             offset += n
         }
@@ -59,12 +61,15 @@ await withTaskGroup(of: Void.self) { group in
                 let count = Int.random(in: 1...5, using: &random)
                 let size = Int.random(in: 10...2_000, using: &random)
                 let events = (0..<count).map { _ in
-                    ProposedEvent(type: "crash-test.v1", payload: [UInt8](repeating: UInt8(task), count: size))
+                    ProposedEvent(
+                        type: "crash-test.v1", payload: [UInt8](repeating: UInt8(task), count: size)
+                    )
                 }
                 do {
                     let result = try await log.append(to: stream, expecting: .any, events: events)
                     FileHandleLine.write(
-                        "OK \(stream) \(result.positions[0].sequence) \(count) \(events[0].id)\n", to: 1)
+                        "OK \(stream) \(result.positions[0].sequence) \(count) \(events[0].id)\n",
+                        to: 1)
                 } catch {
                     FileHandleLine.write("append failed: \(error)\n", to: 2)
                     exit(1)
