@@ -5,15 +5,14 @@
 /// from 1 within the stream. ``LMDBEventLog`` is the durable implementation; an in-memory one
 /// with the same behaviour serves the tests of the layers above.
 public protocol EventStore: Sendable {
-    /// Appends `events` to `stream` atomically, if the stream is at `expecting`.
+    /// Queues an append without suspending and returns a handle to await its commit.
     ///
-    /// Returns once the events are durably stored (or, when every event id is already in the
-    /// log, at once with the original positions and `wasDuplicate` set).
-    /// - Throws: ``EventLogError``: `wrongExpectedVersion` (nothing written; re-read and decide
-    ///   again), `idempotencyConflict`, `invalidEvent`, `diskFull`, `mapFullBeyondMaximum`,
-    ///   `closed`, `readOnly`, `storage`.
-    func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws
-        -> AppendResult
+    /// Appends submitted one after the other from one thread or actor are committed in that
+    /// order, so a caller may submit several appends to one stream with consecutive expected
+    /// versions before the first has committed: if one fails, those after it fail with
+    /// `wrongExpectedVersion`. Errors are those of ``append(to:expecting:events:)``.
+    func submit(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
+        -> PendingAppend
 
     /// The newest record's sequence and hash (``LogHead/empty`` for an empty log).
     func head() throws -> LogHead
@@ -56,6 +55,20 @@ public protocol EventStore: Sendable {
 }
 
 extension EventStore {
+    /// Appends `events` to `stream` atomically, if the stream is at `expecting`.
+    ///
+    /// Returns once the events are durably stored (or, when every event id is already in the
+    /// log, at once with the original positions and `wasDuplicate` set).
+    /// - Throws: ``EventLogError``: `wrongExpectedVersion` (nothing written; re-read and decide
+    ///   again), `idempotencyConflict`, `invalidEvent`, `diskFull`, `mapFullBeyondMaximum`,
+    ///   `closed`, `readOnly`, `storage`.
+    public func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
+        async throws
+        -> AppendResult
+    {
+        try await submit(to: stream, expecting: expecting, events: events).result()
+    }
+
     /// Every record, in order (for tests and small logs).
     public func readAll() throws -> [EventRecord] {
         var all = [EventRecord]()

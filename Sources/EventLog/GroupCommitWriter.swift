@@ -21,8 +21,7 @@ import Synchronization
 final class GroupCommitWriter: @unchecked Sendable {
     private enum Request {
         case append(
-            stream: String, expecting: ExpectedVersion, events: [ProposedEvent],
-            CheckedContinuation<AppendResult, any Error>)
+            stream: String, expecting: ExpectedVersion, events: [ProposedEvent], PendingAppend)
         case checkpoint(Checkpoint, CheckedContinuation<Void, any Error>)
     }
 
@@ -77,12 +76,13 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// The head as of the newest commit.
     var publishedHead: LogHead { published.withLock { $0 } }
 
-    func append(stream: String, expecting: ExpectedVersion, events: [ProposedEvent]) async throws
-        -> AppendResult
+    /// Queues an append; the writer commits queued requests in the order they were queued.
+    func submit(stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
+        -> PendingAppend
     {
-        try await withCheckedThrowingContinuation { continuation in
-            enqueue(.append(stream: stream, expecting: expecting, events: events, continuation))
-        }
+        let pending = PendingAppend()
+        enqueue(.append(stream: stream, expecting: expecting, events: events, pending))
+        return pending
     }
 
     func saveCheckpoint(_ checkpoint: Checkpoint) async throws {
@@ -96,7 +96,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         if stopping {
             condition.unlock()
             switch request {
-            case .append(_, _, _, let c): c.resume(throwing: EventLogError.closed)
+            case .append(_, _, _, let p): p.complete(.failure(.closed))
             case .checkpoint(_, let c): c.resume(throwing: EventLogError.closed)
             }
             return
@@ -169,7 +169,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             let failure = EventLogError.from(error, maximumMapSize: configuration.maximumMapSize)
             for request in batch {
                 switch request {
-                case .append(_, _, _, let c): c.resume(throwing: failure)
+                case .append(_, _, _, let p): p.complete(.failure(failure))
                 case .checkpoint(_, let c): c.resume(throwing: failure)
                 }
             }
@@ -188,12 +188,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         for (request, outcome) in zip(batch, staged.outcomes) {
             switch (request, outcome) {
-            case (.append(_, _, _, let c), .appended(let result)): c.resume(returning: result)
-            case (.append(_, _, _, let c), .rejected(let error)): c.resume(throwing: error)
+            case (.append(_, _, _, let p), .appended(let result)): p.complete(.success(result))
+            case (.append(_, _, _, let p), .rejected(let error)): p.complete(.failure(error))
             case (.checkpoint(_, let c), .checkpointSaved): c.resume()
             case (.checkpoint(_, let c), .rejected(let error)): c.resume(throwing: error)
-            case (.append(_, _, _, let c), .checkpointSaved):
-                c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
+            case (.append(_, _, _, let p), .checkpointSaved):
+                p.complete(.failure(.storage("internal: outcome mismatch")))
             case (.checkpoint(_, let c), .appended):
                 c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
             }

@@ -207,12 +207,11 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
 
     // MARK: EventStore
 
-    public func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
-        async throws
-        -> AppendResult
+    public func submit(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
+        -> PendingAppend
     {
-        guard let writer else { throw EventLogError.readOnly }
-        return try await writer.append(stream: stream, expecting: expecting, events: events)
+        guard let writer else { return .finished(.failure(.readOnly)) }
+        return writer.submit(stream: stream, expecting: expecting, events: events)
     }
 
     public func head() throws -> LogHead {

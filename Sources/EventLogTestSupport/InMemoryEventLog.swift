@@ -33,9 +33,22 @@ public final class InMemoryEventLog: EventStore, Sendable {
     /// A new log over the same storage, as if the process restarted.
     public func reopen() -> InMemoryEventLog { InMemoryEventLog(storage: storage, clock: clock) }
 
-    public func append(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
-        async throws
-        -> AppendResult
+    /// Appends at once (there is no flush to wait for) and returns the finished answer.
+    public func submit(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
+        -> PendingAppend
+    {
+        do {
+            return .finished(
+                .success(try appendNow(to: stream, expecting: expecting, events: events)))
+        } catch let error as EventLogError {
+            return .finished(.failure(error))
+        } catch {
+            return .finished(.failure(.storage(String(describing: error))))
+        }
+    }
+
+    private func appendNow(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
+        throws -> AppendResult
     {
         if closed.withLock({ $0 }) { throw EventLogError.closed }
         let now = clock.nowMicroseconds()

@@ -238,6 +238,25 @@ struct EventStoreContractTests {
     }
 
     @Test(arguments: Backend.allCases)
+    func submittedAppendsCommitInOrderAndFailTogether(_ backend: Backend) async throws {
+        let s = try Subject(backend)
+        // Three appends queued before any has committed, each expecting the one before it.
+        let first = s.log.submit(to: "shop", expecting: .noStream, events: [event()])
+        let second = s.log.submit(to: "shop", expecting: .exact(1), events: [event(), event()])
+        let third = s.log.submit(to: "shop", expecting: .exact(3), events: [event()])
+        #expect(try await first.result().positions == [.init(sequence: 1, streamVersion: 1)])
+        #expect(try await second.result().lastSequence == 3)
+        #expect(try await third.result().positions == [.init(sequence: 4, streamVersion: 4)])
+        // When one in the chain is refused, the ones queued on top of it are refused too.
+        let refused = s.log.submit(to: "shop", expecting: .exact(9), events: [event()])
+        let onTop = s.log.submit(to: "shop", expecting: .exact(5), events: [event()])
+        await #expect(throws: EventLogError.self) { try await refused.result() }
+        await #expect(throws: EventLogError.self) { try await onTop.result() }
+        #expect(try s.log.head().sequence == 4)
+        await s.finish()
+    }
+
+    @Test(arguments: Backend.allCases)
     func reopenContinuesTheChain(_ backend: Backend) async throws {
         let s = try Subject(backend)
         _ = try await s.log.append(to: "shop", expecting: .noStream, events: [event(), event()])
