@@ -38,6 +38,16 @@ let package = Package(
         ),
         // Pure token logic: commands, events, decide, evolve, scopes, codec. No I/O, no clock.
         .target(name: "TokenDomain", swiftSettings: strict),
+        // Runs commands: instance actors, decide -> append -> fold, projections, password KDF.
+        .target(
+            name: "TokenEngine",
+            dependencies: [
+                "TokenDomain", "EventLog",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
         // An in-memory log with the same contract, for tests of the layers above.
         .target(name: "EventLogTestSupport", dependencies: ["EventLog"], swiftSettings: strict),
         .executableTarget(
@@ -50,7 +60,8 @@ let package = Package(
         .executableTarget(
             name: "TallystickBench",
             dependencies: [
-                "EventLog", "LMDB",
+                "EventLog", "LMDB", "TokenDomain", "TokenEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "tools/tallystick-bench",
@@ -65,6 +76,11 @@ let package = Package(
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
         .testTarget(name: "TokenDomainTests", dependencies: ["TokenDomain"], swiftSettings: strict),
+        .testTarget(
+            name: "TokenEngineTests",
+            dependencies: ["TokenEngine", "TokenDomain", "EventLog", "EventLogTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "EventLogTests",
             dependencies: ["EventLog", "EventLogTestSupport", "LMDB"],

@@ -62,4 +62,35 @@ struct TokenHashIndexTests {
         }
         #expect(index.position(of: random.tokenHash(), in: records) == nil)
     }
+
+    @Test func buildIndexesEveryRecordOnceSized() {
+        var random = SeededRandom(seed: 12)
+        // Random hashes, then a run sharing one home slot and tag across group boundaries.
+        let hashes =
+            (0..<3000).map { _ in random.tokenHash() }
+            + (0..<40).map { Self.hash(42, 0xABCD_0000_0000_0000, UInt64($0), 7) }
+        let records = hashes.enumerated().map { Self.record($1, serial: $0 + 1) }
+        var index = TokenHashIndex()
+        #expect(index.build(from: records) == nil)
+        #expect(index.count == records.count)
+        #expect(index.slotBytes == 4096 * 8)
+        for (position, hash) in hashes.enumerated() {
+            #expect(index.position(of: hash, in: records) == position)
+        }
+        #expect(index.position(of: random.tokenHash(), in: records) == nil)
+        var empty = TokenHashIndex()
+        #expect(empty.build(from: []) == nil)
+        #expect(empty.position(of: hashes[0], in: []) == nil)
+    }
+
+    @Test("build reports the first duplicate", arguments: [1, 15, 16, 17, 3039])
+    func buildFindsDuplicates(position: Int) {
+        var random = SeededRandom(seed: 13)
+        var hashes = (0..<3040).map { _ in random.tokenHash() }
+        hashes[position] = hashes[position - 1]
+        if position + 5 < hashes.count { hashes[position + 5] = hashes[0] }
+        let records = hashes.enumerated().map { Self.record($1, serial: $0 + 1) }
+        var index = TokenHashIndex()
+        #expect(index.build(from: records) == position)
+    }
 }

@@ -13,7 +13,7 @@ struct TallystickBench: AsyncParsableCommand {
               swift run -c release tallystick-bench eventlog
               swift run -c release tallystick-bench eventlog --append-events 100000 --scan-events 1000000
             """,
-        subcommands: [EventLogBench.self],
+        subcommands: [EventLogBench.self, EngineBench.self],
         defaultSubcommand: EventLogBench.self)
 }
 
@@ -100,25 +100,7 @@ struct EventLogBench: AsyncParsableCommand {
                 String(format: "%.2f s for %d events", scan.verify, scanEvents), ""
             ))
 
-        let width = rows.map(\.0.count).max()! + 2
-        let valueWidth = rows.map(\.1.count).max()! + 2
-        print("")
-        for (name, value, target) in rows {
-            print(
-                name.padding(toLength: width, withPad: " ", startingAt: 0)
-                    + value.padding(toLength: valueWidth, withPad: " ", startingAt: 0) + target)
-        }
-    }
-
-    func rate(_ value: Double, _ unit: String) -> String {
-        let n = Int(value.rounded())
-        let digits = String(n)
-        var out = ""
-        for (i, c) in digits.enumerated() {
-            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(c)
-        }
-        return out + " " + unit
+        printTable(rows)
     }
 
     /// Commits per second of a plain LMDB loop: `perCommit` events of `payload` bytes each.
@@ -241,6 +223,29 @@ struct EventLogBench: AsyncParsableCommand {
         }
         precondition(bytes > 0)
         return Double(count) / seconds(since: started)
+    }
+}
+
+/// `12,345 unit`.
+func rate(_ value: Double, _ unit: String) -> String {
+    let digits = String(Int(value.rounded()))
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return out + " " + unit
+}
+
+/// Prints rows of (figure, measured, target) as aligned columns.
+func printTable(_ rows: [(String, String, String)]) {
+    let width = rows.map(\.0.count).max()! + 2
+    let valueWidth = rows.map(\.1.count).max()! + 2
+    print("")
+    for (name, value, target) in rows {
+        print(
+            name.padding(toLength: width, withPad: " ", startingAt: 0)
+                + value.padding(toLength: valueWidth, withPad: " ", startingAt: 0) + target)
     }
 }
 

@@ -1,25 +1,55 @@
-/// Reads little-endian fields from a payload, checking every length against the bytes that
-/// remain: malformed input throws, it never reads out of bounds or traps.
+/// Reads little-endian fields from a payload or snapshot, checking every length against the
+/// bytes that remain: malformed input throws, it never reads out of bounds or traps.
 ///
-/// Borrows `buffer`; valid only while the caller's pointer is.
+/// Borrows `buffer`; valid only while the caller's pointer is. Throws ``Failure``, which
+/// allocates nothing; each codec turns it into its public error (``EventDecodingError``,
+/// ``SnapshotDecodingError``) at its boundary.
 struct ByteReader {
-    let buffer: UnsafeRawBufferPointer
-    let tag: EventTag
-    private(set) var offset = 0
+    /// Where and why reading stopped.
+    struct Failure: Error {
+        enum Reason {
+            case unsupportedLayoutVersion(UInt8)
+            case truncated
+            case invalidValue
+            case invalidUTF8
+            case trailingBytes(Int)
+        }
 
-    init(_ buffer: UnsafeRawBufferPointer, tag: EventTag) {
-        self.buffer = buffer
-        self.tag = tag
+        var field: StaticString
+        var offset: Int
+        var reason: Reason
     }
 
-    @inline(never)
-    func failure(_ reason: EventDecodingError.Reason, _ field: StaticString) -> EventDecodingError {
-        EventDecodingError(tag: tag.rawValue, field: "\(field)", offset: offset, reason: reason)
+    let buffer: UnsafeRawBufferPointer
+    private(set) var offset = 0
+
+    init(_ buffer: UnsafeRawBufferPointer) {
+        self.buffer = buffer
+    }
+
+    /// Moves to `offset`, a position this reader has been at before.
+    mutating func seek(to offset: Int) {
+        precondition(offset >= 0 && offset <= buffer.count)
+        self.offset = offset
+    }
+
+    /// The bytes not read yet.
+    var remaining: Int { buffer.count - offset }
+
+    @inline(__always)
+    func failure(_ reason: Failure.Reason, _ field: StaticString) -> Failure {
+        Failure(field: field, offset: offset, reason: reason)
+    }
+
+    /// A failure of the field that started at `offset`.
+    @inline(__always)
+    func failure(_ reason: Failure.Reason, _ field: StaticString, at offset: Int) -> Failure {
+        Failure(field: field, offset: offset, reason: reason)
     }
 
     /// Reserves `count` bytes and returns where they start.
     @inline(__always)
-    private mutating func take(_ count: Int, _ field: StaticString) throws(EventDecodingError)
+    private mutating func take(_ count: Int, _ field: StaticString) throws(Failure)
         -> Int
     {
         guard count <= buffer.count - offset else { throw failure(.truncated, field) }
@@ -29,13 +59,13 @@ struct ByteReader {
     }
 
     @inline(__always)
-    mutating func u8(_ field: StaticString) throws(EventDecodingError) -> UInt8 {
+    mutating func u8(_ field: StaticString) throws(Failure) -> UInt8 {
         let start = try take(1, field)
         return buffer[start]
     }
 
     @inline(__always)
-    mutating func bool(_ field: StaticString) throws(EventDecodingError) -> Bool {
+    mutating func bool(_ field: StaticString) throws(Failure) -> Bool {
         switch try u8(field) {
         case 0: return false
         case 1: return true
@@ -46,31 +76,31 @@ struct ByteReader {
     }
 
     @inline(__always)
-    mutating func u32(_ field: StaticString) throws(EventDecodingError) -> UInt32 {
+    mutating func u32(_ field: StaticString) throws(Failure) -> UInt32 {
         let start = try take(4, field)
         return UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: UInt32.self))
     }
 
     @inline(__always)
-    mutating func u64(_ field: StaticString) throws(EventDecodingError) -> UInt64 {
+    mutating func u64(_ field: StaticString) throws(Failure) -> UInt64 {
         let start = try take(8, field)
         return UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: start, as: UInt64.self))
     }
 
     @inline(__always)
-    mutating func i64(_ field: StaticString) throws(EventDecodingError) -> Int64 {
+    mutating func i64(_ field: StaticString) throws(Failure) -> Int64 {
         Int64(bitPattern: try u64(field))
     }
 
     @inline(__always)
-    mutating func hash(_ field: StaticString) throws(EventDecodingError) -> TokenHash {
+    mutating func hash(_ field: StaticString) throws(Failure) -> TokenHash {
         let start = try take(TokenHash.byteCount, field)
         return TokenHash(unchecked: UnsafeRawBufferPointer(rebasing: buffer[start...]))
     }
 
     /// A serial, which is never 0.
     @inline(__always)
-    mutating func serial(_ field: StaticString) throws(EventDecodingError) -> TokenSerial {
+    mutating func serial(_ field: StaticString) throws(Failure) -> TokenSerial {
         let value = try u64(field)
         guard value != 0 else {
             offset -= 8
@@ -81,7 +111,7 @@ struct ByteReader {
 
     /// The bytes of a `u32`-length-prefixed field.
     @inline(__always)
-    private mutating func lengthPrefixed(_ field: StaticString) throws(EventDecodingError)
+    private mutating func lengthPrefixed(_ field: StaticString) throws(Failure)
         -> UnsafeRawBufferPointer
     {
         let length = try u32(field)
@@ -90,12 +120,12 @@ struct ByteReader {
     }
 
     @inline(__always)
-    mutating func blob(_ field: StaticString) throws(EventDecodingError) -> [UInt8] {
+    mutating func blob(_ field: StaticString) throws(Failure) -> [UInt8] {
         Array(try lengthPrefixed(field))
     }
 
     @inline(__always)
-    mutating func string(_ field: StaticString) throws(EventDecodingError) -> String {
+    mutating func string(_ field: StaticString) throws(Failure) -> String {
         let start = offset
         let bytes = try lengthPrefixed(field)
         // ASCII is valid UTF-8 and takes the fast path; the stdlib's validating initialiser
@@ -114,11 +144,11 @@ struct ByteReader {
     }
 
     @inline(__always)
-    mutating func optionalString(_ field: StaticString) throws(EventDecodingError) -> String? {
+    mutating func optionalString(_ field: StaticString) throws(Failure) -> String? {
         try bool(field) ? try string(field) : nil
     }
 
-    mutating func auth() throws(EventDecodingError) -> InstanceAuth {
+    mutating func auth() throws(Failure) -> InstanceAuth {
         switch try u8("auth.method") {
         case 0:
             return .external
@@ -135,7 +165,7 @@ struct ByteReader {
     }
 
     @inline(__always)
-    mutating func origin() throws(EventDecodingError) -> TokenOrigin {
+    mutating func origin() throws(Failure) -> TokenOrigin {
         let kind = try u8("origin.kind")
         let parent = try u64("origin.parent")
         switch (kind, parent) {
@@ -149,7 +179,7 @@ struct ByteReader {
     }
 
     @inline(__always)
-    mutating func scope(_ field: StaticString) throws(EventDecodingError) -> Scope {
+    mutating func scope(_ field: StaticString) throws(Failure) -> Scope {
         guard let scope = Scope(rawValue: try u8(field)) else {
             offset -= 1
             throw failure(.invalidValue, field)
@@ -159,7 +189,7 @@ struct ByteReader {
 
     /// Checks the leading layout version byte.
     @inline(__always)
-    mutating func version(_ expected: UInt8) throws(EventDecodingError) {
+    mutating func version(_ expected: UInt8) throws(Failure) {
         let version = try u8("version")
         guard version == expected else {
             offset -= 1
@@ -167,8 +197,21 @@ struct ByteReader {
         }
     }
 
+    /// A count of items that each take at least `minimumSize` bytes (`u64`): checked against
+    /// the bytes that remain, so a damaged count cannot make the caller reserve memory for
+    /// items that are not there.
+    @inline(__always)
+    mutating func count(_ field: StaticString, minimumSize: Int) throws(Failure) -> Int {
+        let start = offset
+        let value = try u64(field)
+        guard value <= UInt64(remaining / minimumSize) else {
+            throw failure(.truncated, field, at: start)
+        }
+        return Int(value)
+    }
+
     /// Checks that the payload had nothing after the last field.
-    func finish() throws(EventDecodingError) {
+    func finish() throws(Failure) {
         guard offset == buffer.count else {
             throw failure(.trailingBytes(buffer.count - offset), "end")
         }

@@ -60,66 +60,44 @@ public enum EventCodec {
         throws(EventDecodingError)
         -> DomainEvent
     {
-        let known: EventTag
-        switch tag {
-        case EventTag.tokenIssued.rawValue: known = .tokenIssued
-        case EventTag.tokenRevoked.rawValue: known = .tokenRevoked
-        default:
-            guard let other = EventTag(rawValue: tag) else {
-                throw EventDecodingError(
-                    tag: String(tag.utf8.prefix(64)) ?? "(not UTF-8)", field: "tag", offset: 0,
-                    reason: .unknownTag)
+        let known =
+            tag.utf8.withContiguousStorageIfAvailable {
+                EventTag(bytes: UnsafeRawBufferPointer($0))
             }
-            known = other
-        }
+            ?? EventTag(rawValue: tag)
+        guard let known else { throw unknownTag(tag.utf8) }
+        return try decode(tag: known, payload: payload)
+    }
+
+    /// Reads the event whose stored tag is `tagBytes` (ASCII, as the log keeps it) from
+    /// `payload`: the start-up fold's path, which builds no `String` for the tag.
+    ///
+    /// - Throws: what ``decode(tag:payload:)-(String,_)`` throws.
+    public static func decode(tagBytes: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer)
+        throws(EventDecodingError)
+        -> DomainEvent
+    {
+        guard let known = EventTag(bytes: tagBytes) else { throw unknownTag(tagBytes) }
         return try decode(tag: known, payload: payload)
     }
 
     /// Reads the event stored under `tag` from `payload`; see ``decode(tag:payload:)-(String,_)``.
+    ///
+    /// Allocates nothing but the strings and byte arrays the event holds (and, on failure,
+    /// the error's strings).
     public static func decode(tag: EventTag, payload: UnsafeRawBufferPointer)
         throws(EventDecodingError)
         -> DomainEvent
     {
-        var reader = ByteReader(payload, tag: tag)
-        try reader.version(layoutVersion)
-        let event: DomainEvent
-        switch tag {
-        case .tokenIssued:
-            event = .tokenIssued(try decodeTokenIssued(&reader))
-        case .tokenRevoked:
-            let serial = try reader.serial("serial")
-            let at = try reader.i64("at")
-            guard let reason = RevocationReason(rawValue: try reader.u8("reason")) else {
-                throw reader.failure(.invalidValue, "reason")
-            }
-            event = .tokenRevoked(TokenRevoked(serial: serial, at: at, reason: reason))
-        case .instanceCreated:
-            event = .instanceCreated(
-                InstanceCreated(
-                    at: try reader.i64("at"), name: try reader.string("name"),
-                    auth: try reader.auth(),
-                    email: try reader.optionalString("email"),
-                    phoneNumber: try reader.optionalString("phoneNumber"),
-                    details: try reader.blob("details")))
-        case .instanceCredentialsChanged:
-            let at = try reader.i64("at")
-            let generation = try reader.u64("generation")
-            event = .instanceCredentialsChanged(
-                InstanceCredentialsChanged(at: at, auth: try reader.auth(), generation: generation))
-        case .instanceDetailsUpdated:
-            event = .instanceDetailsUpdated(
-                InstanceDetailsUpdated(
-                    at: try reader.i64("at"), name: try reader.string("name"),
-                    email: try reader.optionalString("email"),
-                    phoneNumber: try reader.optionalString("phoneNumber"),
-                    details: try reader.blob("details")))
-        case .instanceDeleted:
-            event = .instanceDeleted(InstanceDeleted(at: try reader.i64("at")))
-        case .instancePurged:
-            event = .instancePurged(InstancePurged(at: try reader.i64("at")))
+        do throws(ByteReader.Failure) {
+            var reader = ByteReader(payload)
+            try reader.version(layoutVersion)
+            let event = try decodeFields(of: tag, from: &reader)
+            try reader.finish()
+            return event
+        } catch {
+            throw EventDecodingError(tag: tag, failure: error)
         }
-        try reader.finish()
-        return event
     }
 
     /// Convenience for payloads held in an array.
@@ -132,7 +110,47 @@ public enum EventCodec {
         return try result.get()
     }
 
-    private static func decodeTokenIssued(_ reader: inout ByteReader) throws(EventDecodingError)
+    private static func decodeFields(of tag: EventTag, from reader: inout ByteReader)
+        throws(ByteReader.Failure) -> DomainEvent
+    {
+        switch tag {
+        case .tokenIssued:
+            return .tokenIssued(try decodeTokenIssued(&reader))
+        case .tokenRevoked:
+            let serial = try reader.serial("serial")
+            let at = try reader.i64("at")
+            guard let reason = RevocationReason(rawValue: try reader.u8("reason")) else {
+                throw reader.failure(.invalidValue, "reason")
+            }
+            return .tokenRevoked(TokenRevoked(serial: serial, at: at, reason: reason))
+        case .instanceCreated:
+            return .instanceCreated(
+                InstanceCreated(
+                    at: try reader.i64("at"), name: try reader.string("name"),
+                    auth: try reader.auth(),
+                    email: try reader.optionalString("email"),
+                    phoneNumber: try reader.optionalString("phoneNumber"),
+                    details: try reader.blob("details")))
+        case .instanceCredentialsChanged:
+            let at = try reader.i64("at")
+            let generation = try reader.u64("generation")
+            return .instanceCredentialsChanged(
+                InstanceCredentialsChanged(at: at, auth: try reader.auth(), generation: generation))
+        case .instanceDetailsUpdated:
+            return .instanceDetailsUpdated(
+                InstanceDetailsUpdated(
+                    at: try reader.i64("at"), name: try reader.string("name"),
+                    email: try reader.optionalString("email"),
+                    phoneNumber: try reader.optionalString("phoneNumber"),
+                    details: try reader.blob("details")))
+        case .instanceDeleted:
+            return .instanceDeleted(InstanceDeleted(at: try reader.i64("at")))
+        case .instancePurged:
+            return .instancePurged(InstancePurged(at: try reader.i64("at")))
+        }
+    }
+
+    private static func decodeTokenIssued(_ reader: inout ByteReader) throws(ByteReader.Failure)
         -> TokenIssued
     {
         let serial = try reader.serial("serial")
@@ -147,5 +165,12 @@ public enum EventCodec {
         return TokenIssued(
             serial: serial, hash: hash, scope: scope, refreshable: flags & 1 == 1,
             issuedAt: issuedAt, expiry: expiry, description: description, origin: origin)
+    }
+
+    /// The error for a tag this build does not know; shows at most 64 bytes of it.
+    private static func unknownTag(_ tag: some Collection<UInt8>) -> EventDecodingError {
+        EventDecodingError(
+            tag: String(validating: tag.prefix(64), as: UTF8.self) ?? "(not UTF-8)", field: "tag",
+            offset: 0, reason: .unknownTag)
     }
 }

@@ -36,3 +36,20 @@ public struct EventDecodingError: Error, Hashable, Sendable, CustomStringConvert
         "cannot decode \(tag) at byte \(offset) (\(field)): \(reason)"
     }
 }
+
+extension EventDecodingError {
+    /// The public form of a reader's failure in the payload of `tag`. Only on the error path:
+    /// the strings are built here, never while decoding succeeds.
+    init(tag: EventTag, failure: ByteReader.Failure) {
+        let reason: Reason
+        switch failure.reason {
+        case .unsupportedLayoutVersion(let version): reason = .unsupportedLayoutVersion(version)
+        case .truncated: reason = .truncated
+        case .invalidValue: reason = .invalidValue
+        case .invalidUTF8: reason = .invalidUTF8
+        case .trailingBytes(let count): reason = .trailingBytes(count)
+        }
+        self.init(
+            tag: tag.rawValue, field: "\(failure.field)", offset: failure.offset, reason: reason)
+    }
+}

@@ -3,8 +3,9 @@
 /// Commands carry only what the engine established before deciding: hashes, never secrets;
 /// a password already checked (see ``Credential``); fresh random bytes already generated.
 /// Permissions for commands other than ``IssueToken`` (e.g. `tokens-write` for
-/// ``DeleteToken``) are checked by the engine with ``InstanceState/authorize(_:requiring:at:)``
-/// in the same serialised turn, before `decide`.
+/// ``DeleteToken``) are checked by the engine with
+/// ``InstanceState/authorize(_:requiring:at:pendingRevocations:)`` in the same serialised
+/// turn, before `decide`, passing the context's pending revocations.
 public enum DomainCommand: Hashable, Sendable {
     case createInstance(CreateInstance)
     case changeCredentials(ChangeCredentials)

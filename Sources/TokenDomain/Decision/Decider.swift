@@ -4,7 +4,10 @@
 /// No I/O, no clock, no randomness: the engine passes the current instant in the
 /// ``DecisionContext`` and fresh token hashes in the commands. For one instance the engine
 /// runs decide → append (at the expected stream version) → evolve, in that order, so the state
-/// changes only from committed events and a replay cannot disagree with the live server.
+/// changes only from committed events and a replay cannot disagree with the live server. With
+/// group commit it may decide further token commands before earlier events commit; it then
+/// passes what is pending in the context (``DecisionContext/reservedSerials``,
+/// ``DecisionContext/pendingRevocations``).
 public enum Decider {
     /// Decides `command` for the instance `instance`, whose folded state is `state` (`nil`
     /// when it does not exist or was purged).
@@ -35,13 +38,15 @@ public enum Decider {
         case .issueToken(let issue):
             return try decideIssue(issue, state: requireActive(state), context: context)
         case .revokeToken(let revoke):
-            let token = try requireActive(state).validToken(hash: revoke.hash, at: context.now)
+            let token = try requireActive(state).validToken(
+                hash: revoke.hash, at: context.now, pendingRevocations: context.pendingRevocations)
             let revoked = TokenRevoked(serial: token.serial, at: context.now, reason: .selfRevoked)
             return [.tokenRevoked(revoked)]
         case .deleteToken(let delete):
             let state = try requireActive(state)
             guard let token = state.token(serial: delete.serial),
-                token.liveStatus(at: context.now) == .valid
+                token.liveStatus(at: context.now) == .valid,
+                !context.pendingRevocations.contains(token.serial)
             else { throw .tokenUnknown(delete.serial) }
             let revoked = TokenRevoked(
                 serial: token.serial, at: context.now, reason: .deletedBySerial)
@@ -155,7 +160,8 @@ public enum Decider {
             }
             origin = .password(basic: basic)
         case .token(let hash):
-            let presenting = try state.validToken(hash: hash, at: context.now)
+            let presenting = try state.validToken(
+                hash: hash, at: context.now, pendingRevocations: context.pendingRevocations)
             held = presenting.permissions
             guard held.contains(.tokenRefresh) else {
                 throw .permissionInsufficient(missing: PermissionSet(.tokenRefresh))
@@ -168,7 +174,8 @@ public enum Decider {
         }
         guard state.token(hash: issue.newTokenHash) == nil else { throw .duplicateTokenHash }
         let issued = TokenIssued(
-            serial: state.nextSerial, hash: issue.newTokenHash, scope: issue.scope,
+            serial: TokenSerial(state.nextSerial.rawValue + context.reservedSerials),
+            hash: issue.newTokenHash, scope: issue.scope,
             refreshable: issue.refreshable, issuedAt: context.now,
             expiry: issue.duration.expiry(issuedAt: context.now, cap: context.maxTokenDuration),
             description: issue.description, origin: origin)

@@ -43,6 +43,29 @@ public struct InstanceState: Sendable {
         tokenIndex = TokenHashIndex()
     }
 
+    /// Restores an instance with every field given, e.g. from a snapshot; `tokenIndex` must
+    /// index exactly `tokens`.
+    init(
+        id: InstanceID, createdAt: Int64, name: String, auth: InstanceAuth,
+        credentialGeneration: UInt64, email: String?, phoneNumber: String?,
+        emailValidated: Bool, phoneValidated: Bool, details: [UInt8],
+        lifecycle: InstanceLifecycle, tokens: [TokenRecord], tokenIndex: TokenHashIndex
+    ) {
+        self.id = id
+        self.createdAt = createdAt
+        self.name = name
+        self.auth = auth
+        self.credentialGeneration = credentialGeneration
+        self.email = email
+        self.phoneNumber = phoneNumber
+        self.emailValidated = emailValidated
+        self.phoneValidated = phoneValidated
+        self.details = details
+        self.lifecycle = lifecycle
+        self.tokens = tokens
+        self.tokenIndex = tokenIndex
+    }
+
     /// The serial the next issued token gets.
     public var nextSerial: TokenSerial { TokenSerial(UInt64(tokens.count) + 1) }
 
@@ -72,12 +95,15 @@ public struct InstanceState: Sendable {
     /// the instance's own (current-generation) credentials, the scope's permissions for a
     /// valid login token. The hot path of every authenticated request.
     ///
+    /// A token whose serial is in `pendingRevocations` (revocation decided, not committed;
+    /// see ``DecisionContext/pendingRevocations``) counts as revoked.
+    ///
     /// - Throws: ``Rejection/instanceDeleted`` (404, 2016);
     ///   ``Rejection/unauthorized(_:)`` (401, 2015) for an unknown, expired or revoked token
     ///   or a stale credential generation.
-    public func permissions(of credential: Credential, at now: Int64) throws(Rejection)
-        -> PermissionSet
-    {
+    public func permissions(
+        of credential: Credential, at now: Int64, pendingRevocations: Set<TokenSerial> = []
+    ) throws(Rejection) -> PermissionSet {
         guard isActive else { throw .instanceDeleted }
         switch credential {
         case .password(_, let generation):
@@ -86,29 +112,38 @@ public struct InstanceState: Sendable {
             }
             return .everyPermission
         case .token(let hash):
-            return try validToken(hash: hash, at: now).permissions
+            return try validToken(hash: hash, at: now, pendingRevocations: pendingRevocations)
+                .permissions
         }
     }
 
-    /// Checks that `credential` carries `permission` at `now`.
+    /// Checks that `credential` carries `permission` at `now`, counting the serials in
+    /// `pendingRevocations` as revoked.
     ///
-    /// - Throws: what ``permissions(of:at:)`` throws, and
+    /// - Throws: what ``permissions(of:at:pendingRevocations:)`` throws, and
     ///   ``Rejection/permissionInsufficient(missing:)`` (403, 16) when the permission is
     ///   missing.
-    public func authorize(_ credential: Credential, requiring permission: Permission, at now: Int64)
-        throws(Rejection)
-    {
-        let held = try permissions(of: credential, at: now)
+    public func authorize(
+        _ credential: Credential, requiring permission: Permission, at now: Int64,
+        pendingRevocations: Set<TokenSerial> = []
+    ) throws(Rejection) {
+        let held = try permissions(of: credential, at: now, pendingRevocations: pendingRevocations)
         guard held.contains(permission) else {
             throw .permissionInsufficient(missing: PermissionSet(permission))
         }
     }
 
-    /// The token with this hash if it can authenticate at `now`.
+    /// The token with this hash if it can authenticate at `now`; one whose serial is in
+    /// `pendingRevocations` counts as revoked.
     ///
     /// - Throws: ``Rejection/unauthorized(_:)`` with the reason.
-    func validToken(hash: TokenHash, at now: Int64) throws(Rejection) -> TokenRecord {
+    func validToken(hash: TokenHash, at now: Int64, pendingRevocations: Set<TokenSerial>)
+        throws(Rejection) -> TokenRecord
+    {
         guard let token = token(hash: hash) else { throw .unauthorized(.tokenUnknown) }
+        if !pendingRevocations.isEmpty, pendingRevocations.contains(token.serial) {
+            throw .unauthorized(.tokenRevoked)
+        }
         switch token.liveStatus(at: now) {
         case .valid: return token
         case .expired: throw .unauthorized(.tokenExpired)

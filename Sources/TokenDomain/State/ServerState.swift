@@ -11,6 +11,12 @@ public struct ServerState: Equatable, Sendable {
         instances = [:]
     }
 
+    /// A state holding exactly `instances`, e.g. from a snapshot; each key must be its
+    /// instance's id.
+    init(instances: [InstanceID: InstanceState]) {
+        self.instances = instances
+    }
+
     /// The instance with this id, if it exists (active or deleted).
     public subscript(instance: InstanceID) -> InstanceState? {
         instances[instance]

@@ -27,15 +27,28 @@ public struct TokenRecord: Hashable, Sendable {
     public let refreshable: Bool
 
     init(issued event: TokenIssued) {
-        hash = event.hash
-        serial = event.serial
-        createdAt = event.issuedAt
-        expiresAtRaw = event.expiry.rawValue
-        description = event.description
-        origin = event.origin
-        revokedAt = nil
-        scope = event.scope
-        refreshable = event.refreshable
+        self.init(
+            hash: event.hash, serial: event.serial, createdAt: event.issuedAt,
+            expiry: event.expiry, description: event.description, origin: event.origin,
+            revokedAt: nil, scope: event.scope, refreshable: event.refreshable)
+    }
+
+    /// A record with every field given, e.g. from a snapshot.
+    @inline(__always)
+    init(
+        hash: TokenHash, serial: TokenSerial, createdAt: Int64, expiry: TokenExpiry,
+        description: String?, origin: TokenOrigin, revokedAt: Int64?, scope: Scope,
+        refreshable: Bool
+    ) {
+        self.hash = hash
+        self.serial = serial
+        self.createdAt = createdAt
+        expiresAtRaw = expiry.rawValue
+        self.description = description
+        self.origin = origin
+        self.revokedAt = revokedAt
+        self.scope = scope
+        self.refreshable = refreshable
     }
 
     /// When the token expires.

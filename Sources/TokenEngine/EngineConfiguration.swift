@@ -1,0 +1,44 @@
+import TokenDomain
+
+/// What an operator can set about the token engine.
+public struct EngineConfiguration: Sendable {
+    /// The longest lifetime a token may get, in µs (`nil`: no limit, `forever` allowed). Caps
+    /// every requested duration, `forever` included.
+    public var maxTokenDuration: UInt64?
+    /// scrypt cost for new password hashes. Old hashes keep their own stored parameters.
+    /// The default (N = 2^15, r = 8, p = 1) takes about 55–60 ms on this project's machine.
+    public var passwordHashing = ScryptParameters.standard
+    /// Threads that run the password KDF, apart from Swift's cooperative pool (which has only
+    /// two threads here and must keep serving token checks).
+    public var kdfThreads = 1
+    /// Most entries in the cache of recently verified password credentials.
+    public var credentialCacheCapacity = 4_096
+    /// How long a verified password credential is trusted without running the KDF again (µs).
+    public var credentialCacheLifetime: Int64 = 60_000_000
+    /// Write a checkpoint of the state after this many new events (0: never).
+    public var checkpointInterval = 100_000
+
+    public init() {}
+}
+
+/// scrypt parameters for new password hashes.
+public struct ScryptParameters: Hashable, Sendable {
+    public var log2N: UInt8
+    public var r: UInt32
+    public var p: UInt32
+    /// Bytes of fresh random salt per password.
+    public var saltBytes = 16
+    /// Bytes of derived key stored.
+    public var derivedBytes = 32
+
+    public init(log2N: UInt8, r: UInt32, p: UInt32) {
+        self.log2N = log2N
+        self.r = r
+        self.p = p
+    }
+
+    /// N = 2^15, r = 8, p = 1: about 55–60 ms and 32 MiB here.
+    public static let standard = ScryptParameters(log2N: 15, r: 8, p: 1)
+    /// N = 2^10: for tests only, where thousands of hashes must stay fast.
+    public static let testing = ScryptParameters(log2N: 10, r: 8, p: 1)
+}

@@ -1,0 +1,66 @@
+import EventLog
+import TokenDomain
+
+/// Why the engine did not do what was asked: a Taler error code (which fixes the HTTP
+/// status) and a hint that is safe to send to the client and to log.
+///
+/// Built only from rejections, log errors and parameter names; a password, a token or a
+/// token hash never reaches one.
+public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
+    public var code: TalerErrorCode
+    public var hint: String
+    /// The request parameter at fault, for 400s.
+    public var parameter: String?
+    /// The domain's reason, when the error is a rejection (for tests and logs).
+    public var rejection: Rejection?
+
+    public init(
+        code: TalerErrorCode, hint: String, parameter: String? = nil, rejection: Rejection? = nil
+    ) {
+        self.code = code
+        self.hint = hint
+        self.parameter = parameter
+        self.rejection = rejection
+    }
+
+    /// The HTTP status that goes with ``code``.
+    public var httpStatus: Int { code.httpStatus }
+
+    public var description: String { "\(code.code) \(code.name): \(hint)" }
+
+    static func rejected(_ rejection: Rejection) -> EngineError {
+        var parameter: String?
+        if case .malformedParameter(let name) = rejection { parameter = name }
+        return EngineError(
+            code: rejection.errorCode, hint: rejection.hint, parameter: parameter,
+            rejection: rejection)
+    }
+
+    static func malformed(_ parameter: String, _ hint: String) -> EngineError {
+        EngineError(code: .genericParameterMalformed, hint: hint, parameter: parameter)
+    }
+
+    /// The one mapping from log failures to Taler codes.
+    static func storage(_ error: any Error) -> EngineError {
+        guard let logError = error as? EventLogError else {
+            return EngineError(code: .genericInternalInvariantFailure, hint: "internal error")
+        }
+        switch logError {
+        case .diskFull:
+            return EngineError(code: .genericDBCommitFailed, hint: "the event log's disk is full")
+        case .mapFullBeyondMaximum:
+            return EngineError(
+                code: .genericDBCommitFailed,
+                hint: "the event log reached its configured maximum size")
+        case .corruptedRecord:
+            return EngineError(code: .genericDBFetchFailed, hint: "the event log is damaged")
+        case .closed:
+            return EngineError(code: .genericDBCommitFailed, hint: "the server is shutting down")
+        default:
+            return EngineError(
+                code: .genericDBCommitFailed, hint: "the event log refused the write")
+        }
+    }
+
+    static let unauthorized = EngineError.rejected(.unauthorized(.tokenUnknown))
+}

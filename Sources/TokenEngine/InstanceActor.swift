@@ -1,0 +1,208 @@
+import EventLog
+import TokenDomain
+
+/// Runs the commands of one instance: decide → append → fold, in that order, one decision at
+/// a time, with the state changing only from committed events.
+///
+/// Why this split. An instance's stream is the unit of consistency (one expected version per
+/// append), so one actor per instance serialises its decisions; different instances never
+/// wait for each other. Tokens are not actors: a token's whole life is a small state machine
+/// (issued → revoked, with expiry a pure function of time) that lives as a value inside its
+/// instance's state, because every rule about a token (serials, the subset rule, revocation
+/// racing a refresh) is decided against its instance, and a million token actors would cost
+/// far more memory than the 256 bytes a token may use.
+///
+/// Reentrancy. The actor gives up its executor only while waiting for a commit, and only
+/// after it has queued the append (``EventStore/submit(to:expecting:events:)`` queues
+/// synchronously), so decisions and their appends happen in one order. Token commands are
+/// pipelined: while an issue or revocation waits for its commit, the next one is decided on
+/// the committed state plus what is queued (``DecisionContext/reservedSerials`` and
+/// ``DecisionContext/pendingRevocations``) and appended with the next expected version, so
+/// many mints of one instance share one flush. A revocation queued before a refresh is seen
+/// by that refresh's decision. Every other command (credentials, details, deletion, creation)
+/// runs alone: it waits until nothing is queued, decides on the committed state, and holds the
+/// instance until its own commit is folded. The log's expected stream version backs all of it:
+/// an append decided on a state that did not commit fails and is decided again.
+actor InstanceActor {
+    private struct Queued {
+        let pending: PendingAppend
+        let events: [DomainEvent]
+        let issued: UInt64
+        let revoked: [TokenSerial]
+    }
+
+    let id: InstanceID
+    private let log: any EventStore
+    private let projection: Projection
+    private let onFoldFailure: @Sendable (FoldError) -> Void
+
+    private var queue: [Queued] = []
+    private var queuedEvents: UInt64 = 0
+    private var reservedSerials: UInt64 = 0
+    private var pendingRevocations: Set<TokenSerial> = []
+    private var exclusive = false
+    private var waitingForTurn: [CheckedContinuation<Void, Never>] = []
+    private var waitingForDrain: [CheckedContinuation<Void, Never>] = []
+
+    init(
+        id: InstanceID, log: any EventStore, projection: Projection,
+        onFoldFailure: @escaping @Sendable (FoldError) -> Void
+    ) {
+        self.id = id
+        self.log = log
+        self.projection = projection
+        self.onFoldFailure = onFoldFailure
+    }
+
+    /// Decides `command` and, when it produces events, appends them and folds them once
+    /// committed. Returns the committed events (empty when there was nothing to do).
+    ///
+    /// - Parameters:
+    ///   - credential: when given, checked (with `permission`, if any) in the same critical
+    ///     section as the decision, so a revocation or password change cannot slip between.
+    ///   - context: the decision context without the pipelining fields, which the actor fills.
+    /// - Throws: ``EngineError`` for a rejection or a failed commit.
+    func execute(
+        _ command: DomainCommand, context: DecisionContext, credential: Credential? = nil,
+        permission: Permission? = nil
+    ) async throws(EngineError) -> [DomainEvent] {
+        let pipelined = command.isPipelined
+        var attempt = 0
+        while true {
+            attempt += 1
+            if pipelined { await waitForTurn() } else { await takeInstance() }
+            let outcome = await decideAndCommit(
+                command, context: context, credential: credential, permission: permission)
+            if !pipelined { releaseInstance() }
+            switch outcome {
+            case .success(let events):
+                return events
+            case .failure(let error):
+                if case .wrongExpectedVersion = error as? EventLogError, attempt < 3 { continue }
+                if let engineError = error as? EngineError { throw engineError }
+                throw EngineError.storage(error)
+            }
+        }
+    }
+
+    private func decideAndCommit(
+        _ command: DomainCommand, context: DecisionContext, credential: Credential?,
+        permission: Permission?
+    ) async -> Result<[DomainEvent], any Error> {
+        var context = context
+        context.reservedSerials = reservedSerials
+        context.pendingRevocations = pendingRevocations
+        let id = self.id
+        let queuedEvents = self.queuedEvents
+        let decided: Result<(events: [DomainEvent], expected: UInt64), Rejection> = projection.read
+        { c in
+            do throws(Rejection) {
+                if let credential, let state = c.state[id] {
+                    if let permission {
+                        try state.authorize(
+                            credential, requiring: permission, at: context.now,
+                            pendingRevocations: context.pendingRevocations)
+                    } else {
+                        _ = try state.permissions(
+                            of: credential, at: context.now,
+                            pendingRevocations: context.pendingRevocations)
+                    }
+                }
+                let events = try c.state.decide(command, for: id, context: context)
+                return .success((events, (c.versions[id] ?? 0) + queuedEvents))
+            } catch {
+                return .failure(error)
+            }
+        }
+        let events: [DomainEvent]
+        let expected: UInt64
+        switch decided {
+        case .failure(let rejection): return .failure(EngineError.rejected(rejection))
+        case .success(let d): (events, expected) = d
+        }
+        if events.isEmpty { return .success([]) }
+
+        let proposed = events.map { event -> ProposedEvent in
+            let (tag, payload) = EventCodec.encode(event)
+            return ProposedEvent(type: tag, payload: payload)
+        }
+        let pending = log.submit(to: id.rawValue, expecting: .exact(expected), events: proposed)
+        var issued: UInt64 = 0
+        var revoked: [TokenSerial] = []
+        for event in events {
+            switch event {
+            case .tokenIssued: issued += 1
+            case .tokenRevoked(let r): revoked.append(r.serial)
+            default: break
+            }
+        }
+        queue.append(Queued(pending: pending, events: events, issued: issued, revoked: revoked))
+        self.queuedEvents += UInt64(events.count)
+        reservedSerials += issued
+        pendingRevocations.formUnion(revoked)
+
+        let result: Result<AppendResult, any Error>
+        do {
+            result = .success(try await pending.result())
+        } catch {
+            result = .failure(error)
+        }
+        foldCommitted()
+        return result.map { _ in events }
+    }
+
+    /// Folds, in queue order, every queued append whose commit has been answered. Appends
+    /// commit in the order they were queued, so when one is answered all before it are too.
+    private func foldCommitted() {
+        while let first = queue.first, let outcome = first.pending.completedResult {
+            queue.removeFirst()
+            queuedEvents -= UInt64(first.events.count)
+            reservedSerials -= first.issued
+            pendingRevocations.subtract(first.revoked)
+            if case .success(let committed) = outcome, !committed.wasDuplicate {
+                do {
+                    try projection.apply(id, first.events, committed: committed)
+                } catch {
+                    onFoldFailure(error)
+                }
+            }
+        }
+        if queue.isEmpty {
+            let waiters = waitingForDrain
+            waitingForDrain = []
+            for w in waiters { w.resume() }
+        }
+    }
+
+    private func waitForTurn() async {
+        while exclusive {
+            await withCheckedContinuation { waitingForTurn.append($0) }
+        }
+    }
+
+    private func takeInstance() async {
+        await waitForTurn()
+        exclusive = true
+        while !queue.isEmpty {
+            await withCheckedContinuation { waitingForDrain.append($0) }
+        }
+    }
+
+    private func releaseInstance() {
+        exclusive = false
+        let waiters = waitingForTurn
+        waitingForTurn = []
+        for w in waiters { w.resume() }
+    }
+}
+
+extension DomainCommand {
+    /// Token commands may be decided while earlier ones of the same instance await their
+    /// commit; every other command runs alone.
+    var isPipelined: Bool {
+        switch self {
+        case .issueToken, .revokeToken, .deleteToken: true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import Crypto
+import TokenDomain
+
+/// Making and recognising login tokens. The secret exists only in the one response that
+/// returns it; everything stored or compared is its SHA-256.
+enum LoginTokenSecret {
+    /// A fresh token: 32 bytes from the system's secure generator, as text, and its hash.
+    static func generate() -> (text: String, hash: TokenHash) {
+        var generator = SystemRandomNumberGenerator()
+        var secret = [UInt8](repeating: 0, count: LoginToken.secretByteCount)
+        for i in secret.indices { secret[i] = generator.next() }
+        return (LoginToken.encode(secret: secret), hash(secret))
+    }
+
+    /// The hash of a presented token (`secret-token:` and 52 Crockford base32 characters),
+    /// or `nil` when it is not of that form.
+    static func hash(ofPresented text: some StringProtocol) -> TokenHash? {
+        guard let secret = LoginToken.decode(text) else { return nil }
+        return hash(secret)
+    }
+
+    static func hash(_ secret: [UInt8]) -> TokenHash {
+        SHA256.hash(data: secret).withUnsafeBytes { TokenHash($0)! }
+    }
+}

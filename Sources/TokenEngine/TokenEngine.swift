@@ -1,0 +1,383 @@
+import EventLog
+import Synchronization
+import TokenDomain
+
+/// The token engine: the one place commands run. The HTTP layer, the offline password tool
+/// and the tests call it; it folds the log at start, checks credentials, and routes every
+/// command to its instance's actor.
+///
+/// Reads (token checks, listings, details) go straight to the committed state under a short
+/// lock; password checks run the KDF on threads of their own (after a cache of recent
+/// successes); writes go through ``InstanceActor``s and the group-committed log.
+public final class TokenEngine: Sendable {
+    public let configuration: EngineConfiguration
+    let log: any EventStore
+    let clock: any LogClock
+    let projection: Projection
+    let hasher: PasswordHasher
+    let cache: CredentialCache
+    private let actors = Mutex<[InstanceID: InstanceActor]>([:])
+    private let broken = Mutex<String?>(nil)
+    private let checkpointing = Mutex(false)
+
+    /// Folds `log` (from its newest valid checkpoint) and returns an engine serving it.
+    /// - Throws: ``EventLogError`` or ``ReplayedState/FoldFailure`` when the log cannot be
+    ///   folded; the engine does not start on a damaged log.
+    public init(
+        log: any EventStore, configuration: EngineConfiguration = EngineConfiguration(),
+        clock: any LogClock
+    )
+        throws
+    {
+        self.log = log
+        self.configuration = configuration
+        self.clock = clock
+        projection = Projection(try ReplayedState.load(log))
+        hasher = PasswordHasher(
+            parameters: configuration.passwordHashing, threads: configuration.kdfThreads)
+        cache = CredentialCache(
+            capacity: configuration.credentialCacheCapacity,
+            lifetime: configuration.credentialCacheLifetime)
+    }
+
+    private func actor(for instance: InstanceID) -> InstanceActor {
+        actors.withLock { all in
+            if let existing = all[instance] { return existing }
+            let made = InstanceActor(id: instance, log: log, projection: projection) {
+                [weak self] failure in
+                self?.broken.withLock { $0 = "state and log disagree: \(failure)" }
+            }
+            all[instance] = made
+            return made
+        }
+    }
+
+    private func context(now: Int64) -> DecisionContext {
+        DecisionContext(now: now, maxTokenDuration: configuration.maxTokenDuration)
+    }
+
+    private func run(
+        _ command: DomainCommand, on instance: InstanceID, now: Int64,
+        credential: Credential? = nil,
+        permission: Permission? = nil
+    ) async throws(EngineError) -> [DomainEvent] {
+        if broken.withLock({ $0 }) != nil {
+            throw EngineError(
+                code: .genericInternalInvariantFailure,
+                hint: "the engine stopped after an internal error")
+        }
+        let events = try await actor(for: instance).execute(
+            command, context: context(now: now), credential: credential, permission: permission)
+        await checkpointIfDue()
+        return events
+    }
+
+    // MARK: Credentials
+
+    /// Checks what a request presented against `instance`.
+    ///
+    /// A well-formed login token known to the instance authenticates as that token (and fails
+    /// when it expired or was revoked); anything else after `secret-token:` is tried as the
+    /// instance password (legacy clients send it that way). `Basic` is accepted only when
+    /// `allowBasic` (minting) and the user name is the instance id. An instance that has no
+    /// password needs no credentials.
+    /// - Throws: 404 (2000/2016) for an unknown or deleted instance, 401 (2015) otherwise.
+    public func authenticate(
+        _ presented: PresentedCredential, instance: InstanceID, allowBasic: Bool = false
+    )
+        async throws(EngineError) -> Principal
+    {
+        let now = clock.nowMicroseconds()
+        let snapshot:
+            Result<(auth: InstanceAuth, generation: UInt64, token: Principal?), Rejection> =
+                projection.read { c in
+                    guard let state = c.state[instance] else { return .failure(.instanceUnknown) }
+                    guard state.isActive else { return .failure(.instanceDeleted) }
+                    var token: Principal?
+                    if case .secretToken(let text) = presented,
+                        let hash = LoginTokenSecret.hash(ofPresented: LoginToken.prefix + text),
+                        state.token(hash: hash) != nil
+                    {
+                        do throws(Rejection) {
+                            let permissions = try state.permissions(of: .token(hash), at: now)
+                            token = Principal(
+                                credential: .token(hash), permissions: permissions, viaBasic: false)
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                    return .success((state.auth, state.credentialGeneration, token))
+                }
+        let (auth, generation, token) = try snapshot.mapError(EngineError.rejected).get()
+        if let token { return token }
+        let password: String
+        let basic: Bool
+        switch (presented, auth) {
+        case (_, .external):
+            return Principal(
+                credential: .password(basic: false, credentialGeneration: generation),
+                permissions: .everyPermission, viaBasic: false)
+        case (.basic(let user, let pw), .password):
+            guard allowBasic, user == instance.rawValue else { throw .unauthorized }
+            (password, basic) = (pw, true)
+        case (.secretToken(let text), .password):
+            (password, basic) = (text, false)
+        case (.none, .password):
+            throw .unauthorized
+        }
+        guard case .password(let stored) = auth else { throw .unauthorized }
+        if !cache.contains(instance, password: password, generation: generation, now: now) {
+            guard try await hasher.verify(password, against: stored) else { throw .unauthorized }
+            cache.insert(instance, password: password, generation: generation, now: now)
+        }
+        return Principal(
+            credential: .password(basic: basic, credentialGeneration: generation),
+            permissions: .everyPermission,
+            viaBasic: basic)
+    }
+
+    // MARK: Tokens
+
+    /// Mints a login token (`POST [/instances/$ID]/private/token`) for an authenticated
+    /// principal: with the instance's credentials any scope; with a login token (refresh) one
+    /// that holds `token-refresh` and every permission of the new token.
+    public func issueToken(
+        instance: InstanceID, by principal: Principal, scope: TokenScope,
+        duration: TokenDuration = .default,
+        description: String? = nil
+    ) async throws(EngineError) -> IssuedToken {
+        let now = clock.nowMicroseconds()
+        let (text, hash) = LoginTokenSecret.generate()
+        let command = IssueToken(
+            scope, duration: duration, description: description, newTokenHash: hash,
+            authenticatedBy: principal.credential)
+        let events = try await run(.issueToken(command), on: instance, now: now)
+        guard case .tokenIssued(let issued)? = events.first else {
+            throw EngineError(code: .genericInternalInvariantFailure, hint: "no token was issued")
+        }
+        return IssuedToken(
+            accessToken: text, serial: issued.serial,
+            scope: scope, expiry: issued.expiry, issuedAt: issued.issuedAt)
+    }
+
+    /// Revokes the login token the request presented (`DELETE [/instances/$ID]/private/token`).
+    /// - Throws: 400 (26) when the principal is a password, 401 when the token is not valid.
+    public func revokePresentedToken(instance: InstanceID, by principal: Principal)
+        async throws(EngineError)
+    {
+        guard case .token(let hash) = principal.credential else {
+            throw EngineError.malformed("Authorization", "only a login token can revoke itself")
+        }
+        _ = try await run(
+            .revokeToken(RevokeToken(hash: hash)), on: instance, now: clock.nowMicroseconds())
+    }
+
+    /// Revokes a token by serial (`DELETE [/instances/$ID]/private/tokens/$SERIAL`); needs
+    /// `tokens-write`.
+    public func deleteToken(instance: InstanceID, serial: TokenSerial, by principal: Principal)
+        async throws(EngineError)
+    {
+        _ = try await run(
+            .deleteToken(DeleteToken(serial: serial)), on: instance, now: clock.nowMicroseconds(),
+            credential: principal.credential, permission: .tokensWrite)
+    }
+
+    /// The tokens valid now (`GET [/instances/$ID]/private/tokens`); needs `tokens-read`.
+    /// `limit` < 0: newest first, serials below `offset`; > 0: oldest first, above `offset`.
+    public func listTokens(
+        instance: InstanceID, by principal: Principal, limit: Int, offset: UInt64?
+    )
+        throws(EngineError) -> [TokenRecord]
+    {
+        guard limit != 0 else { throw EngineError.malformed("limit", "limit must not be 0") }
+        let now = clock.nowMicroseconds()
+        let listed: Result<[TokenRecord], Rejection> = projection.read { c in
+            guard let state = c.state[instance] else { return .failure(.instanceUnknown) }
+            do throws(Rejection) {
+                try state.authorize(principal.credential, requiring: .tokensRead, at: now)
+            } catch {
+                return .failure(error)
+            }
+            var out = [TokenRecord]()
+            let wanted = limit.magnitude
+            let tokens = state.tokens
+            if limit < 0 {
+                var index = min(Int(clamping: (offset ?? UInt64.max) &- 1), tokens.count - 1)
+                if offset == 0 { index = -1 }
+                while index >= 0, out.count < wanted {
+                    if tokens[index].status(at: now) == .valid { out.append(tokens[index]) }
+                    index -= 1
+                }
+            } else {
+                var index = Int(clamping: offset ?? 0)
+                while index < tokens.count, out.count < wanted {
+                    if tokens[index].status(at: now) == .valid { out.append(tokens[index]) }
+                    index += 1
+                }
+            }
+            return .success(out)
+        }
+        return try listed.mapError(EngineError.rejected).get()
+    }
+
+    // MARK: Instances
+
+    /// How a new or changed instance authenticates: with a password (hashed here) or with
+    /// nothing (`external`).
+    public enum NewAuth: Sendable {
+        case password(String)
+        case external
+    }
+
+    /// The fields of a new instance.
+    public struct NewInstance: Sendable {
+        public var id: InstanceID
+        public var name: String
+        public var auth: NewAuth
+        public var email: String?
+        public var phoneNumber: String?
+        /// The merchant's business fields as JSON bytes, stored and returned as given.
+        public var details: [UInt8]
+
+        public init(
+            id: InstanceID, name: String, auth: NewAuth, email: String? = nil,
+            phoneNumber: String? = nil,
+            details: [UInt8] = []
+        ) {
+            self.id = id
+            self.name = name
+            self.auth = auth
+            self.email = email
+            self.phoneNumber = phoneNumber
+            self.details = details
+        }
+    }
+
+    /// Creates an instance. Repeating a creation with the same data succeeds and changes
+    /// nothing; with other data it fails with 409 (2600). Returns whether it was created now.
+    @discardableResult
+    public func createInstance(_ new: NewInstance) async throws(EngineError) -> Bool {
+        let now = clock.nowMicroseconds()
+        let existing: (auth: InstanceAuth, generation: UInt64)? = projection.read { c in
+            c.state[new.id].map { ($0.auth, $0.credentialGeneration) }
+        }
+        var verified: UInt64?
+        let auth: InstanceAuth
+        switch new.auth {
+        case .external:
+            auth = .external
+        case .password(let password):
+            if let existing, case .password(let stored) = existing.auth,
+                try await hasher.verify(password, against: stored)
+            {
+                verified = existing.generation
+                auth = existing.auth
+            } else {
+                auth = .password(try await hasher.hash(password))
+            }
+        }
+        let command = CreateInstance(
+            id: new.id, name: new.name, auth: auth, email: new.email, phoneNumber: new.phoneNumber,
+            details: new.details, passwordVerifiedAgainstGeneration: verified)
+        return !(try await run(.createInstance(command), on: new.id, now: now)).isEmpty
+    }
+
+    /// Replaces an instance's credentials; needs `instances-auth-write` (the instance's own
+    /// credentials or a token with that permission). Existing login tokens stay valid.
+    public func changeCredentials(
+        instance: InstanceID, to newAuth: NewAuth, by principal: Principal?
+    )
+        async throws(EngineError)
+    {
+        let auth: InstanceAuth
+        switch newAuth {
+        case .external: auth = .external
+        case .password(let password): auth = .password(try await hasher.hash(password))
+        }
+        _ = try await run(
+            .changeCredentials(ChangeCredentials(auth: auth)), on: instance,
+            now: clock.nowMicroseconds(),
+            credential: principal?.credential,
+            permission: principal == nil ? nil : .instancesAuthWrite)
+        cache.drop(instance)
+    }
+
+    /// Changes an instance's name, addresses or business fields; needs `instances-write`
+    /// when a principal is given (management calls pass `nil` after checking the admin).
+    public func updateInstance(
+        instance: InstanceID, _ update: UpdateInstanceDetails, by principal: Principal?
+    )
+        async throws(EngineError)
+    {
+        _ = try await run(
+            .updateInstanceDetails(update), on: instance, now: clock.nowMicroseconds(),
+            credential: principal?.credential, permission: principal == nil ? nil : .instancesWrite)
+    }
+
+    /// Deletes (or with `purge`, removes) an instance; its tokens stop working at once.
+    public func deleteInstance(instance: InstanceID, purge: Bool, by principal: Principal?)
+        async throws(EngineError)
+    {
+        _ = try await run(
+            .deleteInstance(DeleteInstance(purge: purge)), on: instance,
+            now: clock.nowMicroseconds(),
+            credential: principal?.credential, permission: principal == nil ? nil : .instancesWrite)
+        cache.drop(instance)
+    }
+
+    /// The instance's committed state (for details and tests). Callers must not keep it across
+    /// writes they are waiting for: it is a snapshot.
+    public func instance(_ id: InstanceID) -> InstanceState? {
+        projection.read { $0.state[id] }
+    }
+
+    /// Every instance id, sorted.
+    public func instanceIDs() -> [InstanceID] {
+        projection.read { $0.state.instances.keys.sorted() }
+    }
+
+    // MARK: State
+
+    /// The canonical digest of the committed state (hex SHA-256), equal to the digest of a
+    /// replay of the log up to the same records.
+    public func digest() -> String {
+        projection.read { c in StateDigest.hex(of: c.state) }
+    }
+
+    /// The sequence up to which every record is folded into the state.
+    public var appliedThrough: UInt64 { projection.read { $0.appliedThrough } }
+
+    /// Saves a checkpoint now if the state matches a prefix of the log (no record folded
+    /// ahead of an earlier one). Returns the sequence it covers, or `nil` when it skipped.
+    @discardableResult
+    public func checkpoint() async throws -> UInt64? {
+        let taken: (ReplayedState, UInt64)? = projection.contents.withLock { c in
+            guard c.appliedAhead.isEmpty, c.appliedThrough > 0 else { return nil }
+            c.sinceCheckpoint = 0
+            return (ReplayedState(state: c.state, versions: c.versions), c.appliedThrough)
+        }
+        guard let (taken, sequence) = taken else { return nil }
+        var replayed = taken
+        guard let record = try log.read(from: sequence, limit: 1).first, record.sequence == sequence
+        else {
+            return nil
+        }
+        replayed.head = LogHead(
+            sequence: sequence, hash: record.hash, recordedAt: record.recordedAt)
+        try await log.saveCheckpoint(replayed.checkpoint())
+        return sequence
+    }
+
+    private func checkpointIfDue() async {
+        guard configuration.checkpointInterval > 0,
+            projection.read({ $0.sinceCheckpoint }) >= configuration.checkpointInterval
+        else { return }
+        guard
+            checkpointing.withLock({ busy in
+                defer { busy = true }; return !busy
+            })
+        else { return }
+        defer { checkpointing.withLock { $0 = false } }
+        _ = try? await checkpoint()
+    }
+}

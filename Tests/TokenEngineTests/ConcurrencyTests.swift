@@ -1,0 +1,118 @@
+import EventLog
+import Foundation
+import Testing
+import TokenDomain
+
+@testable import TokenEngine
+
+@Suite("Engine concurrency")
+struct ConcurrencyTests {
+    @Test(arguments: EngineHarness.Store.allCases)
+    func concurrentRefreshesWithOneTokenAllSucceedWithDistinctSerials(_ store: EngineHarness.Store)
+        async throws
+    {
+        let h = try EngineHarness(store)
+        let owner = try await h.makeInstance()
+        let engine = h.engine
+        let parent = try await engine.issueToken(
+            instance: .shop, by: owner, scope: scope("all:refreshable"))
+        let principal = try await engine.authenticate(
+            .secretToken(String(parent.accessToken.dropFirst(13))), instance: .shop)
+        let serials = try await withThrowingTaskGroup(of: TokenSerial.self) { group in
+            for _ in 0..<200 {
+                group.addTask {
+                    try await engine.issueToken(
+                        instance: .shop, by: principal, scope: scope("readonly")
+                    ).serial
+                }
+            }
+            var all = [TokenSerial]()
+            for try await s in group { all.append(s) }
+            return all
+        }
+        #expect(Set(serials).count == 200)
+        #expect(Set(serials.map(\.rawValue)) == Set(2...201))
+        #expect(engine.instance(.shop)?.tokens.count == 201)
+        #expect(engine.digest() == StateDigest.hex(of: try ReplayedState.load(h.log).state))
+        await h.finish()
+    }
+
+    @Test(arguments: EngineHarness.Store.allCases)
+    func noTokenIsMintedFromARevokedTokenAfterTheRevocationCommitted(_ store: EngineHarness.Store)
+        async throws
+    {
+        for round in 0..<5 {
+            let h = try EngineHarness(store)
+            let owner = try await h.makeInstance()
+            let engine = h.engine
+            let parent = try await engine.issueToken(
+                instance: .shop, by: owner, scope: scope("all:refreshable"))
+            let principal = try await engine.authenticate(
+                .secretToken(String(parent.accessToken.dropFirst(13))), instance: .shop)
+            await withTaskGroup(of: Void.self) { group in
+                for i in 0..<60 {
+                    group.addTask {
+                        if i == 20 + round * 5 {
+                            _ = try? await engine.revokePresentedToken(
+                                instance: .shop, by: principal)
+                        } else {
+                            _ = try? await engine.issueToken(
+                                instance: .shop, by: principal, scope: scope("readonly"))
+                        }
+                    }
+                }
+            }
+            // In the log, every token minted from the parent comes before its revocation.
+            var revokedAt: UInt64?
+            var mintedAt = [UInt64]()
+            try h.log.scan(from: 1, through: nil, verifyingChain: true) { view in
+                let event = try EventCodec.decode(tag: view.typeString, payload: view.payload)
+                switch event {
+                case .tokenRevoked(let r) where r.serial == parent.serial: revokedAt = view.sequence
+                case .tokenIssued(let i) where i.origin == .token(parent: parent.serial):
+                    mintedAt.append(view.sequence)
+                default: break
+                }
+            }
+            let revocation = try #require(revokedAt)
+            #expect(mintedAt.allSatisfy { $0 < revocation }, "round \(round)")
+            await h.finish()
+        }
+    }
+
+    @Test func manyInstancesAndCommandsReplayToTheLiveDigest() async throws {
+        let h = try EngineHarness(.lmdb) { $0.checkpointInterval = 50 }
+        let engine = h.engine
+        var owners = [InstanceID: Principal]()
+        for i in 0..<4 {
+            let id = "inst-\(i)"
+            owners[InstanceID(id)!] = try await h.makeInstance(id)
+        }
+        let snapshot = owners
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (instance, owner) in snapshot {
+                group.addTask {
+                    for n in 0..<60 {
+                        let t = try await engine.issueToken(
+                            instance: instance, by: owner,
+                            scope: scope(n % 2 == 0 ? "all:refreshable" : "order-pos"))
+                        if n % 7 == 0 {
+                            try await engine.deleteToken(
+                                instance: instance, serial: t.serial, by: owner)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let live = engine.digest()
+        #expect(live == StateDigest.hex(of: try ReplayedState.load(h.log).state))
+        _ = try await engine.checkpoint()
+        try await h.restart()
+        #expect(h.engine.digest() == live)
+        let restored = try ReplayedState.load(h.log)
+        #expect(restored.checkpointSequence != nil)
+        #expect(restored.eventsFolded == 0)
+        await h.finish()
+    }
+}

@@ -1,0 +1,72 @@
+import EventLog
+import EventLogTestSupport
+import Foundation
+import TokenDomain
+
+@testable import TokenEngine
+
+/// An engine over a fresh log (in memory or LMDB) with a manual clock and a cheap KDF.
+final class EngineHarness: @unchecked Sendable {
+    enum Store: String, CaseIterable, Sendable { case memory, lmdb }
+
+    let store: Store
+    let clock = ManualLogClock()
+    let directory: TemporaryDirectory
+    private let memory = InMemoryEventLog.Storage()
+    private(set) var log: any EventStore
+    private(set) var engine: TokenEngine
+    var configuration: EngineConfiguration
+
+    init(_ store: Store, configure: (inout EngineConfiguration) -> Void = { _ in }) throws {
+        self.store = store
+        directory = try TemporaryDirectory(prefix: "engine")
+        var c = EngineConfiguration()
+        c.passwordHashing = .testing
+        configure(&c)
+        configuration = c
+        log = InMemoryEventLog(storage: memory)
+        engine = try TokenEngine(log: log, configuration: c, clock: clock)
+        log = try openLog()
+        engine = try TokenEngine(log: log, configuration: c, clock: clock)
+    }
+
+    private func openLog() throws -> any EventStore {
+        switch store {
+        case .memory: return InMemoryEventLog(storage: memory, clock: clock)
+        case .lmdb:
+            var c = LMDBEventLog.Configuration(directory: directory.appending("log"))
+            c.clock = clock
+            return try LMDBEventLog.open(c)
+        }
+    }
+
+    /// Closes the log and starts a new engine over it, as a restarted server would.
+    func restart() async throws {
+        await log.close()
+        log = try openLog()
+        engine = try TokenEngine(log: log, configuration: configuration, clock: clock)
+    }
+
+    func finish() async {
+        await log.close()
+        directory.remove()
+    }
+
+    /// Creates `id` with `password` and returns a principal holding its password.
+    @discardableResult
+    func makeInstance(_ id: String = "shop", password: String = "correct horse") async throws
+        -> Principal
+    {
+        let instance = InstanceID(id)!
+        try await engine.createInstance(
+            .init(id: instance, name: "Shop \(id)", auth: .password(password)))
+        return try await engine.authenticate(
+            .basic(user: id, password: password), instance: instance, allowBasic: true)
+    }
+}
+
+extension InstanceID {
+    static let shop = InstanceID("shop")!
+}
+
+func scope(_ wire: String) -> TokenScope { TokenScope(wire: wire)! }
