@@ -102,51 +102,57 @@ public enum RecordCodec {
     /// the hash (see ``verifyHash(_:previous:)``).
     /// - Throws: ``DecodingError`` naming what is wrong.
     public static func view(_ bytes: UnsafeRawBufferPointer) throws(DecodingError) -> RecordView {
+        // Every offset below is checked against `n` before it is read; loads go through the
+        // base pointer so the hot replay path pays no per-slice bounds checks.
         let n = bytes.count
-        guard n >= fixedSize else {
+        guard n >= fixedSize, let base = bytes.baseAddress else {
             throw DecodingError(reason: "record of \(n) bytes is too short")
         }
-        let version = bytes[0]
+        let version = base.load(as: UInt8.self)
         guard version == formatVersion else {
             throw DecodingError(reason: "unknown record format version \(version)")
         }
-        let sequence = UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: 1, as: UInt64.self))
-        let streamVersion = UInt64(
-            littleEndian: bytes.loadUnaligned(fromByteOffset: 9, as: UInt64.self))
-        let recordedAt = Int64(
-            littleEndian: bytes.loadUnaligned(fromByteOffset: 17, as: Int64.self))
-        let id = EventID(bytes: UnsafeRawBufferPointer(rebasing: bytes[25..<41]))
-        var offset = 41
-        let typeLength = Int(bytes[offset])
-        offset += 1
+        @inline(__always) func u64(_ offset: Int) -> UInt64 {
+            UInt64(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+        }
+        @inline(__always) func hash(_ offset: Int) -> ChainHash {
+            ChainHash(
+                w0: base.loadUnaligned(fromByteOffset: offset, as: UInt64.self),
+                w1: base.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self),
+                w2: base.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self),
+                w3: base.loadUnaligned(fromByteOffset: offset + 24, as: UInt64.self))
+        }
+        let id = EventID(
+            high: UInt64(bigEndian: base.loadUnaligned(fromByteOffset: 25, as: UInt64.self)),
+            low: UInt64(bigEndian: base.loadUnaligned(fromByteOffset: 33, as: UInt64.self)))
+        let typeLength = Int(base.load(fromByteOffset: 41, as: UInt8.self))
+        var offset = 42
         guard typeLength > 0, offset + typeLength + 2 <= n - 68 else {
             throw DecodingError(reason: "type tag length \(typeLength) does not fit the record")
         }
-        let type = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + typeLength])
+        let type = UnsafeRawBufferPointer(start: base + offset, count: typeLength)
         offset += typeLength
-        let streamLength = Int(bytes[offset]) | Int(bytes[offset + 1]) << 8
+        let streamLength = Int(
+            UInt16(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
         offset += 2
         guard streamLength > 0, offset + streamLength + 4 <= n - 64 else {
             throw DecodingError(reason: "stream id length \(streamLength) does not fit the record")
         }
-        let stream = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + streamLength])
+        let stream = UnsafeRawBufferPointer(start: base + offset, count: streamLength)
         offset += streamLength
         let payloadLength = Int(
-            UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+            UInt32(littleEndian: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
         offset += 4
         guard offset + payloadLength == n - 64 else {
             throw DecodingError(
                 reason: "payload length \(payloadLength) does not match the record size")
         }
-        let payload = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + payloadLength])
         return RecordView(
-            formatVersion: version, sequence: sequence, streamVersion: streamVersion,
-            recordedAt: recordedAt,
-            eventID: id, type: type, stream: stream, payload: payload,
-            previousHash: ChainHash(
-                bytes: UnsafeRawBufferPointer(rebasing: bytes[(n - 64)..<(n - 32)])),
-            hash: ChainHash(bytes: UnsafeRawBufferPointer(rebasing: bytes[(n - 32)..<n])),
-            canonical: UnsafeRawBufferPointer(rebasing: bytes[0..<(n - 64)]))
+            formatVersion: version, sequence: u64(1), streamVersion: u64(9),
+            recordedAt: Int64(bitPattern: u64(17)), eventID: id, type: type, stream: stream,
+            payload: UnsafeRawBufferPointer(start: base + offset, count: payloadLength),
+            previousHash: hash(n - 64), hash: hash(n - 32),
+            canonical: UnsafeRawBufferPointer(start: base, count: n - 64))
     }
 
     /// Checks one link of the chain: the record names `previous` as its predecessor's hash and

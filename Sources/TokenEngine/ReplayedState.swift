@@ -45,8 +45,11 @@ public struct ReplayedState: Sendable {
     ) throws {
         var lastStream: [UInt8] = []
         var lastInstance: InstanceID?
+        var lastVersion: UInt64 = 0
         var folded = 0
         var reachedTime = false
+        // Index token hashes once at the end: inserting them one by one is most of a fold.
+        state.deferTokenIndexes()
         let end = try log.scan(
             from: head.sequence + 1, through: through, verifyingChain: verifyingChain
         ) { view in
@@ -59,6 +62,7 @@ public struct ReplayedState: Sendable {
             if let last = lastInstance, view.stream.elementsEqual(lastStream) {
                 instance = last
             } else {
+                if let last = lastInstance { versions[last] = lastVersion }
                 guard let id = InstanceID(view.streamString) else {
                     throw FoldFailure(
                         sequence: view.sequence, reason: "stream is not an instance id")
@@ -79,9 +83,15 @@ public struct ReplayedState: Sendable {
             } catch {
                 throw FoldFailure(sequence: view.sequence, reason: "\(error)")
             }
-            versions[instance] = view.streamVersion
+            lastVersion = view.streamVersion
             head = LogHead(sequence: view.sequence, hash: view.hash, recordedAt: view.recordedAt)
             folded += 1
+        }
+        if let last = lastInstance { versions[last] = lastVersion }
+        do {
+            try state.rebuildTokenIndexes()
+        } catch {
+            throw FoldFailure(sequence: head.sequence, reason: "\(error)")
         }
         if !reachedTime && end.sequence > head.sequence { head = end }
         eventsFolded += folded

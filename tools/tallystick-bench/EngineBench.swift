@@ -25,6 +25,8 @@ struct EngineBench: AsyncParsableCommand {
     var mints = 20_000
     @Option(help: "Concurrent minting tasks.")
     var concurrency = 64
+    @Option(help: "Keep the fold fixture in this directory and reuse it when it exists.")
+    var fixture: String?
 
     func run() async throws {
         let base =
@@ -32,8 +34,11 @@ struct EngineBench: AsyncParsableCommand {
         defer { try? FileManager.default.removeItem(atPath: base) }
         var rows = [(String, String, String)]()
 
-        try await writeFixture(path: base + "/fold")
-        let log = try LMDBEventLog.openReadOnly(directory: base + "/fold")
+        let foldPath = fixture ?? base + "/fold"
+        if !FileManager.default.fileExists(atPath: foldPath + "/data.mdb") {
+            try await writeFixture(path: foldPath)
+        }
+        let log = try LMDBEventLog.openReadOnly(directory: foldPath)
         let before = residentBytes()
         let started = ContinuousClock.now
         var replayed = ReplayedState()
@@ -166,12 +171,20 @@ struct EngineBench: AsyncParsableCommand {
     }
 }
 
-/// Resident set size of this process, from /proc/self/statm.
+/// glibc's `malloc_trim` (in malloc.h, which the Glibc module does not export).
+@_silgen_name("malloc_trim")
+func malloc_trim(_ pad: Int) -> Int32
+
+/// Anonymous resident memory of this process (`RssAnon` in /proc/self/status): the heap,
+/// without the pages of the LMDB map that reading the log brings in (those belong to the page
+/// cache, shared and reclaimable). Free heap the allocator keeps is returned first.
 func residentBytes() -> Int {
-    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else {
+    _ = malloc_trim(0)
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
         return 0
     }
-    let fields = text.split(separator: " ")
-    guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    for line in text.split(separator: "\n") where line.hasPrefix("RssAnon:") {
+        return (line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * 1_024
+    }
+    return 0
 }

@@ -5,6 +5,8 @@
 /// order. Build it with ``apply(_:)``; compare two with ``digest(into:)``.
 public struct ServerState: Equatable, Sendable {
     public private(set) var instances: [InstanceID: InstanceState]
+    /// Set between ``deferTokenIndexes()`` and ``rebuildTokenIndexes()``.
+    private var tokenIndexesDeferred = false
 
     /// The state before any event.
     public init() {
@@ -31,6 +33,7 @@ public struct ServerState: Equatable, Sendable {
             var state = instances.removeValue(forKey: stored.instance)
             defer { instances[stored.instance] = state }
             try Decider.evolve(&state, instance: stored.instance, with: stored.event)
+            if tokenIndexesDeferred { state?.deferTokenIndex() }
         default:
             // Mutate through `values[index]`: in place, where `instances[id]` (an optional)
             // would copy the instance out and back on every event.
@@ -40,6 +43,21 @@ public struct ServerState: Equatable, Sendable {
             }
             try instances.values[index].apply(stored.event)
         }
+    }
+
+    /// Starts a bulk fold: token hashes are not indexed until ``rebuildTokenIndexes()``, which
+    /// indexes them all at once (several times faster for a million tokens). Between the
+    /// two, fold events only: deciding or looking a token up by hash is a programming error.
+    public mutating func deferTokenIndexes() {
+        tokenIndexesDeferred = true
+        for index in instances.indices { instances.values[index].deferTokenIndex() }
+    }
+
+    /// Ends a bulk fold by indexing every token.
+    /// - Throws: ``FoldError`` when two tokens of an instance share a hash.
+    public mutating func rebuildTokenIndexes() throws(FoldError) {
+        for index in instances.indices { try instances.values[index].rebuildTokenIndex() }
+        tokenIndexesDeferred = false
     }
 
     /// Prepares room for `count` more tokens in `instance` (e.g. from a checkpoint's token
