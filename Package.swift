@@ -78,7 +78,9 @@ let package = Package(
         .testTarget(name: "TokenDomainTests", dependencies: ["TokenDomain"], swiftSettings: strict),
         .testTarget(
             name: "TokenEngineTests",
-            dependencies: ["TokenEngine", "TokenDomain", "EventLog", "EventLogTestSupport"],
+            dependencies: [
+                "TokenEngine", "TokenDomain", "EventLog", "EventLogTestSupport", "LMDB",
+            ],
             swiftSettings: strict
         ),
         .testTarget(

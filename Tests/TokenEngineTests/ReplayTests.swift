@@ -1,0 +1,154 @@
+import Foundation
+import LMDB
+import Testing
+import TokenDomain
+
+@testable import EventLog
+@testable import TokenEngine
+
+@Suite("Replay and checkpoints")
+struct ReplayTests {
+    /// A small history over two instances with refreshes, revocations and a password change.
+    func workload(_ h: EngineHarness) async throws -> (secrets: [String], passwords: [String]) {
+        var secrets = [String]()
+        let owner = try await h.makeInstance("shop", password: "first password")
+        _ = try await h.makeInstance("other", password: "second password")
+        for n in 0..<6 {
+            h.clock.advance(by: 1_000_000)
+            let t = try await h.engine.issueToken(
+                instance: .shop, by: owner,
+                scope: scope(n % 2 == 0 ? "all:refreshable" : "readonly"),
+                duration: .micros(UInt64(5 + n) * 1_000_000), description: "till \(n)")
+            secrets.append(t.accessToken)
+            if n % 2 == 0 {
+                let p = try await h.engine.authenticate(
+                    .secretToken(String(t.accessToken.dropFirst(13))), instance: .shop)
+                let child = try await h.engine.issueToken(
+                    instance: .shop, by: p, scope: scope("order-simple"))
+                secrets.append(child.accessToken)
+            }
+            if n == 3 {
+                try await h.engine.deleteToken(instance: .shop, serial: t.serial, by: owner)
+            }
+        }
+        try await h.engine.changeCredentials(
+            instance: .shop, to: .password("third password"), by: owner)
+        return (secrets, ["first password", "second password", "third password"])
+    }
+
+    @Test(arguments: EngineHarness.Store.allCases)
+    func theLiveStateEqualsAReplayOfTheLog(_ store: EngineHarness.Store) async throws {
+        let h = try EngineHarness(store)
+        _ = try await workload(h)
+        let replayed = try ReplayedState.load(h.log)
+        #expect(h.engine.digest() == StateDigest.hex(of: replayed.state))
+        #expect(replayed.head == (try h.log.head()))
+        try await h.restart()
+        #expect(h.engine.digest() == StateDigest.hex(of: replayed.state))
+        await h.finish()
+    }
+
+    @Test func validityAtAnyMomentIsTheSameLiveAndReplayed() async throws {
+        let h = try EngineHarness(.lmdb)
+        _ = try await workload(h)
+        let records = try h.log.readAll()
+        // Replay to each record's time (every record recorded up to then) and compare every
+        // token's status at that moment with what the final live state says of that moment.
+        let live = try #require(h.engine.instance(.shop))
+        for record in records {
+            var then = ReplayedState()
+            try then.fold(h.log, stopAt: record.recordedAt)
+            #expect(then.head.sequence >= record.sequence)
+            guard let shop = then.state[.shop] else { continue }
+            for token in shop.tokens {
+                let liveToken = try #require(live.token(serial: token.serial))
+                #expect(
+                    token.status(at: record.recordedAt) == liveToken.status(at: record.recordedAt))
+            }
+            // And the state through exactly this record agrees with the log's own head there.
+            var upTo = ReplayedState()
+            try upTo.fold(h.log, through: record.sequence)
+            #expect(upTo.head.sequence == record.sequence)
+        }
+        await h.finish()
+    }
+
+    @Test func aRestartFoldsOnlyTheTailAfterACheckpoint() async throws {
+        let h = try EngineHarness(.lmdb) { $0.checkpointInterval = 0 }
+        _ = try await workload(h)
+        let covered = try #require(try await h.engine.checkpoint())
+        let owner = try await h.engine.authenticate(.secretToken("third password"), instance: .shop)
+        _ = try await h.engine.issueToken(instance: .shop, by: owner, scope: scope("readonly"))
+        let live = h.engine.digest()
+        try await h.restart()
+        #expect(h.engine.digest() == live)
+        let loaded = try ReplayedState.load(h.log)
+        #expect(loaded.checkpointSequence == covered)
+        #expect(loaded.eventsFolded == 1)
+        await h.finish()
+    }
+
+    @Test func aForeignOrStaleCheckpointIsIgnored() async throws {
+        let h = try EngineHarness(.lmdb) { $0.checkpointInterval = 0 }
+        _ = try await workload(h)
+        let live = h.engine.digest()
+        let head = try h.log.head()
+        let lmdb = try #require(h.log as? LMDBEventLog)
+        // Written behind the log's back: the log itself refuses to save either of them.
+        let foreign = ReplayedState(
+            state: ServerState(), versions: [:],
+            head: LogHead(
+                sequence: head.sequence, hash: .zero, recordedAt: 0)
+        ).checkpoint()
+        let stale = ReplayedState(
+            state: ServerState(), versions: [:],
+            head: LogHead(
+                sequence: head.sequence + 10, hash: head.hash, recordedAt: 0)
+        ).checkpoint()
+        for bogus in [foreign, stale] {
+            try lmdb.env.write { txn in
+                try txn.put(
+                    lmdb.databases.checkpoints, key: Array(bogus.name.utf8), value: bogus.encoded())
+            }
+            guard case .rejected = try h.log.checkpoint(named: ReplayedState.checkpointName) else {
+                Issue.record("a checkpoint that does not match the log was accepted")
+                continue
+            }
+            let loaded = try ReplayedState.load(h.log)
+            #expect(loaded.checkpointSequence == nil)
+            #expect(StateDigest.hex(of: loaded.state) == live)
+        }
+        try await h.restart()
+        #expect(h.engine.digest() == live)
+        await h.finish()
+    }
+
+    @Test(arguments: EngineHarness.Store.allCases)
+    func noSecretReachesTheLog(_ store: EngineHarness.Store) async throws {
+        let h = try EngineHarness(store)
+        let (secrets, passwords) = try await workload(h)
+        var haystack = [UInt8]()
+        for record in try h.log.readAll() {
+            haystack += record.payload + Array(record.type.utf8) + Array(record.stream.utf8)
+        }
+        for needle in secrets + secrets.map({ String($0.dropFirst(13)) }) + passwords {
+            let bytes = Array(needle.utf8)
+            let found = haystack.indices.dropLast(max(0, bytes.count - 1)).contains { start in
+                haystack[start..<start + bytes.count].elementsEqual(bytes)
+            }
+            #expect(!found, "a secret is in the log")
+        }
+        if store == .lmdb {
+            let files = try FileManager.default.contentsOfDirectory(
+                atPath: h.directory.appending("log"))
+            for file in files {
+                let data = try Data(
+                    contentsOf: URL(fileURLWithPath: h.directory.appending("log/\(file)")))
+                for needle in secrets + passwords {
+                    #expect(data.range(of: Data(needle.utf8)) == nil, "a secret is in \(file)")
+                }
+            }
+        }
+        await h.finish()
+    }
+}
