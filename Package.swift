@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "tallystick", targets: ["Tallystick"]),
         .executable(name: "tallystick-bench", targets: ["TallystickBench"]),
         .executable(name: "eventlog-crash-child", targets: ["EventLogCrashChild"]),
+        .executable(name: "tallystick-log", targets: ["TallystickLog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
@@ -48,6 +49,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The offline tools (verify, dump, load, state-at, explain, stats, backup) as functions.
+        .target(
+            name: "EventLogTooling",
+            dependencies: [
+                "EventLog", "TokenDomain", "TokenEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "TallystickLog",
+            dependencies: [
+                "EventLogTooling", "EventLog", "TokenDomain", "TokenEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "tools/tallystick-log",
+            swiftSettings: strict
+        ),
         // An in-memory log with the same contract, for tests of the layers above.
         .target(name: "EventLogTestSupport", dependencies: ["EventLog"], swiftSettings: strict),
         .executableTarget(
@@ -76,6 +95,14 @@ let package = Package(
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
         .testTarget(name: "TokenDomainTests", dependencies: ["TokenDomain"], swiftSettings: strict),
+        .testTarget(
+            name: "EventLogToolingTests",
+            dependencies: [
+                "EventLogTooling", "EventLog", "EventLogTestSupport", "TokenDomain", "TokenEngine",
+                "LMDB",
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "TokenEngineTests",
             dependencies: [

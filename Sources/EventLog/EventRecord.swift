@@ -13,6 +13,23 @@ public struct EventRecord: Sendable, Equatable {
     public var payload: [UInt8]
     public var previousHash: ChainHash
     public var hash: ChainHash
+
+    public init(
+        formatVersion: UInt8, sequence: UInt64, stream: String, streamVersion: UInt64,
+        eventID: EventID,
+        type: String, recordedAt: Int64, payload: [UInt8], previousHash: ChainHash, hash: ChainHash
+    ) {
+        self.formatVersion = formatVersion
+        self.sequence = sequence
+        self.stream = stream
+        self.streamVersion = streamVersion
+        self.eventID = eventID
+        self.type = type
+        self.recordedAt = recordedAt
+        self.payload = payload
+        self.previousHash = previousHash
+        self.hash = hash
+    }
 }
 
 /// A stored record read in place: every buffer points into storage and is valid only inside

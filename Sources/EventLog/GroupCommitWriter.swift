@@ -73,6 +73,16 @@ final class GroupCommitWriter: @unchecked Sendable {
         thread.start()
     }
 
+    /// Takes the head of records written behind the writer's back by
+    /// ``LMDBEventLog/restore(_:batch:)`` (which runs only on an empty log with nothing queued).
+    func adoptRestored(head restored: LogHead) {
+        condition.lock()
+        head = restored
+        versions = [:]
+        condition.unlock()
+        published.withLock { $0 = restored }
+    }
+
     /// The head as of the newest commit.
     var publishedHead: LogHead { published.withLock { $0 } }
 

@@ -106,13 +106,16 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                 meta: try env.openDatabase("meta"),
                 checkpoints: try env.openDatabase("checkpoints"))
             try LMDBEventLog.checkFormat(env: env, databases: databases, writable: !readOnly)
-            let head = try LMDBEventLog.readHead(env: env, records: databases.records)
-            writer =
-                readOnly
-                ? nil
-                : GroupCommitWriter(
+            // A writer must not start on a log whose newest record does not check; a reader
+            // (the offline tools) opens it anyway, to report what is wrong.
+            if readOnly {
+                writer = nil
+            } else {
+                let head = try LMDBEventLog.readHead(env: env, records: databases.records)
+                writer = GroupCommitWriter(
                     env: env, databases: databases, head: head, configuration: configuration,
                     hub: hub)
+            }
         } catch {
             if lockDescriptor >= 0 { Foundation.close(lockDescriptor) }
             throw EventLogError.from(error, maximumMapSize: configuration.maximumMapSize)
@@ -406,6 +409,20 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         if let writer { await writer.stop() }
         release()
     }
+
+    /// Writes a consistent copy of the log (one snapshot; compacted) into the existing empty
+    /// directory `path`. Safe while a writer appends: the copy holds what had committed when it
+    /// started. - Throws: ``EventLogError/storage(_:)``.
+    public func copy(to path: String) throws {
+        do {
+            try env.copy(to: path, compact: true)
+        } catch {
+            throw EventLogError.from(error, maximumMapSize: configuration.maximumMapSize)
+        }
+    }
+
+    /// Bytes of the data file in use (last used page × page size).
+    public var storedBytes: Int { env.usedBytes() }
 
     /// Counters of the group-commit writer since open (zero for a read-only log).
     public var writerStatistics: GroupCommitStatistics {

@@ -1,0 +1,293 @@
+import ArgumentParser
+import EventLog
+import EventLogTooling
+import Foundation
+import TokenDomain
+
+@main
+struct TallystickLog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tallystick-log",
+        abstract:
+            "Offline tools for Tallystick's event log: verify, dump, load, replay, explain, back up.",
+        discussion: """
+            Every subcommand but load opens the log read-only: safe while the server runs, never
+            blocking it. Exit status 0 on success; on failure one line on standard error and 1.
+              tallystick-log verify --data-dir /var/lib/tallystick
+              tallystick-log state-at --time 2026-11-29T10:00:00Z --instance shop --json
+            """,
+        subcommands: [
+            Verify.self, Dump.self, Load.self, StateAt.self, Explain.self, Stats.self, Backup.self,
+        ])
+}
+
+struct Common: ParsableArguments {
+    @Option(help: "The event log's directory.")
+    var dataDir = "eventlog/data"
+}
+
+/// Runs `body`, turning a tool failure into one line on standard error and exit status 1.
+func reporting(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as ToolError {
+        FileHandle.standardError.write(Data("tallystick-log: \(error.message)\n".utf8))
+        throw ExitCode(1)
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        FileHandle.standardError.write(Data("tallystick-log: \(error)\n".utf8))
+        throw ExitCode(1)
+    }
+}
+
+func now() -> Int64 { SystemLogClock().nowMicroseconds() }
+
+struct Verify: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Check sequence contiguity, the hash chain, every record, both indexes and the checkpoints.",
+        discussion:
+            "Example: tallystick-log verify --data-dir eventlog/data\nOn a break it names the first bad sequence."
+    )
+    @OptionGroup var common: Common
+    @Flag(help: "Print the report as JSON.") var json = false
+
+    func run() async throws {
+        try await reporting {
+            let newest = (try? LogTool.open(common.dataDir).head().sequence) ?? 0
+            let report = try LogTool.verify(
+                common.dataDir, progress: Progress(label: "verify", total: newest))
+            if json {
+                print(LogTool.verifyJSON(report))
+            } else if report.isValid {
+                print(
+                    "ok: \(report.records) records in \(report.streams) streams, \(report.checkpoints) checkpoints"
+                )
+                print("head \(report.head.sequence) \(report.head.hash.hex)")
+            }
+            if let failure = report.failure {
+                throw ToolError(
+                    "log does not verify at sequence \(failure.sequence): \(failure.reason)")
+            }
+        }
+    }
+}
+
+struct Dump: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the log as JSON lines, one record per line with every envelope field.",
+        discussion: "Example: tallystick-log dump --from 100 --to 200 > part.jsonl")
+    @OptionGroup var common: Common
+    @Option(help: "First sequence.") var from: UInt64 = 1
+    @Option(help: "Last sequence (default: the newest).") var to: UInt64?
+
+    func run() async throws {
+        try await reporting {
+            let newest = (try? LogTool.open(common.dataDir).head().sequence) ?? 0
+            var out = FileHandleOutput()
+            try LogTool.dump(
+                common.dataDir, from: from, to: to,
+                progress: Progress(label: "dump", total: to ?? newest)
+            ) { out.write($0) }
+            out.flush()
+        }
+    }
+}
+
+/// Buffered standard output.
+struct FileHandleOutput {
+    private var buffer = [UInt8]()
+    mutating func write(_ line: String) {
+        buffer.append(contentsOf: line.utf8)
+        buffer.append(UInt8(ascii: "\n"))
+        if buffer.count > 1 << 20 { flush() }
+    }
+    mutating func flush() {
+        FileHandle.standardOutput.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
+
+struct Load: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load a dump into a new or empty data directory, checking every hash.",
+        discussion: "Example: tallystick-log dump | tallystick-log load --data-dir /tmp/copy")
+    @OptionGroup var common: Common
+    @Argument(help: "The dump to read (default: standard input).") var file: String?
+
+    func run() async throws {
+        try await reporting {
+            let lines: AnySequence<String>
+            if let file {
+                guard let handle = FileHandle(forReadingAtPath: file) else {
+                    throw ToolError("cannot read \(file)")
+                }
+                lines = AnySequence(LineReader(handle: handle))
+            } else {
+                lines = AnySequence(LineReader(handle: .standardInput))
+            }
+            let head = try await LogTool.load(lines, into: common.dataDir)
+            print("loaded \(head.sequence) records; head \(head.hash.hex)")
+        }
+    }
+}
+
+/// Lines of a file handle, read in chunks.
+struct LineReader: Sequence, IteratorProtocol {
+    let handle: FileHandle
+    private var buffer = [UInt8]()
+    private var offset = 0
+    private var done = false
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    mutating func next() -> String? {
+        while true {
+            if let newline = buffer[offset...].firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[offset..<newline], as: UTF8.self)
+                offset = newline + 1
+                return line
+            }
+            if done {
+                guard offset < buffer.count else { return nil }
+                let line = String(decoding: buffer[offset...], as: UTF8.self)
+                offset = buffer.count
+                return line
+            }
+            buffer.removeFirst(offset)
+            offset = 0
+            let chunk = handle.readData(ofLength: 1 << 20)
+            if chunk.isEmpty { done = true } else { buffer.append(contentsOf: chunk) }
+        }
+    }
+}
+
+struct StateAt: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state-at",
+        abstract: "The state at a sequence or a moment, rebuilt with the server's own fold.",
+        discussion: """
+            Token validity is judged at that moment (the recorded time of the last record for
+            --sequence). Examples:
+              tallystick-log state-at --sequence 1200 --instance shop
+              tallystick-log state-at --time 1764410400 --json
+            """)
+    @OptionGroup var common: Common
+    @Option(help: "Replay through this sequence.") var sequence: UInt64?
+    @Option(help: "Replay every record recorded up to this time (RFC 3339 or Unix seconds).")
+    var time: String?
+    @Option(help: "Show only this instance.") var instance: String?
+    @Flag(help: "Print JSON instead of a table.") var json = false
+
+    func validate() throws {
+        guard (sequence == nil) != (time == nil) else {
+            throw ValidationError("give exactly one of --sequence and --time")
+        }
+    }
+
+    func run() async throws {
+        try await reporting {
+            let only = try instance.map { text -> InstanceID in
+                guard let id = InstanceID(text) else {
+                    throw ToolError("'\(text)' is not an instance id")
+                }
+                return id
+            }
+            let point: LogTool.Point =
+                try sequence.map { .sequence($0) } ?? .time(LogTool.parseTime(time!))
+            let (state, moment) = try LogTool.state(common.dataDir, at: point)
+            if let only, state.state[only] == nil {
+                throw ToolError("no instance \(only) at that point")
+            }
+            print(
+                json
+                    ? LogTool.stateJSON(state, moment: moment, instance: only)
+                    : LogTool.stateTable(state, moment: moment, instance: only),
+                terminator: json ? "\n" : "")
+        }
+    }
+}
+
+struct Explain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "The whole story of one token: how it was minted, what was minted from it, how it ended.",
+        discussion: """
+            With --token only the SHA-256 of the secret is looked up. Examples:
+              tallystick-log explain --instance shop --serial 3
+              tallystick-log explain --instance shop --token secret-token:... --json
+            """)
+    @OptionGroup var common: Common
+    @Option(help: "The instance.") var instance: String
+    @Option(help: "The token's serial.") var serial: UInt64?
+    @Option(help: "The token itself (secret-token:...).") var token: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard (serial == nil) != (token == nil) else {
+            throw ValidationError("give exactly one of --serial and --token")
+        }
+    }
+
+    func run() async throws {
+        try await reporting {
+            guard let id = InstanceID(instance) else {
+                throw ToolError("'\(instance)' is not an instance id")
+            }
+            let story = try TokenStory.find(
+                common.dataDir, instance: id, serial: serial.map { TokenSerial($0) }, token: token)
+            print(
+                json ? story.json(now: now()) : story.text(now: now()), terminator: json ? "\n" : ""
+            )
+        }
+    }
+}
+
+struct Stats: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Events by type, instances, tokens valid now, log size, first and last record time.",
+        discussion: "Example: tallystick-log stats --json")
+    @OptionGroup var common: Common
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        try await reporting {
+            let s = try LogTool.stats(common.dataDir, now: now())
+            if json {
+                print(LogTool.statsJSON(s))
+                return
+            }
+            print("records          \(s.records)")
+            for (type, n) in s.eventsByType.sorted(by: { $0.key < $1.key }) {
+                print("  \(type): \(n)")
+            }
+            print("instances        \(s.instances)")
+            print("tokens           \(s.tokens) (\(s.tokensValidNow) valid now)")
+            print("log size         \(s.logBytes) bytes")
+            if let first = s.firstRecordAt, let last = s.lastRecordAt {
+                print("first record     \(Date(timeIntervalSince1970: Double(first) / 1e6))")
+                print("last record      \(Date(timeIntervalSince1970: Double(last) / 1e6))")
+            }
+        }
+    }
+}
+
+struct Backup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "A compacted, consistent hot copy into a new directory, verified before it returns.",
+        discussion: "Example: tallystick-log backup /backups/tallystick-2026-11-29")
+    @OptionGroup var common: Common
+    @Argument(help: "A new or empty directory.") var destination: String
+
+    func run() async throws {
+        try await reporting {
+            let report = try LogTool.backup(common.dataDir, to: destination)
+            print(
+                "backed up \(report.head.sequence) records (\(report.bytes) bytes) in "
+                    + String(format: "%.2f s", report.seconds) + "; head \(report.head.hash.hex)")
+        }
+    }
+}
