@@ -142,7 +142,9 @@ struct LogToolTests {
         let tmp = try TemporaryDirectory(prefix: "backup")
         defer { tmp.remove() }
         _ = try await Workload.run(in: tmp.appending("log"))
-        let report = try LogTool.backup(tmp.appending("log"), to: tmp.appending("copy"))
+        let report = try LogTool.backup(
+            tmp.appending("log"), to: tmp.appending("copy"), verify: true)
+        #expect(try LogTool.verify(tmp.appending("copy")).isValid)
         let source = try ReplayedState.load(try LogTool.open(tmp.appending("log")))
         let copy = try ReplayedState.load(try LogTool.open(tmp.appending("copy")))
         #expect(report.head == source.head)
@@ -164,6 +166,9 @@ struct LogToolTests {
         // t1 revoked, t2 expired, t4 deleted; t3 valid; the deleted instance's token is not.
         #expect(s.tokensValidNow == 1)
         #expect(s.firstRecordAt == Workload.start)
+        #expect(LogTool.formatTime(Workload.start) == "2026-09-21T14:13:20Z")
+        #expect(LogTool.formatTime(0) == "1970-01-01T00:00:00Z")
+        #expect(LogTool.formatTime(951_782_400_000_000) == "2000-02-29T00:00:00Z")
         #expect(s.logBytes > 0)
     }
 

@@ -200,11 +200,14 @@ struct StateAt: AsyncParsableCommand {
             if let only, state.state[only] == nil {
                 throw ToolError("no instance \(only) at that point")
             }
-            print(
-                json
-                    ? LogTool.stateJSON(state, moment: moment, instance: only)
-                    : LogTool.stateTable(state, moment: moment, instance: only),
-                terminator: json ? "\n" : "")
+            if json {
+                LogTool.writeStateJSON(state, moment: moment, instance: only) {
+                    FileHandle.standardOutput.write(Data($0))
+                }
+                FileHandle.standardOutput.write(Data([10]))
+            } else {
+                print(LogTool.stateTable(state, moment: moment, instance: only), terminator: "")
+            }
         }
     }
 }
@@ -281,10 +284,12 @@ struct Backup: AsyncParsableCommand {
         discussion: "Example: tallystick-log backup /backups/tallystick-2026-11-29")
     @OptionGroup var common: Common
     @Argument(help: "A new or empty directory.") var destination: String
+    @Flag(help: "Also verify the whole copy (chain, indexes, checkpoints) before returning.")
+    var verify = false
 
     func run() async throws {
         try await reporting {
-            let report = try LogTool.backup(common.dataDir, to: destination)
+            let report = try LogTool.backup(common.dataDir, to: destination, verify: verify)
             print(
                 "backed up \(report.head.sequence) records (\(report.bytes) bytes) in "
                     + String(format: "%.2f s", report.seconds) + "; head \(report.head.hash.hex)")
