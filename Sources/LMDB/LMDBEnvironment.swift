@@ -160,20 +160,24 @@ public final class LMDBEnvironment: @unchecked Sendable {
     public func write<R>(_ body: (borrowing LMDBTransaction) throws -> R) throws -> R {
         while true {
             do {
-                return try writeOnce(body)
+                return try committed(readOnly: false, body)
             } catch LMDBError.mapFull {
                 try grow()
             }
         }
     }
 
-    private func writeOnce<R>(_ body: (borrowing LMDBTransaction) throws -> R) throws -> R {
+    /// Runs `body` in a transaction and commits it (aborts it when `body` throws). Committing
+    /// a read-only transaction is how LMDB keeps the database handles it opened.
+    private func committed<R>(readOnly: Bool, _ body: (borrowing LMDBTransaction) throws -> R)
+        throws -> R
+    {
         pthread_rwlock_rdlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
-        let txn = try begin(readOnly: false)
+        let txn = try begin(readOnly: readOnly)
         let result: R
         do {
-            result = try body(LMDBTransaction(handle: txn, isReadOnly: false))
+            result = try body(LMDBTransaction(handle: txn, isReadOnly: readOnly))
         } catch {
             mdb_txn_abort(txn)
             throw error
@@ -235,20 +239,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         if options.readOnly {
             // LMDB discards handles opened in a transaction that is aborted, read-only ones
             // included; committing a read-only transaction keeps them.
-            return try retryingResize {
-                pthread_rwlock_rdlock(resizeLock)
-                defer { pthread_rwlock_unlock(resizeLock) }
-                let txn = try begin(readOnly: true)
-                let db: LMDBDatabase
-                do {
-                    db = try body(LMDBTransaction(handle: txn, isReadOnly: true))
-                } catch {
-                    mdb_txn_abort(txn)
-                    throw error
-                }
-                try LMDBError.check(mdb_txn_commit(txn))
-                return db
-            }
+            return try retryingResize { try committed(readOnly: true, body) }
         }
         return try retryingResize { try write(body) }
     }

@@ -12,12 +12,8 @@ struct ConcurrencyTests {
         async throws
     {
         let h = try EngineHarness(store)
-        let owner = try await h.makeInstance()
         let engine = h.engine
-        let parent = try await engine.issueToken(
-            instance: .shop, by: owner, scope: scope("all:refreshable"))
-        let principal = try await engine.authenticate(
-            .secretToken(String(parent.accessToken.dropFirst(13))), instance: .shop)
+        let (_, principal) = try await h.refreshableParent()
         let serials = try await withThrowingTaskGroup(of: TokenSerial.self) { group in
             for _ in 0..<200 {
                 group.addTask {
@@ -43,12 +39,8 @@ struct ConcurrencyTests {
     {
         for round in 0..<5 {
             let h = try EngineHarness(store)
-            let owner = try await h.makeInstance()
             let engine = h.engine
-            let parent = try await engine.issueToken(
-                instance: .shop, by: owner, scope: scope("all:refreshable"))
-            let principal = try await engine.authenticate(
-                .secretToken(String(parent.accessToken.dropFirst(13))), instance: .shop)
+            let (parent, principal) = try await h.refreshableParent()
             await withTaskGroup(of: Void.self) { group in
                 for i in 0..<60 {
                     group.addTask {

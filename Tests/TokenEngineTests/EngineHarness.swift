@@ -65,6 +65,22 @@ final class EngineHarness: @unchecked Sendable {
     }
 }
 
+extension EngineHarness {
+    /// Authenticates as a minted token, the way a client presents it.
+    func principal(of token: IssuedToken, instance: InstanceID = .shop) async throws -> Principal {
+        try await engine.authenticate(
+            .secretToken(String(token.accessToken.dropFirst(13))), instance: instance)
+    }
+
+    /// An instance `shop` with an `all:refreshable` token minted by its owner, and that token.
+    func refreshableParent() async throws -> (token: IssuedToken, principal: Principal) {
+        let owner = try await makeInstance()
+        let parent = try await engine.issueToken(
+            instance: .shop, by: owner, scope: scope("all:refreshable"))
+        return (parent, try await principal(of: parent))
+    }
+}
+
 extension InstanceID {
     static let shop = InstanceID("shop")!
 }

@@ -144,25 +144,10 @@ struct EngineBench: AsyncParsableCommand {
         let principal = try await engine.authenticate(
             .secretToken(String(parent.accessToken.dropFirst(13))), instance: shop)
         let perTask = mints / concurrency
-        let started = ContinuousClock.now
-        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
-                    var mine = [Double]()
-                    for _ in 0..<perTask {
-                        let t = ContinuousClock.now
-                        _ = try await engine.issueToken(
-                            instance: shop, by: principal, scope: TokenScope(wire: "readonly")!)
-                        mine.append(milliseconds(since: t))
-                    }
-                    return mine
-                }
-            }
-            var all = [Double]()
-            for try await l in group { all += l }
-            return all.sorted()
+        let (elapsed, latencies) = try await concurrently(tasks: concurrency, each: perTask) { _ in
+            _ = try await engine.issueToken(
+                instance: shop, by: principal, scope: TokenScope(wire: "readonly")!)
         }
-        let elapsed = seconds(since: started)
         await log.close()
         return (
             Double(perTask * concurrency) / elapsed, latencies[latencies.count / 2],

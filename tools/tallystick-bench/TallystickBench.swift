@@ -133,27 +133,13 @@ struct EventLogBench: AsyncParsableCommand {
         let log = try LMDBEventLog.open(LMDBEventLog.Configuration(directory: path))
         let perAppender = appendEvents / appenders
         let bytes = [UInt8](repeating: 0x42, count: payload)
-        let started = ContinuousClock.now
-        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
-            for a in 0..<appenders {
-                group.addTask {
-                    var mine = [Double]()
-                    mine.reserveCapacity(perAppender)
-                    for _ in 0..<perAppender {
-                        let t = ContinuousClock.now
-                        _ = try await log.append(
-                            to: "bench-\(a % streams)", expecting: .any,
-                            events: [ProposedEvent(type: "bench.v1", payload: bytes)])
-                        mine.append(milliseconds(since: t))
-                    }
-                    return mine
-                }
-            }
-            var all = [Double]()
-            for try await l in group { all += l }
-            return all.sorted()
+        let streams = self.streams
+        let run = try await concurrently(tasks: appenders, each: perAppender) { a in
+            _ = try await log.append(
+                to: "bench-\(a % streams)", expecting: .any,
+                events: [ProposedEvent(type: "bench.v1", payload: bytes)])
         }
-        let elapsed = seconds(since: started)
+        let (elapsed, latencies) = (run.seconds, run.latencies)
         let stats = log.writerStatistics
         await log.close()
         let total = Double(perAppender * appenders)
@@ -224,6 +210,33 @@ struct EventLogBench: AsyncParsableCommand {
         precondition(bytes > 0)
         return Double(count) / seconds(since: started)
     }
+}
+
+/// Runs `each` calls of `body` in each of `tasks` concurrent tasks; returns the wall time and
+/// every call's latency in ms, sorted.
+func concurrently(tasks: Int, each: Int, _ body: @escaping @Sendable (Int) async throws -> Void)
+    async throws
+    -> (seconds: Double, latencies: [Double])
+{
+    let started = ContinuousClock.now
+    let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+        for task in 0..<tasks {
+            group.addTask {
+                var mine = [Double]()
+                mine.reserveCapacity(each)
+                for _ in 0..<each {
+                    let t = ContinuousClock.now
+                    try await body(task)
+                    mine.append(milliseconds(since: t))
+                }
+                return mine
+            }
+        }
+        var all = [Double]()
+        for try await l in group { all += l }
+        return all.sorted()
+    }
+    return (seconds(since: started), latencies)
 }
 
 /// `12,345 unit`.
