@@ -114,7 +114,8 @@ public struct InstanceState: Sendable {
     /// array and index do not grow by doubling.
     public mutating func reserveTokenCapacity(_ count: Int) {
         tokens.reserveCapacity(tokens.count + count)
-        tokenIndex.reserveCapacity(tokens.count + count, records: tokens)
+        // A deferred index is built at its final size when the bulk fold ends.
+        if !tokenIndexDeferred { tokenIndex.reserveCapacity(tokens.count + count, records: tokens) }
     }
 
     /// The permissions `credential` carries on this instance at `now`: every permission for
