@@ -2,6 +2,10 @@ import Foundation
 import LMDB
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The durable event log: one LMDB environment holding the records, the stream index, the
 /// idempotency index, the format marker and the checkpoints.
 ///
@@ -117,7 +121,9 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                     hub: hub)
             }
         } catch {
-            if lockDescriptor >= 0 { Foundation.close(lockDescriptor) }
+            if lockDescriptor >= 0 {
+                LMDBEventLog.releaseWriterLock(directory: dir, descriptor: lockDescriptor)
+            }
             throw EventLogError.from(error, maximumMapSize: configuration.maximumMapSize)
         }
     }
@@ -136,21 +142,49 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         else { return }
         hub.close()
         env.close()
-        if lockDescriptor >= 0 { Foundation.close(lockDescriptor) }
+        if lockDescriptor >= 0 {
+            LMDBEventLog.releaseWriterLock(
+                directory: configuration.directory, descriptor: lockDescriptor)
+        }
     }
 
     /// `flock` on `writer.lock`: one writing process per log.
+    /// Directories this process holds the writer lock of (POSIX record locks cannot tell two
+    /// holders in one process apart).
+    private static let lockedHere = Mutex(Set<String>())
+
+    /// One writer per log: within this process by ``lockedHere``, across processes by a POSIX
+    /// record lock (`fcntl(F_SETLK)`) on `writer.lock`.
+    ///
+    /// Not `flock`: a child process spawned by this one (a 2FA helper, a test's child) shares
+    /// the parent's open file descriptions until it execs, so an `flock` lock could outlive its
+    /// close and refuse a reopen. Record locks belong to the process and are never inherited.
     private static func takeWriterLock(directory: String) throws -> Int32 {
         let path = directory + "/writer.lock"
+        let key = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
+        guard lockedHere.withLock({ $0.insert(key).inserted }) else {
+            throw EventLogError.lockedByAnotherProcess(path: directory)
+        }
         let fd = Foundation.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
+            _ = lockedHere.withLock { $0.remove(key) }
             throw EventLogError.storage("cannot open \(path): \(String(cString: strerror(errno)))")
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        var lock = Glibc.flock()
+        lock.l_type = Int16(F_WRLCK)
+        lock.l_whence = Int16(SEEK_SET)
+        if fcntl(fd, F_SETLK, &lock) != 0 {
             Foundation.close(fd)
+            _ = lockedHere.withLock { $0.remove(key) }
             throw EventLogError.lockedByAnotherProcess(path: directory)
         }
         return fd
+    }
+
+    private static func releaseWriterLock(directory: String, descriptor: Int32) {
+        let key = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
+        Foundation.close(descriptor)
+        _ = lockedHere.withLock { $0.remove(key) }
     }
 
     private static func checkFormat(env: LMDBEnvironment, databases: Databases, writable: Bool)

@@ -55,6 +55,10 @@ struct CrashSafetyTests {
                 buffer += chunk
                 lines += chunk.filter { $0 == UInt8(ascii: "\n") }.count
                 if !killed && lines >= killAfter {
+                    // The child holds the writer lock: this process may not write too.
+                    #expect(throws: EventLogError.lockedByAnotherProcess(path: path)) {
+                        _ = try LMDBEventLog.open(LMDBEventLog.Configuration(directory: path))
+                    }
                     kill(process.processIdentifier, SIGKILL)
                     killed = true
                 }
