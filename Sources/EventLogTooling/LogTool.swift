@@ -237,44 +237,36 @@ public enum LogTool {
     /// One token of `state-at --json`, written straight into `out` (a million of them must not
     /// cost a million intermediate arrays).
     static func appendToken(_ t: TokenRecord, moment: Int64, into out: inout [UInt8]) {
-        out.append(UInt8(ascii: "{"))
-        JSONWriter.key("serial", first: true, into: &out)
+        func put(_ text: StaticString) { text.withUTF8Buffer { out.append(contentsOf: $0) } }
+        put(#"{"serial":"#)
         JSONWriter.integer(t.serial.rawValue, into: &out)
-        JSONWriter.key("scope", into: &out)
+        put(#","scope":"#)
         out += quotedScopes[Int(t.scope.rawValue) * 2 + (t.refreshable ? 1 : 0)]
-        JSONWriter.key("refreshable", into: &out)
-        out.append(contentsOf: t.refreshable ? Array("true".utf8) : Array("false".utf8))
-        JSONWriter.key("creation_time", into: &out)
-        out.append(contentsOf: Array(#"{"t_s":"#.utf8))
+        put(
+            t.refreshable
+                ? #","refreshable":true,"creation_time":{"t_s":"#
+                : #","refreshable":false,"creation_time":{"t_s":"#)
         JSONWriter.integer(t.createdAt / 1_000_000, into: &out)
-        out.append(UInt8(ascii: "}"))
-        JSONWriter.key("expiration", into: &out)
         if let expiry = EventJSON.expiration(t.expiry) {
-            out.append(contentsOf: Array(#"{"t_s":"#.utf8))
+            put(#"},"expiration":{"t_s":"#)
             JSONWriter.integer(expiry / 1_000_000, into: &out)
-            out.append(UInt8(ascii: "}"))
+            put(#"},"status":"#)
         } else {
-            out.append(contentsOf: Array(#"{"t_s":"never"}"#.utf8))
+            put(#"},"expiration":{"t_s":"never"},"status":"#)
         }
-        JSONWriter.key("status", into: &out)
         switch t.status(at: moment) {
-        case .valid: out += Array(#""valid""#.utf8)
-        case .expired: out += Array(#""expired""#.utf8)
-        case .revoked: out += Array(#""revoked""#.utf8)
+        case .valid: put(#""valid","revoked_at_us":"#)
+        case .expired: put(#""expired","revoked_at_us":"#)
+        case .revoked: put(#""revoked","revoked_at_us":"#)
         }
-        JSONWriter.key("revoked_at_us", into: &out)
         if let revoked = t.revokedAt {
             JSONWriter.integer(revoked, into: &out)
         } else {
-            JSONWriter.null(into: &out)
+            put("null")
         }
-        JSONWriter.key("description", into: &out)
-        if let d = t.description {
-            JSONWriter.quote(d, into: &out)
-        } else {
-            JSONWriter.null(into: &out)
-        }
-        out.append(UInt8(ascii: "}"))
+        put(#","description":"#)
+        if let d = t.description { JSONWriter.quote(d, into: &out) } else { put("null") }
+        put("}")
     }
 
     /// The state as a table for people.
