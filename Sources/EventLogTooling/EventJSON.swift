@@ -11,6 +11,15 @@ import TokenDomain
 ///   `expiration_us`, `description`, `minted_by`
 /// - `token-revoked.v1`: `serial`, `at_us`, `reason` (`self-revoked` | `deleted-by-serial`)
 ///
+/// - `challenge-created.v1`: `challenge_id`, `operation`, `tan_channel`, `address`,
+///   `body_hash`, `group`, `combi_and`, `at_us`, `solve_expiration_us`
+/// - `challenge-code-transmitted.v1`: `challenge_id`, `at_us`, `valid_until_us`, `attempts`
+///   (never the TAN or its hash)
+/// - `challenge-attempt-failed.v1`: `challenge_id`, `at_us`, `attempts_left`
+/// - `challenge-solved.v1`, `challenge-expired.v1`: `challenge_id`, `at_us`
+/// - `challenge-consumed.v1`: `challenge_id`, `at_us`, `operation`
+/// - `instance-logins-blocked.v1`: `at_us`, `until_us`; `instance-logins-unblocked.v1`: `at_us`
+///
 /// `auth` is `{"method":"external"}` or `{"method":"token","algorithm":...,"log2N":...,
 /// "r":...,"p":...}`: never the salt or the derived bytes. `minted_by` is `basic`,
 /// `password-bearer` (or no credentials needed) or `token` with `parent_serial`.
@@ -52,7 +61,50 @@ enum EventJSON {
                 w.number("serial", e.serial.rawValue)
                 w.number("at_us", e.at)
                 w.string("reason", reason(e.reason))
+            case .challengeCreated(let e):
+                w.string("challenge_id", e.id.rawValue)
+                w.string("operation", operationName(e.operation))
+                w.string("tan_channel", e.channel.wireName)
+                w.string("address", e.address)
+                w.string("body_hash", hex(e.bodyHash.bytes))
+                w.string("group", e.group.rawValue)
+                w.bool("combi_and", e.combiAnd)
+                w.number("at_us", e.at)
+                w.number("solve_expiration_us", e.solveExpiry)
+            case .challengeCodeTransmitted(let e):
+                w.string("challenge_id", e.id.rawValue)
+                w.number("at_us", e.at)
+                w.number("valid_until_us", e.validUntil)
+                w.number("attempts", e.attempts)
+            case .challengeAttemptFailed(let e):
+                w.string("challenge_id", e.id.rawValue)
+                w.number("at_us", e.at)
+                w.number("attempts_left", e.attemptsLeft)
+            case .challengeSolved(let e):
+                w.string("challenge_id", e.id.rawValue)
+                w.number("at_us", e.at)
+            case .challengeConsumed(let e):
+                w.string("challenge_id", e.id.rawValue)
+                w.number("at_us", e.at)
+                w.string("operation", operationName(e.operation))
+            case .challengeExpired(let e):
+                w.string("challenge_id", e.id.rawValue)
+                w.number("at_us", e.at)
+            case .instanceLoginsBlocked(let e):
+                w.number("at_us", e.at)
+                w.number("until_us", e.until)
+            case .instanceLoginsUnblocked(let e):
+                w.number("at_us", e.at)
             }
+        }
+    }
+
+    /// The operation a challenge protects, as dumps show it.
+    static func operationName(_ operation: ProtectedOperation) -> String {
+        switch operation {
+        case .tokenIssue: "token-issue"
+        case .credentialChange: "credential-change"
+        case .instanceDeletion: "instance-deletion"
         }
     }
 

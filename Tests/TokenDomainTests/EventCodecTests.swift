@@ -6,24 +6,26 @@ import Testing
 struct EventCodecTests {
     typealias F = Fixture
 
-    static let examples: [DomainEvent] = [
-        F.created(email: "shop@example.com", phone: "+41 79 000 00 00"),
-        F.created(auth: .external, details: []),
-        .instanceCredentialsChanged(
-            InstanceCredentialsChanged(at: F.t0, auth: .password(F.otherPassword), generation: 2)),
-        .instanceCredentialsChanged(
-            InstanceCredentialsChanged(at: F.t0, auth: .external, generation: 9)),
-        .instanceDetailsUpdated(
-            InstanceDetailsUpdated(
-                at: F.t0, name: "Café ☕", email: nil, phoneNumber: "1", details: [1, 2])),
-        .instanceDeleted(InstanceDeleted(at: F.t0)),
-        .instancePurged(InstancePurged(at: -1)),
-        F.issued(1, F.scope("order-pos:refreshable"), description: "Kasse 1"),
-        F.issued(2, F.scope("write"), expiry: .never, origin: .token(parent: TokenSerial(1))),
-        F.issued(3, F.scope("readonly"), origin: .password(basic: false), description: ""),
-        F.revoked(1, at: F.t0 + 5),
-        F.revoked(2, at: F.t0 + 6, reason: .deletedBySerial),
-    ]
+    static let examples: [DomainEvent] =
+        [
+            F.created(email: "shop@example.com", phone: "+41 79 000 00 00"),
+            F.created(auth: .external, details: []),
+            .instanceCredentialsChanged(
+                InstanceCredentialsChanged(
+                    at: F.t0, auth: .password(F.otherPassword), generation: 2)),
+            .instanceCredentialsChanged(
+                InstanceCredentialsChanged(at: F.t0, auth: .external, generation: 9)),
+            .instanceDetailsUpdated(
+                InstanceDetailsUpdated(
+                    at: F.t0, name: "Café ☕", email: nil, phoneNumber: "1", details: [1, 2])),
+            .instanceDeleted(InstanceDeleted(at: F.t0)),
+            .instancePurged(InstancePurged(at: -1)),
+            F.issued(1, F.scope("order-pos:refreshable"), description: "Kasse 1"),
+            F.issued(2, F.scope("write"), expiry: .never, origin: .token(parent: TokenSerial(1))),
+            F.issued(3, F.scope("readonly"), origin: .password(basic: false), description: ""),
+            F.revoked(1, at: F.t0 + 5),
+            F.revoked(2, at: F.t0 + 6, reason: .deletedBySerial),
+        ] + ChallengeFixture.examples
 
     @Test("round trip", arguments: examples)
     func roundTrip(event: DomainEvent) throws {
@@ -39,6 +41,10 @@ struct EventCodecTests {
                 "instance-created.v1", "instance-credentials-changed.v1",
                 "instance-details-updated.v1",
                 "instance-deleted.v1", "instance-purged.v1", "token-issued.v1", "token-revoked.v1",
+                "challenge-created.v1", "challenge-code-transmitted.v1",
+                "challenge-attempt-failed.v1", "challenge-solved.v1", "challenge-consumed.v1",
+                "challenge-expired.v1", "instance-logins-blocked.v1",
+                "instance-logins-unblocked.v1",
             ])
         #expect(Set(Self.examples.map(\.tag)) == Set(EventTag.allCases))
     }

@@ -25,6 +25,14 @@ struct EventTagTests {
         Array("instance-details-updated.v2".utf8),
         Array("instance-credentials-changed.v2".utf8),
         Array("xnstance-credentials-changed.v1".utf8),
+        Array("challenge-solved.v2".utf8),
+        Array("challenge-xreated.v1".utf8),
+        Array("challenge-expired.v2".utf8),
+        Array("challenge-consumed.v2".utf8),
+        Array("challenge-attempt-failed.v2".utf8),
+        Array("challenge-code-transmitted.v2".utf8),
+        Array("instance-logins-blocked.v2".utf8),
+        Array("instance-logins-unblocked.v2".utf8),
         [0xFF, 0xFE, 0x00, 0x80, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4A, 0x4B],
     ]
 

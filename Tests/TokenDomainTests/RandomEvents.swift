@@ -38,7 +38,8 @@ extension SeededRandom {
     }
 
     mutating func event() -> DomainEvent {
-        switch Int.random(in: 0..<7, using: &self) {
+        if chance(0.4) { return challengeEvent() }
+        return switch Int.random(in: 0..<7, using: &self) {
         case 0:
             .instanceCreated(
                 InstanceCreated(
@@ -70,6 +71,55 @@ extension SeededRandom {
                 TokenRevoked(
                     serial: serial(), at: time(),
                     reason: RevocationReason.allCases.randomElement(using: &self)!))
+        }
+    }
+}
+
+/// Random two-factor values and events.
+extension SeededRandom {
+    mutating func challengeID() -> ChallengeID {
+        chance(0.1)
+            ? ChallengeID(String(repeating: "Z", count: ChallengeID.maximumLength))!
+            : ChallengeID(randomBytes: bytes(Int.random(in: 1...16, using: &self)))!
+    }
+
+    mutating func tanHash() -> TANHash {
+        TANHash(bytes: bytes(32))!
+    }
+
+    mutating func bodyHash() -> RequestBodyHash {
+        RequestBodyHash(bytes: bytes(32))!
+    }
+
+    mutating func challengeEvent() -> DomainEvent {
+        switch Int.random(in: 0..<8, using: &self) {
+        case 0:
+            .challengeCreated(
+                ChallengeCreated(
+                    id: challengeID(),
+                    operation: ProtectedOperation.allCases.randomElement(using: &self)!,
+                    channel: TANChannel.allCases.randomElement(using: &self)!,
+                    address: string() ?? "", bodyHash: bodyHash(), group: challengeID(),
+                    combiAnd: chance(0.5), at: time(), solveExpiry: time()))
+        case 1:
+            .challengeCodeTransmitted(
+                ChallengeCodeTransmitted(
+                    id: challengeID(), tanHash: tanHash(), at: time(), validUntil: time(),
+                    attempts: UInt8.random(in: 0...255, using: &self)))
+        case 2:
+            .challengeAttemptFailed(
+                ChallengeAttemptFailed(
+                    id: challengeID(), at: time(),
+                    attemptsLeft: UInt8.random(in: 0...255, using: &self)))
+        case 3: .challengeSolved(ChallengeSolved(id: challengeID(), at: time()))
+        case 4:
+            .challengeConsumed(
+                ChallengeConsumed(
+                    id: challengeID(), at: time(),
+                    operation: ProtectedOperation.allCases.randomElement(using: &self)!))
+        case 5: .challengeExpired(ChallengeExpired(id: challengeID(), at: time()))
+        case 6: .instanceLoginsBlocked(InstanceLoginsBlocked(at: time(), until: time()))
+        default: .instanceLoginsUnblocked(InstanceLoginsUnblocked(at: time()))
         }
     }
 }

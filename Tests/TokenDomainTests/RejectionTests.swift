@@ -17,6 +17,15 @@ struct RejectionTests {
         (.badCredentialsChange, 2602, 400),
         (.purgeRequired, 2603, 409),
         (.duplicateTokenHash, 60, 500),
+        (.challengeFailed(ChallengeID("C1")!, retryCounter: 2), 2125, 409),
+        (.challengeUnknown(ChallengeID("C1")!), 2126, 404),
+        (.challengeTooManyAttempts(ChallengeID("C1")!), 2127, 429),
+        (.challengeSolved(ChallengeID("C1")!), 2129, 410),
+        (.challengeTooEarly(ChallengeID("C1")!, earliestRetransmission: 5), 2130, 429),
+        (.loginsBlocked(until: 5), 2131, 403),
+        (.mfaMissing, 2031, 403),
+        (.challengesNotUsable(.notSolved(ChallengeID("C1")!)), 2031, 403),
+        (.duplicateChallengeID, 60, 500),
     ]
 
     @Test("code and HTTP status", arguments: table)

@@ -47,6 +47,33 @@ public enum EventCodec {
             writer.u64(revoked.serial.rawValue)
             writer.i64(revoked.at)
             writer.u8(revoked.reason.rawValue)
+        case .challengeCreated(let created):
+            writer.challengeCreated(created)
+        case .challengeCodeTransmitted(let transmitted):
+            writer.challengeID(transmitted.id)
+            writer.tanHash(transmitted.tanHash)
+            writer.i64(transmitted.at)
+            writer.i64(transmitted.validUntil)
+            writer.u8(transmitted.attempts)
+        case .challengeAttemptFailed(let failed):
+            writer.challengeID(failed.id)
+            writer.i64(failed.at)
+            writer.u8(failed.attemptsLeft)
+        case .challengeSolved(let solved):
+            writer.challengeID(solved.id)
+            writer.i64(solved.at)
+        case .challengeConsumed(let consumed):
+            writer.challengeID(consumed.id)
+            writer.i64(consumed.at)
+            writer.u8(consumed.operation.rawValue)
+        case .challengeExpired(let expired):
+            writer.challengeID(expired.id)
+            writer.i64(expired.at)
+        case .instanceLoginsBlocked(let blocked):
+            writer.i64(blocked.at)
+            writer.i64(blocked.until)
+        case .instanceLoginsUnblocked(let unblocked):
+            writer.i64(unblocked.at)
         }
         return (event.tag.rawValue, writer.bytes)
     }
@@ -147,6 +174,47 @@ public enum EventCodec {
             return .instanceDeleted(InstanceDeleted(at: try reader.i64("at")))
         case .instancePurged:
             return .instancePurged(InstancePurged(at: try reader.i64("at")))
+        default:
+            return try decodeChallengeFields(of: tag, from: &reader)
+        }
+    }
+
+    private static func decodeChallengeFields(of tag: EventTag, from reader: inout ByteReader)
+        throws(ByteReader.Failure) -> DomainEvent
+    {
+        switch tag {
+        case .challengeCreated:
+            return .challengeCreated(try reader.challengeCreated())
+        case .challengeCodeTransmitted:
+            return .challengeCodeTransmitted(
+                ChallengeCodeTransmitted(
+                    id: try reader.challengeID("id"), tanHash: try reader.tanHash("tanHash"),
+                    at: try reader.i64("at"), validUntil: try reader.i64("validUntil"),
+                    attempts: try reader.u8("attempts")))
+        case .challengeAttemptFailed:
+            return .challengeAttemptFailed(
+                ChallengeAttemptFailed(
+                    id: try reader.challengeID("id"), at: try reader.i64("at"),
+                    attemptsLeft: try reader.u8("attemptsLeft")))
+        case .challengeSolved:
+            return .challengeSolved(
+                ChallengeSolved(id: try reader.challengeID("id"), at: try reader.i64("at")))
+        case .challengeConsumed:
+            return .challengeConsumed(
+                ChallengeConsumed(
+                    id: try reader.challengeID("id"), at: try reader.i64("at"),
+                    operation: try reader.operation("operation")))
+        case .challengeExpired:
+            return .challengeExpired(
+                ChallengeExpired(id: try reader.challengeID("id"), at: try reader.i64("at")))
+        case .instanceLoginsBlocked:
+            return .instanceLoginsBlocked(
+                InstanceLoginsBlocked(at: try reader.i64("at"), until: try reader.i64("until")))
+        case .instanceLoginsUnblocked:
+            return .instanceLoginsUnblocked(InstanceLoginsUnblocked(at: try reader.i64("at")))
+        case .instanceCreated, .instanceCredentialsChanged, .instanceDetailsUpdated,
+            .instanceDeleted, .instancePurged, .tokenIssued, .tokenRevoked:
+            preconditionFailure("decoded by decodeFields")
         }
     }
 

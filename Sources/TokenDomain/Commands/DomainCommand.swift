@@ -14,4 +14,10 @@ public enum DomainCommand: Hashable, Sendable {
     case issueToken(IssueToken)
     case revokeToken(RevokeToken)
     case deleteToken(DeleteToken)
+    case createChallenges(CreateChallenges)
+    case recordTransmission(RecordTransmission)
+    case confirmChallenge(ConfirmChallenge)
+    case consumeChallenges(ConsumeChallenges)
+    case expireChallenges(ExpireChallenges)
+    case unblockLogins(UnblockLogins)
 }

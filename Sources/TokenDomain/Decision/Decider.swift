@@ -16,6 +16,10 @@ public enum Decider {
     /// instance (404), credential (401), `token-refresh` (403), parameters (400), subset
     /// rule (403).
     ///
+    /// A command whose refusal is itself recorded (``ConfirmChallenge`` with a wrong TAN)
+    /// must be decided with ``decision(_:instance:state:context:)``: here such a refusal is
+    /// thrown and its events are dropped.
+    ///
     /// - Throws: a ``Rejection``; its ``Rejection/errorCode`` gives the Taler code and HTTP
     ///   status.
     public static func decide(
@@ -51,6 +55,40 @@ public enum Decider {
             let revoked = TokenRevoked(
                 serial: token.serial, at: context.now, reason: .deletedBySerial)
             return [.tokenRevoked(revoked)]
+        case .createChallenges(let create):
+            return try decideCreateChallenges(create, state: requireActive(state), context: context)
+        case .recordTransmission(let transmission):
+            return try decideTransmission(
+                transmission, state: requireActive(state), context: context)
+        case .confirmChallenge(let confirm):
+            return try decideConfirm(confirm, state: requireActive(state), context: context).get()
+        case .consumeChallenges(let consume):
+            return try decideConsume(consume, state: requireActive(state), context: context)
+        case .expireChallenges:
+            return decideExpire(state: try requireActive(state), context: context)
+        case .unblockLogins:
+            let state = try requireActive(state)
+            guard let until = state.loginsBlockedUntil, context.now >= until else { return [] }
+            return [.instanceLoginsUnblocked(InstanceLoginsUnblocked(at: context.now))]
+        }
+    }
+
+    /// Decides `command` like ``decide(_:instance:state:context:)``, but returns refusals
+    /// with the events that must still be appended: the engine's entry point for
+    /// ``ConfirmChallenge`` (and usable for every command). Never throws: a refusal is
+    /// ``Decision/rejection``.
+    public static func decision(
+        _ command: DomainCommand, instance: InstanceID, state: InstanceState?,
+        context: DecisionContext
+    ) -> Decision {
+        do throws(Rejection) {
+            if case .confirmChallenge(let confirm) = command {
+                return try decideConfirm(confirm, state: requireActive(state), context: context)
+            }
+            return Decision(
+                events: try decide(command, instance: instance, state: state, context: context))
+        } catch {
+            return Decision(rejection: error)
         }
     }
 
@@ -155,6 +193,9 @@ public enum Decider {
         var held = PermissionSet.everyPermission
         switch issue.authenticatedBy {
         case .password(let basic, let generation):
+            if let until = state.loginsBlockedUntil, state.loginsBlocked(at: context.now) {
+                throw .loginsBlocked(until: until)
+            }
             guard generation == state.credentialGeneration else {
                 throw .unauthorized(.credentialsChanged)
             }

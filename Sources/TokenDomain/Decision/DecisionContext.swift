@@ -22,15 +22,19 @@ public struct DecisionContext: Hashable, Sendable {
     /// refreshing with one, or revoking or deleting one, is refused as if the revocation had
     /// committed (see also ``InstanceState/authorize(_:requiring:at:pendingRevocations:)``).
     public var pendingRevocations: Set<TokenSerial>
+    /// The operator's two-factor settings: lifetimes, retransmission interval, attempts,
+    /// login blocking.
+    public var challengePolicy: ChallengePolicy
 
     public init(
         now: Int64, maxTokenDuration: UInt64? = nil, reservedSerials: UInt64 = 0,
-        pendingRevocations: Set<TokenSerial> = []
+        pendingRevocations: Set<TokenSerial> = [], challengePolicy: ChallengePolicy = .default
     ) {
         self.now = now
         self.maxTokenDuration = maxTokenDuration
         self.reservedSerials = reservedSerials
         self.pendingRevocations = pendingRevocations
+        self.challengePolicy = challengePolicy
     }
 
     /// Counts `events`, just decided and not yet committed, into the pending fields: one

@@ -24,6 +24,30 @@ public enum Rejection: Error, Hashable, Sendable, CustomStringConvertible {
     case badCredentialsChange
     /// The engine offered a token hash the instance already has (a broken random source).
     case duplicateTokenHash
+    /// No challenge with this id in this instance (another instance's ids are unknown
+    /// here), or one whose solve expiry has passed: expired challenges are unknown to the
+    /// challenge endpoints (404).
+    case challengeUnknown(ChallengeID)
+    /// A TAN was requested or confirmed for a challenge already solved (or consumed).
+    case challengeSolved(ChallengeID)
+    /// A TAN was requested before the retransmission interval since the last one passed.
+    case challengeTooEarly(ChallengeID, earliestRetransmission: Int64)
+    /// A wrong TAN; `retryCounter` confirmations are left with the current TAN. Comes with
+    /// the `challenge-attempt-failed` event to append (see ``Decision``).
+    case challengeFailed(ChallengeID, retryCounter: UInt8)
+    /// No TAN to compare against: none sent yet, its validity ended, or its attempts are
+    /// used up. A new TAN must be requested.
+    case challengeTooManyAttempts(ChallengeID)
+    /// Password logins of the instance are blocked until the instant (µs) after too many
+    /// failed token-issue confirmations.
+    case loginsBlocked(until: Int64)
+    /// Two-factor authentication applies but the instance has no address for any channel
+    /// the operator has a helper for.
+    case mfaMissing
+    /// The challenges of a repeated protected request do not allow the operation.
+    case challengesNotUsable(ChallengeRefusal)
+    /// The engine offered a challenge id the instance already has (a broken random source).
+    case duplicateChallengeID
 
     /// Why a credential was refused; for logs and tests: the client gets one answer (401).
     public enum UnauthorizedReason: Hashable, Sendable {
@@ -33,6 +57,27 @@ public enum Rejection: Error, Hashable, Sendable, CustomStringConvertible {
         /// The password was checked against a credential generation that is no longer
         /// current.
         case credentialsChanged
+    }
+
+    /// Why the challenges of a repeated request were refused; for logs and tests: the
+    /// client gets one answer (403, code 2031).
+    public enum ChallengeRefusal: Hashable, Sendable {
+        /// The request named no challenge.
+        case noChallenges
+        /// The challenge is not solved yet.
+        case notSolved(ChallengeID)
+        /// The challenge was already used.
+        case alreadyConsumed(ChallengeID)
+        /// The challenge's solve expiry passed.
+        case expired(ChallengeID)
+        /// The challenge protects another operation.
+        case otherOperation(ChallengeID)
+        /// The request body differs from the one the challenge was made for.
+        case bodyChanged(ChallengeID)
+        /// The ids belong to different groups (different `202` answers).
+        case mixedGroups
+        /// The group needs every challenge (`combi_and`) and this one was not given.
+        case groupIncomplete(missing: ChallengeID)
     }
 
     /// The Taler error for this rejection: the one mapping from rejections to codes.
@@ -49,6 +94,14 @@ public enum Rejection: Error, Hashable, Sendable, CustomStringConvertible {
         case .badInstanceAuth: .merchantPrivatePostInstancesBadAuth
         case .badCredentialsChange: .merchantPrivatePostInstanceAuthBadAuth
         case .duplicateTokenHash: .genericInternalInvariantFailure
+        case .challengeUnknown: .merchantTANChallengeUnknown
+        case .challengeSolved: .merchantTANChallengeSolved
+        case .challengeTooEarly: .merchantTANTooEarly
+        case .challengeFailed: .merchantTANChallengeFailed
+        case .challengeTooManyAttempts: .merchantTANTooManyAttempts
+        case .loginsBlocked: .merchantMFAForbidden
+        case .mfaMissing, .challengesNotUsable: .merchantGenericMFAMissing
+        case .duplicateChallengeID: .genericInternalInvariantFailure
         }
     }
 
@@ -65,7 +118,25 @@ public enum Rejection: Error, Hashable, Sendable, CustomStringConvertible {
         case .purgeRequired: "the instance was deleted and must be purged first"
         case .badInstanceAuth, .badCredentialsChange: "malformed auth configuration"
         case .duplicateTokenHash: "token hash collision"
+        case .challengeUnknown(let id): "unknown or expired challenge \(id)"
+        case .challengeSolved(let id): "challenge \(id) is already solved"
+        case .challengeTooEarly(let id, _): "too early to send another code for challenge \(id)"
+        case .challengeFailed(let id, let left):
+            "wrong code for challenge \(id); \(left) attempts left"
+        case .challengeTooManyAttempts(let id):
+            "no attempts left for challenge \(id); request a new code"
+        case .loginsBlocked: "logins blocked after too many failed challenges"
+        case .mfaMissing: "two-factor authentication required but no usable address"
+        case .challengesNotUsable(let refusal): "challenges do not allow this request: \(refusal)"
+        case .duplicateChallengeID: "challenge id collision"
         }
+    }
+
+    /// The answer's `retry_counter` for a wrong TAN (``challengeFailed(_:retryCounter:)``),
+    /// else `nil`.
+    public var retryCounter: UInt8? {
+        if case .challengeFailed(_, let retryCounter) = self { return retryCounter }
+        return nil
     }
 
     public var description: String { "\(errorCode): \(hint)" }

@@ -11,6 +11,14 @@ public enum DomainEvent: Hashable, Sendable {
     case instancePurged(InstancePurged)
     case tokenIssued(TokenIssued)
     case tokenRevoked(TokenRevoked)
+    case challengeCreated(ChallengeCreated)
+    case challengeCodeTransmitted(ChallengeCodeTransmitted)
+    case challengeAttemptFailed(ChallengeAttemptFailed)
+    case challengeSolved(ChallengeSolved)
+    case challengeConsumed(ChallengeConsumed)
+    case challengeExpired(ChallengeExpired)
+    case instanceLoginsBlocked(InstanceLoginsBlocked)
+    case instanceLoginsUnblocked(InstanceLoginsUnblocked)
 
     /// The stored type tag.
     public var tag: EventTag {
@@ -22,6 +30,14 @@ public enum DomainEvent: Hashable, Sendable {
         case .instancePurged: .instancePurged
         case .tokenIssued: .tokenIssued
         case .tokenRevoked: .tokenRevoked
+        case .challengeCreated: .challengeCreated
+        case .challengeCodeTransmitted: .challengeCodeTransmitted
+        case .challengeAttemptFailed: .challengeAttemptFailed
+        case .challengeSolved: .challengeSolved
+        case .challengeConsumed: .challengeConsumed
+        case .challengeExpired: .challengeExpired
+        case .instanceLoginsBlocked: .instanceLoginsBlocked
+        case .instanceLoginsUnblocked: .instanceLoginsUnblocked
         }
     }
 }

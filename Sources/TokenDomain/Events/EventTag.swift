@@ -11,6 +11,14 @@ public enum EventTag: String, CaseIterable, Sendable {
     case instancePurged = "instance-purged.v1"
     case tokenIssued = "token-issued.v1"
     case tokenRevoked = "token-revoked.v1"
+    case challengeCreated = "challenge-created.v1"
+    case challengeCodeTransmitted = "challenge-code-transmitted.v1"
+    case challengeAttemptFailed = "challenge-attempt-failed.v1"
+    case challengeSolved = "challenge-solved.v1"
+    case challengeConsumed = "challenge-consumed.v1"
+    case challengeExpired = "challenge-expired.v1"
+    case instanceLoginsBlocked = "instance-logins-blocked.v1"
+    case instanceLoginsUnblocked = "instance-logins-unblocked.v1"
 
     /// Every tag this module writes and reads, for the log's FORMAT.md and for checks that
     /// a log holds nothing else.
@@ -19,7 +27,7 @@ public enum EventTag: String, CaseIterable, Sendable {
     /// The tag whose stored bytes are exactly `bytes` (ASCII, case-sensitive), or `nil`.
     ///
     /// For the log reader's hot path: builds no `String` and allocates nothing; picks the
-    /// candidate by length (one byte decides between the two 19-byte tags), then compares
+    /// candidate by length (one byte decides between tags of equal length), then compares
     /// the bytes.
     public init?(bytes: UnsafeRawBufferPointer) {
         let candidate: EventTag
@@ -27,8 +35,20 @@ public enum EventTag: String, CaseIterable, Sendable {
         case 15: candidate = .tokenIssued
         case 16: candidate = .tokenRevoked
         case 18: candidate = .instancePurged
-        case 19: candidate = bytes[9] == UInt8(ascii: "c") ? .instanceCreated : .instanceDeleted
-        case 27: candidate = .instanceDetailsUpdated
+        case 19:
+            if bytes[0] == UInt8(ascii: "c") {
+                candidate = .challengeSolved
+            } else {
+                candidate = bytes[9] == UInt8(ascii: "c") ? .instanceCreated : .instanceDeleted
+            }
+        case 20: candidate = bytes[10] == UInt8(ascii: "c") ? .challengeCreated : .challengeExpired
+        case 21: candidate = .challengeConsumed
+        case 26: candidate = .instanceLoginsBlocked
+        case 27:
+            candidate =
+                bytes[0] == UInt8(ascii: "c") ? .challengeAttemptFailed : .instanceDetailsUpdated
+        case 28: candidate = .instanceLoginsUnblocked
+        case 29: candidate = .challengeCodeTransmitted
         case 31: candidate = .instanceCredentialsChanged
         default: return nil
         }
@@ -51,6 +71,14 @@ public enum EventTag: String, CaseIterable, Sendable {
         case .instancePurged: "instance-purged.v1"
         case .tokenIssued: "token-issued.v1"
         case .tokenRevoked: "token-revoked.v1"
+        case .challengeCreated: "challenge-created.v1"
+        case .challengeCodeTransmitted: "challenge-code-transmitted.v1"
+        case .challengeAttemptFailed: "challenge-attempt-failed.v1"
+        case .challengeSolved: "challenge-solved.v1"
+        case .challengeConsumed: "challenge-consumed.v1"
+        case .challengeExpired: "challenge-expired.v1"
+        case .instanceLoginsBlocked: "instance-logins-blocked.v1"
+        case .instanceLoginsUnblocked: "instance-logins-unblocked.v1"
         }
     }
 }

@@ -1,7 +1,7 @@
 extension InstanceState {
     /// The fewest bytes an instance takes in a snapshot (a 2-byte id, empty strings, no
-    /// tokens), to bound a stored count by the bytes that remain.
-    static let minimumSnapshotSize = 51
+    /// tokens, no challenges), to bound a stored count by the bytes that remain.
+    static let minimumSnapshotSize = 72
 
     /// Appends this instance's part of a snapshot; see ``ServerState/encodeSnapshot()``.
     func writeSnapshot(into writer: inout ByteWriter) {
@@ -26,6 +26,19 @@ extension InstanceState {
         for token in tokens {
             writer.tokenRecord(token)
         }
+        writeChallenges(into: &writer)
+    }
+
+    /// The two-factor part of an instance: challenge count (u64), challenges in id order,
+    /// failures in a row (u32), login block (u8 presence + i64 end or 0).
+    private func writeChallenges(into writer: inout ByteWriter) {
+        writer.u64(UInt64(challenges.count))
+        for id in challenges.keys.sorted() {
+            writer.challengeState(challenges[id]!)
+        }
+        writer.u32(tokenIssueFailures)
+        writer.bool(loginsBlockedUntil != nil)
+        writer.i64(loginsBlockedUntil ?? 0)
     }
 
     /// Reads one instance of a snapshot whose id must sort after `previous`.
@@ -77,12 +90,39 @@ extension InstanceState {
             }
             throw again.failure(.invalidValue, "token.hash")
         }
+        let challengeCount = try reader.count(
+            "challengeCount", minimumSize: ChallengeState.minimumSnapshotSize)
+        var challenges = [ChallengeID: ChallengeState](minimumCapacity: challengeCount)
+        var previousChallenge: ChallengeID?
+        for _ in 0..<challengeCount {
+            let start = reader.offset
+            let challenge = try reader.challengeState()
+            guard previousChallenge.map({ $0 < challenge.id }) ?? true else {
+                throw reader.failure(.invalidValue, "challenge.id", at: start)
+            }
+            previousChallenge = challenge.id
+            challenges[challenge.id] = challenge
+        }
+        let failures = try reader.u32("tokenIssueFailures")
+        let blockOffset = reader.offset
+        let blockedUntil: Int64?
+        switch (try reader.bool("loginsBlocked"), try reader.i64("loginsBlocked.until")) {
+        case (false, 0): blockedUntil = nil
+        case (true, let until): blockedUntil = until
+        default: throw reader.failure(.invalidValue, "loginsBlocked", at: blockOffset)
+        }
         self.init(
             id: id, createdAt: createdAt, name: name, auth: auth,
             credentialGeneration: generation, email: email, phoneNumber: phoneNumber,
             emailValidated: validated & 1 != 0, phoneValidated: validated & 2 != 0,
-            details: details, lifecycle: lifecycle, tokens: tokens, tokenIndex: index)
+            details: details, lifecycle: lifecycle, tokens: tokens, tokenIndex: index,
+            challenges: challenges, tokenIssueFailures: failures, loginsBlockedUntil: blockedUntil)
     }
+}
+
+extension ChallengeState {
+    /// The bytes of a challenge with a 1-byte id and group, an empty address and no code.
+    static let minimumSnapshotSize = 75
 }
 
 extension TokenRecord {

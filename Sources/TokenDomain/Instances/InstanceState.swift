@@ -16,9 +16,11 @@ public struct InstanceState: Sendable {
     public internal(set) var credentialGeneration: UInt64
     public internal(set) var email: String?
     public internal(set) var phoneNumber: String?
-    /// Always `false` for now (no validation flow yet); reset when the e-mail changes.
+    /// Set when an e-mail challenge sent to the current e-mail address is solved; reset
+    /// when the e-mail changes.
     public internal(set) var emailValidated: Bool
-    /// Always `false` for now; reset when the phone number changes.
+    /// Set when an SMS challenge sent to the current phone number is solved; reset when
+    /// the phone number changes.
     public internal(set) var phoneValidated: Bool
     /// Opaque JSON bytes of the merchant's business fields.
     public internal(set) var details: [UInt8]
@@ -26,6 +28,14 @@ public struct InstanceState: Sendable {
     /// Every token ever issued and not purged, by serial: `tokens[serial - 1]`.
     public private(set) var tokens: [TokenRecord]
     private var tokenIndex: TokenHashIndex
+    /// Every TAN challenge of the instance, by id, whatever its status.
+    public internal(set) var challenges: [ChallengeID: ChallengeState]
+    /// Failed confirmations of token-issue challenges in a row: since the last login block
+    /// or the last solved token-issue challenge.
+    public internal(set) var tokenIssueFailures: UInt32
+    /// The end of the last login block, until `instance-logins-unblocked` records its end;
+    /// whether logins are blocked is ``loginsBlocked(at:)``.
+    public internal(set) var loginsBlockedUntil: Int64?
     /// While `true`, issued tokens are appended without indexing them (a bulk fold); see
     /// ``deferTokenIndex()``.
     private var tokenIndexDeferred = false
@@ -44,6 +54,9 @@ public struct InstanceState: Sendable {
         lifecycle = .active
         tokens = []
         tokenIndex = TokenHashIndex()
+        challenges = [:]
+        tokenIssueFailures = 0
+        loginsBlockedUntil = nil
     }
 
     /// Restores an instance with every field given, e.g. from a snapshot; `tokenIndex` must
@@ -52,7 +65,9 @@ public struct InstanceState: Sendable {
         id: InstanceID, createdAt: Int64, name: String, auth: InstanceAuth,
         credentialGeneration: UInt64, email: String?, phoneNumber: String?,
         emailValidated: Bool, phoneValidated: Bool, details: [UInt8],
-        lifecycle: InstanceLifecycle, tokens: [TokenRecord], tokenIndex: TokenHashIndex
+        lifecycle: InstanceLifecycle, tokens: [TokenRecord], tokenIndex: TokenHashIndex,
+        challenges: [ChallengeID: ChallengeState] = [:], tokenIssueFailures: UInt32 = 0,
+        loginsBlockedUntil: Int64? = nil
     ) {
         self.id = id
         self.createdAt = createdAt
@@ -67,6 +82,9 @@ public struct InstanceState: Sendable {
         self.lifecycle = lifecycle
         self.tokens = tokens
         self.tokenIndex = tokenIndex
+        self.challenges = challenges
+        self.tokenIssueFailures = tokenIssueFailures
+        self.loginsBlockedUntil = loginsBlockedUntil
     }
 
     /// Stops indexing token hashes until ``rebuildTokenIndex()``: for folding many events at
@@ -219,6 +237,10 @@ public struct InstanceState: Sendable {
                 throw FoldError(instance: id, tag: event.tag, problem: .tokenAlreadyRevoked(serial))
             }
             tokens[index].revokedAt = revoked.at
+        case .challengeCreated, .challengeCodeTransmitted, .challengeAttemptFailed,
+            .challengeSolved, .challengeConsumed, .challengeExpired, .instanceLoginsBlocked,
+            .instanceLoginsUnblocked:
+            try applyChallengeEvent(event)
         }
     }
 
@@ -239,7 +261,7 @@ public struct InstanceState: Sendable {
 }
 
 extension InstanceState: Equatable {
-    /// Equal when every folded field and every token record is equal; the hash index is
+    /// Equal when every folded field, every token record and every challenge is equal; the hash index is
     /// derived from the records and not compared.
     public static func == (lhs: InstanceState, rhs: InstanceState) -> Bool {
         lhs.id == rhs.id && lhs.createdAt == rhs.createdAt && lhs.name == rhs.name
@@ -247,6 +269,8 @@ extension InstanceState: Equatable {
             && lhs.email == rhs.email && lhs.phoneNumber == rhs.phoneNumber
             && lhs.emailValidated == rhs.emailValidated && lhs.phoneValidated == rhs.phoneValidated
             && lhs.details == rhs.details && lhs.lifecycle == rhs.lifecycle
-            && lhs.tokens == rhs.tokens
+            && lhs.tokens == rhs.tokens && lhs.challenges == rhs.challenges
+            && lhs.tokenIssueFailures == rhs.tokenIssueFailures
+            && lhs.loginsBlockedUntil == rhs.loginsBlockedUntil
     }
 }

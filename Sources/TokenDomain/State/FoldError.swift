@@ -19,6 +19,14 @@ public struct FoldError: Error, Hashable, Sendable, CustomStringConvertible {
         case tokenAlreadyRevoked(TokenSerial)
         /// `instance-credentials-changed` whose generation is not the previous one plus 1.
         case generationOutOfSequence(expected: UInt64, found: UInt64)
+        /// `challenge-created` with an id the instance already has.
+        case challengeAlreadyExists(ChallengeID)
+        /// A `challenge-*` event for an id never created.
+        case challengeUnknown(ChallengeID)
+        /// A `challenge-*` event that does not fit the challenge's status: attempt-failed
+        /// without a TAN or with attempts it did not have, solved or consumed when not
+        /// possible, transmitted or expired after the end of its life.
+        case challengeStatusMismatch(ChallengeID)
     }
 
     public var instance: InstanceID

@@ -1,6 +1,7 @@
 extension ServerState {
     /// Streams a canonical serialisation of the whole state into `sink`: instances sorted by
-    /// id, tokens by serial, every field in a fixed order (layout in `EVENTS.md`).
+    /// id, tokens by serial, challenges by id, every field in a fixed order (layout in
+    /// `EVENTS.md`).
     ///
     /// The same events folded in any process give the same bytes, so hashing them compares
     /// two replays, or a replay and the live server, in one line. Bytes reach the sink in
@@ -54,6 +55,19 @@ extension ServerState {
                 }
                 writer.optionalString(token.description)
                 flushIfFull()
+            }
+            if instance.hasChallengeState {
+                // Only then, so digests of states without two-factor data stay those of
+                // digest version 1.
+                writer.u8(0xC7)
+                writer.u64(UInt64(instance.challenges.count))
+                for challengeID in instance.challenges.keys.sorted() {
+                    writer.challengeState(instance.challenges[challengeID]!)
+                    flushIfFull()
+                }
+                writer.u32(instance.tokenIssueFailures)
+                writer.bool(instance.loginsBlockedUntil != nil)
+                writer.i64(instance.loginsBlockedUntil ?? 0)
             }
         }
         if !writer.bytes.isEmpty {

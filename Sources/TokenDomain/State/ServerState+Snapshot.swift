@@ -1,12 +1,13 @@
 extension ServerState {
     /// The layout version byte every snapshot starts with.
-    public static let snapshotLayoutVersion: UInt8 = 1
+    public static let snapshotLayoutVersion: UInt8 = 2
 
     /// The whole state as one byte string, for a checkpoint: the engine stores it with the
     /// log position it covers, and on restart reads it back with ``init(snapshot:)`` and
     /// folds only the events after that position. Layout: "Snapshot layout" in `EVENTS.md`.
     ///
-    /// Canonical: instances in ascending id order, tokens in serial order, so equal states
+    /// Canonical: instances in ascending id order, tokens in serial order, challenges in id
+    /// order, so equal states
     /// give equal bytes. Holds the password hashes (never passwords) and token hashes (never
     /// secrets) the state holds: store it like the log.
     public func encodeSnapshot() -> [UInt8] {
@@ -14,6 +15,7 @@ extension ServerState {
         for instance in instances.values {
             capacity += 256 + instance.details.count
             capacity += instance.tokens.count * TokenRecord.minimumSnapshotSize
+            capacity += instance.challenges.count * (ChallengeState.minimumSnapshotSize + 160)
             for token in instance.tokens {
                 if let description = token.description { capacity += 4 + description.utf8.count }
             }

@@ -76,4 +76,12 @@ public struct ServerState: Equatable, Sendable {
         try Decider.decide(
             command, instance: instance, state: instances[instance], context: context)
     }
+
+    /// Decides `command` for `instance` against this state, refusals with the events they
+    /// still record; see ``Decider/decision(_:instance:state:context:)``.
+    public func decision(
+        _ command: DomainCommand, for instance: InstanceID, context: DecisionContext
+    ) -> Decision {
+        Decider.decision(command, instance: instance, state: instances[instance], context: context)
+    }
 }
