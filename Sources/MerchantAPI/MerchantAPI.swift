@@ -87,7 +87,9 @@ public final class MerchantAPI: Sendable {
     /// The router: every route, 405s for the other methods, the middleware around all.
     public func buildRouter() -> Router<MerchantRequestContext> {
         let router = Router(context: MerchantRequestContext.self)
-        router.add(middleware: MerchantMiddleware(metrics: metrics))
+        router.add(
+            middleware: MerchantMiddleware(
+                metrics: metrics, knownPaths: routes.map { Self.segments($0.path) }))
         var served = [String: Set<HTTPRequest.Method>]()
         for entry in table {
             var paths = [entry.path]
@@ -110,6 +112,20 @@ public final class MerchantAPI: Sendable {
             }
         }
         return router
+    }
+
+    /// The segments of an OpenAPI path, `{name}` kept as a wildcard marker.
+    static func segments(_ path: some StringProtocol) -> [Substring] {
+        path.split(separator: "/").map { Substring($0) }
+    }
+
+    /// Whether `path` is one of `known` (templates' `{name}` segments match any segment).
+    static func matches(_ path: String, known: [[Substring]]) -> Bool {
+        let parts = segments(path)
+        return known.contains { template in
+            template.count == parts.count
+                && zip(template, parts).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }
     }
 
     /// `/a/{b}` → `/a/:b`.

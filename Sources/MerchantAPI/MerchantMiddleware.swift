@@ -10,6 +10,9 @@ import Logging
 struct MerchantMiddleware: RouterMiddleware {
     typealias Context = MerchantRequestContext
     let metrics: MerchantMetrics
+    /// The served path templates, split into segments: an unmatched request on one of them
+    /// used a method the router has no entry for (405, code 20), not an unknown path.
+    let knownPaths: [[Substring]]
 
     func handle(
         _ request: Request, context: Context,
@@ -21,7 +24,12 @@ struct MerchantMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            let taler = TalerError.from(error)
+            var taler = TalerError.from(error)
+            if taler.code == .genericEndpointUnknown,
+                MerchantAPI.matches(request.uri.path, known: knownPaths)
+            {
+                taler = .methodInvalid
+            }
             failure = taler
             response = taler.response()
             if taler.code == .genericInternalInvariantFailure {

@@ -23,16 +23,28 @@ struct LiveServerTests {
         let process: Process
         let port: Int
 
+        /// What the server printed before it listened (the generated password, if any).
+        let output: String
+
         static func start(dataDirectory: String) throws -> Server {
+            try start(
+                arguments: [
+                    "serve", "--port", "0", "--data-dir", dataDirectory,
+                    "--admin-password", "live admin pw", "--log-level", "warning",
+                ], environment: [:])
+        }
+
+        static func start(arguments: [String], environment extra: [String: String]) throws
+            -> Server
+        {
             let process = Process()
             process.executableURL = try LiveServerTests.executable()
-            process.arguments = [
-                "serve", "--port", "0", "--data-dir", dataDirectory,
-                "--admin-password", "live admin pw", "--log-level", "warning",
-            ]
+            process.arguments = arguments
             var environment = ProcessInfo.processInfo.environment
-            environment.removeValue(forKey: "TALER_MERCHANT_PASSWORD")
-            process.environment = environment
+            for key in ["TALER_MERCHANT_PASSWORD", "TALLYSTICK_DATA_DIR", "TALLYSTICK_CONFIG"] {
+                environment.removeValue(forKey: key)
+            }
+            process.environment = environment.merging(extra) { $1 }
             let output = Pipe()
             process.standardOutput = output
             process.standardError = FileHandle.nullDevice
@@ -46,7 +58,7 @@ struct LiveServerTests {
             let line = try #require(
                 seen.split(separator: "\n").first { $0.contains("listening on") })
             let port = try #require(line.split(separator: ":").last.flatMap { Int($0) })
-            return Server(process: process, port: port)
+            return Server(process: process, port: port, output: seen)
         }
 
         func stop() -> Int32 {
@@ -109,5 +121,68 @@ struct LiveServerTests {
             ["passwd", "admin", "--data-dir", data],
             environment: ["TALER_MERCHANT_PASSWORD": "other"])
         #expect(changed == 0)
+    }
+
+    /// Whether Basic `admin:password` can mint on `port`.
+    static func adminCanMint(port: Int, password: String) async throws -> Bool {
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            let basic = "Basic " + Data("admin:\(password)".utf8).base64EncodedString()
+            let response = try await client.post(
+                "/private/token", headers: [.authorization: basic],
+                body: ByteBuffer(string: #"{"scope":"readonly"}"#))
+            return response.status == .ok
+        }
+    }
+
+    @Test func flagsBeatTheEnvironmentWhichBeatsTheConfigFile() async throws {
+        let directory = try TemporaryDirectory(prefix: "live-config")
+        defer { directory.remove() }
+        let file = directory.appending("tallystick.conf")
+        try """
+        # every key may be set here
+        host = 127.0.0.1
+        port = 0
+        data-dir = \(directory.appending("from-file"))
+        admin-password = file pw
+        log-level = warning
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let environment = [
+            "TALLYSTICK_DATA_DIR": directory.appending("from-env"),
+            "TALER_MERCHANT_PASSWORD": "env pw",
+        ]
+        let byEnvironment = try Server.start(
+            arguments: ["serve", "--config", file], environment: environment)
+        #expect(try await Self.adminCanMint(port: byEnvironment.port, password: "env pw"))
+        #expect(try await Self.adminCanMint(port: byEnvironment.port, password: "file pw") == false)
+        #expect(byEnvironment.stop() == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.appending("from-env")))
+        #expect(!FileManager.default.fileExists(atPath: directory.appending("from-file")))
+
+        let byFlag = try Server.start(
+            arguments: [
+                "serve", "--config", file, "--data-dir", directory.appending("from-flag"),
+                "--admin-password", "flag pw",
+            ], environment: environment)
+        #expect(try await Self.adminCanMint(port: byFlag.port, password: "flag pw"))
+        #expect(byFlag.stop() == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.appending("from-flag")))
+    }
+
+    @Test func withoutAPasswordTheServerGeneratesOneAndPrintsItOnce() async throws {
+        let directory = try TemporaryDirectory(prefix: "live-generated")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let arguments = ["serve", "--port", "0", "--data-dir", data, "--log-level", "warning"]
+        let first = try Server.start(arguments: arguments, environment: [:])
+        let marker = "its password (shown once): "
+        let line = try #require(first.output.split(separator: "\n").first { $0.contains(marker) })
+        let password = String(try #require(line.components(separatedBy: marker).last))
+        #expect(password.count == 26)
+        #expect(try await Self.adminCanMint(port: first.port, password: password))
+        #expect(first.stop() == 0)
+        let second = try Server.start(arguments: arguments, environment: [:])
+        #expect(!second.output.contains(marker))
+        #expect(try await Self.adminCanMint(port: second.port, password: password))
+        #expect(second.stop() == 0)
     }
 }

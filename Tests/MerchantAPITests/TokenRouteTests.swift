@@ -32,6 +32,12 @@ struct TokenRouteTests {
             let method = try await client.call(.put, "/private/token")
             #expect(method.status == .methodNotAllowed)
             #expect(method.code == 20)
+            let exotic = try await client.call(
+                HTTPRequest.Method("PROPFIND")!, "/instances/shop/private")
+            #expect(exotic.status == .methodNotAllowed)
+            #expect(exotic.code == 20)
+            let exoticUnknown = try await client.call(HTTPRequest.Method("PROPFIND")!, "/nowhere")
+            #expect(exoticUnknown.code == 21)
             let prefixed = try await client.call(.patch, "/instances/shop/private/tokens")
             #expect(prefixed.status == .methodNotAllowed)
             #expect(prefixed.code == 20)
