@@ -21,6 +21,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(
+            url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The C library from Debian's liblmdb-dev, found through pkg-config.
@@ -67,12 +73,28 @@ let package = Package(
             path: "tools/tallystick-log",
             swiftSettings: strict
         ),
+        // The Taler merchant auth API over HTTP: routes, wire types, credentials, error mapping.
+        .target(
+            name: "MerchantAPI",
+            dependencies: [
+                "TokenEngine", "TokenDomain", "EventLog",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strict
+        ),
         // An in-memory log with the same contract, for tests of the layers above.
         .target(name: "EventLogTestSupport", dependencies: ["EventLog"], swiftSettings: strict),
         .executableTarget(
             name: "Tallystick",
             dependencies: [
-                "EventLog", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "EventLog", "TokenEngine", "TokenDomain", "MerchantAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -107,6 +129,16 @@ let package = Package(
             name: "TokenEngineTests",
             dependencies: [
                 "TokenEngine", "TokenDomain", "EventLog", "EventLogTestSupport", "LMDB",
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "MerchantAPITests",
+            dependencies: [
+                "MerchantAPI", "TokenEngine", "TokenDomain", "EventLog", "EventLogTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),

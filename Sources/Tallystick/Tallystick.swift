@@ -8,14 +8,15 @@ struct Tallystick: AsyncParsableCommand {
         commandName: "tallystick",
         abstract: "An event-sourced login-token service for GNU Taler merchant backends.",
         discussion: """
-            The HTTP server arrives with the merchant-API work; today this command opens the
-            event log (creating it when the data directory is new), checks it end to end and
-            reports where it stands.
-              tallystick status
-              tallystick status --data-dir /var/lib/tallystick
+            Serves the Taler merchant auth API (login tokens, instances) from an event log in
+            LMDB. With no subcommand it runs `serve`.
+              tallystick                                  # serve on 127.0.0.1:9966
+              tallystick serve --port 8080 --data-dir /var/lib/tallystick
+              echo 'new secret' | tallystick passwd shop1 # while no server runs
+              tallystick status                           # verify the log
             """,
-        subcommands: [Status.self],
-        defaultSubcommand: Status.self)
+        subcommands: [Serve.self, Passwd.self, Status.self],
+        defaultSubcommand: Serve.self)
 }
 
 struct Status: AsyncParsableCommand {

@@ -202,8 +202,9 @@ public final class TokenEngine: Sendable {
             let wanted = limit.magnitude
             let tokens = state.tokens
             if limit < 0 {
-                var index = min(Int(clamping: (offset ?? UInt64.max) &- 1), tokens.count - 1)
-                if offset == 0 { index = -1 }
+                // Serials strictly below `offset`: serial `offset - 1` sits at index `offset - 2`.
+                var index = tokens.count - 1
+                if let offset { index = min(Int(clamping: offset) - 2, index) }
                 while index >= 0, out.count < wanted {
                     if tokens[index].status(at: now) == .valid { out.append(tokens[index]) }
                     index -= 1

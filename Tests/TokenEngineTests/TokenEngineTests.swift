@@ -36,6 +36,12 @@ struct TokenEngineTests {
         #expect(
             try engine.listTokens(instance: .shop, by: owner, limit: 1, offset: 1).map(
                 \.serial.rawValue) == [2])
+        // Newest first lists serials strictly below the offset (spec §5).
+        #expect(
+            try engine.listTokens(instance: .shop, by: owner, limit: -5, offset: 2).map(
+                \.serial.rawValue) == [1])
+        #expect(try engine.listTokens(instance: .shop, by: owner, limit: -5, offset: 1).isEmpty)
+        #expect(try engine.listTokens(instance: .shop, by: owner, limit: -5, offset: 0).isEmpty)
         // A token without tokens-read cannot list.
         #expect(throws: EngineError.self) {
             try engine.listTokens(instance: .shop, by: viaToken, limit: 5, offset: nil)

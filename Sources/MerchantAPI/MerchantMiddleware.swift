@@ -1,0 +1,55 @@
+import Hummingbird
+import Logging
+
+/// Wraps every route: turns any thrown error into a Taler error body (``TalerError/from(_:)``),
+/// records the request's metrics, and writes one log line per request.
+///
+/// The log line holds the request id (Hummingbird's `hb.request.id`), method, route template,
+/// status and duration: never a header, a body, a query string or a path with its values, so
+/// no secret can reach the log.
+struct MerchantMiddleware: RouterMiddleware {
+    typealias Context = MerchantRequestContext
+    let metrics: MerchantMetrics
+    /// The served path templates, split into segments: an unmatched request on one of them
+    /// used a method the router has no entry for (405, code 20), not an unknown path.
+    let knownPaths: [[Substring]]
+
+    func handle(
+        _ request: Request, context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        var response: Response
+        var failure: TalerError?
+        do {
+            response = try await next(request, context)
+        } catch {
+            var taler = TalerError.from(error)
+            if taler.code == .genericEndpointUnknown,
+                MerchantAPI.matches(request.uri.path, known: knownPaths)
+            {
+                taler = .methodInvalid
+            }
+            failure = taler
+            response = taler.response()
+            if taler.code == .genericInternalInvariantFailure {
+                context.logger.error(
+                    "unexpected error", metadata: ["error.type": "\(type(of: error))"])
+            }
+        }
+        let elapsed = ContinuousClock.now - start
+        let route = context.endpointPath ?? "unknown"
+        metrics.recordRequest(
+            route: route, method: request.method.rawValue, status: response.status.code,
+            duration: elapsed)
+        var metadata: Logger.Metadata = [
+            "http.method": "\(request.method.rawValue)",
+            "http.route": "\(route)",
+            "http.status": "\(response.status.code)",
+            "duration_us": "\(elapsed.nanoseconds / 1000)",
+        ]
+        if let failure { metadata["taler.code"] = "\(failure.code.code)" }
+        context.logger.info("request", metadata: metadata)
+        return response
+    }
+}

@@ -1,0 +1,97 @@
+import Hummingbird
+import TokenDomain
+import TokenEngine
+
+/// An error answered with a Taler `ErrorDetail` body: `{"code":N,"hint":"..."}` plus
+/// `parameter` when one request parameter is at fault.
+///
+/// This file is the one place where failures become HTTP: engine errors, body and header
+/// problems, Hummingbird's own errors (unknown path, oversized body) and anything unexpected.
+/// Hints are built from fixed texts and parameter names only; no secret ever reaches one.
+public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var code: TalerErrorCode
+    public var hint: String
+    public var parameter: String?
+    /// The HTTP status; the code's own unless a rule says otherwise (throttling: 429).
+    public var status: HTTPResponse.Status
+    /// Seconds to wait, sent as `Retry-After`.
+    public var retryAfter: Int?
+
+    public init(
+        _ code: TalerErrorCode, hint: String, parameter: String? = nil,
+        status: HTTPResponse.Status? = nil, retryAfter: Int? = nil
+    ) {
+        self.code = code
+        self.hint = hint
+        self.parameter = parameter
+        self.status = status ?? HTTPResponse.Status(code: code.httpStatus)
+        self.retryAfter = retryAfter
+    }
+
+    public var description: String { "\(status.code) \(code.code) \(code.name): \(hint)" }
+
+    /// 400, code 26, naming the parameter.
+    static func malformed(_ parameter: String, _ hint: String? = nil) -> TalerError {
+        TalerError(
+            .genericParameterMalformed, hint: hint ?? "malformed parameter: \(parameter)",
+            parameter: parameter)
+    }
+
+    /// 400, code 25, naming the parameter.
+    static func missing(_ parameter: String) -> TalerError {
+        TalerError(
+            .genericParameterMissing, hint: "missing parameter: \(parameter)",
+            parameter: parameter)
+    }
+
+    static let jsonInvalid = TalerError(.genericJSONInvalid, hint: "the body is not valid JSON")
+    static let endpointUnknown = TalerError(.genericEndpointUnknown, hint: "unknown endpoint")
+    static let methodInvalid = TalerError(
+        .genericMethodInvalid, hint: "method not allowed on this endpoint")
+    static let uploadTooLarge = TalerError(
+        .genericUploadExceedsLimit, hint: "the request body is too large")
+    static let unauthorized = TalerError(.merchantGenericUnauthorized, hint: "unauthorized")
+
+    /// The Taler error for any error a handler threw: the one mapping.
+    static func from(_ error: any Error) -> TalerError {
+        switch error {
+        case let taler as TalerError:
+            return taler
+        case let engine as EngineError:
+            return TalerError(engine.code, hint: engine.hint, parameter: engine.parameter)
+        case let http as any HTTPResponseError:
+            switch http.status {
+            case .notFound: return .endpointUnknown
+            case .methodNotAllowed: return .methodInvalid
+            case .contentTooLarge: return .uploadTooLarge
+            case .badRequest:
+                return TalerError(.genericHTTPHeadersMalformed, hint: "malformed request")
+            default:
+                return TalerError(
+                    .genericInternalInvariantFailure, hint: "internal error", status: http.status)
+            }
+        default:
+            return TalerError(.genericInternalInvariantFailure, hint: "internal error")
+        }
+    }
+
+    /// The response: JSON body, the status, `Retry-After` when set.
+    func response() -> Response {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.key("code")
+        writer.integer(code.code)
+        writer.key("hint")
+        writer.string(hint)
+        if let parameter {
+            writer.key("parameter")
+            writer.string(parameter)
+        }
+        writer.endObject()
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(
+            status: status, headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+    }
+}

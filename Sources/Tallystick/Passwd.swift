@@ -1,0 +1,57 @@
+import ArgumentParser
+import EventLog
+import Foundation
+import TokenDomain
+import TokenEngine
+
+/// `tallystick passwd`: sets an instance's password offline, as `taler-merchant-passwd` does.
+struct Passwd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Set an instance's password (while no server runs on the same log).",
+        discussion: """
+            The password is read from TALER_MERCHANT_PASSWORD, else from the first line of
+            standard input. The log's writer lock makes this refuse to run while a server holds
+            the same data directory. Existing login tokens stay valid; revoke them if the old
+            password leaked. When the instance is `admin` and does not exist yet, it is created.
+              echo 'new secret' | tallystick passwd shop1
+              TALER_MERCHANT_PASSWORD=s3cret tallystick passwd admin --data-dir /var/lib/tallystick
+            """)
+
+    @Argument(help: "The instance id, e.g. admin.") var instance: String
+    @Option(help: "Directory of the event log (default eventlog/data).") var dataDir =
+        "eventlog/data"
+
+    func run() async throws {
+        guard let id = InstanceID(instance) else {
+            throw ValidationError("not a valid instance id: \(instance)")
+        }
+        var password = ProcessInfo.processInfo.environment["TALER_MERCHANT_PASSWORD"] ?? ""
+        if password.isEmpty { password = readLine(strippingNewline: true) ?? "" }
+        guard !password.isEmpty else {
+            throw ValidationError(
+                "no password: set TALER_MERCHANT_PASSWORD or give it on standard input")
+        }
+        let log: LMDBEventLog
+        do {
+            log = try LMDBEventLog.open(LMDBEventLog.Configuration(directory: dataDir))
+        } catch EventLogError.lockedByAnotherProcess(_) {
+            throw ValidationError("a server holds the event log in \(dataDir); stop it first")
+        } catch {
+            throw ValidationError("cannot open the event log in \(dataDir): \(error)")
+        }
+        do {
+            let engine = try TokenEngine(log: log, clock: SystemLogClock())
+            if engine.instance(id) == nil, id == .admin {
+                try await engine.createInstance(
+                    .init(id: id, name: "admin", auth: .password(password)))
+            } else {
+                try await engine.changeCredentials(instance: id, to: .password(password), by: nil)
+            }
+        } catch {
+            await log.close()
+            throw ValidationError("cannot set the password of \(id): \(error)")
+        }
+        await log.close()
+        print("tallystick: password of \(id) changed")
+    }
+}

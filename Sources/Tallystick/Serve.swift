@@ -1,0 +1,132 @@
+import ArgumentParser
+import EventLog
+import Foundation
+import Hummingbird
+import Logging
+import MerchantAPI
+import ServiceLifecycle
+import TokenDomain
+import TokenEngine
+
+/// `tallystick serve`: the HTTP server.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the Taler merchant auth API.",
+        discussion: """
+            Settings come from flags, then the environment, then a config file (see the
+            README for every key). At first start, when the log has no `admin` instance, it
+            is created with the admin password; with none given, one is generated and printed
+            once (only its hash is stored). SIGTERM or SIGINT stops accepting connections,
+            finishes the requests in flight, closes the log and exits 0.
+              tallystick serve
+              TALER_MERCHANT_PASSWORD=secret tallystick serve --port 8080
+              tallystick serve --config /etc/tallystick.conf --log-level warning
+            """)
+
+    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
+    @Option(help: "Port to listen on; 0 picks a free one (default 9966).") var port: Int?
+    @Option(help: "Directory of the event log (default eventlog/data).") var dataDir: String?
+    @Option(help: "Password of the admin instance when it is created (or TALER_MERCHANT_PASSWORD).")
+    var adminPassword: String?
+    @Option(help: "Config file of key = value lines.") var config: String?
+    @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+    @Option(help: "Longest token lifetime in seconds, caps `forever` too (default none).")
+    var maxTokenDuration: UInt64?
+
+    func run() async throws {
+        var flags = [String: String]()
+        flags["host"] = host
+        flags["port"] = port.map(String.init)
+        flags["data-dir"] = dataDir
+        flags["admin-password"] = adminPassword
+        flags["log-level"] = logLevel
+        flags["max-token-duration"] = maxTokenDuration.map(String.init)
+        let settings: ServerSettings
+        do {
+            settings = try ServerSettings.resolve(
+                flags: flags, environment: ProcessInfo.processInfo.environment,
+                configFile: config)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let level = settings.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "tallystick")
+
+        let log: LMDBEventLog
+        do {
+            log = try LMDBEventLog.open(
+                LMDBEventLog.Configuration(directory: settings.dataDirectory))
+        } catch {
+            throw ValidationError(
+                "cannot open the event log in \(settings.dataDirectory): \(error)")
+        }
+        var engineConfiguration = EngineConfiguration()
+        engineConfiguration.maxTokenDuration = settings.maxTokenDuration.map { $0 * 1_000_000 }
+        let clock = SystemLogClock()
+        let engine: TokenEngine
+        do {
+            engine = try TokenEngine(log: log, configuration: engineConfiguration, clock: clock)
+            try await Self.bootstrapAdmin(engine, password: settings.adminPassword)
+        } catch {
+            await log.close()
+            throw ValidationError("cannot start: \(error)")
+        }
+
+        let api = MerchantAPI(
+            engine: engine, clock: clock,
+            metrics: MerchantMetrics(statistics: { log.writerStatistics }), logger: logger)
+        let app = Application(
+            router: api.buildRouter(),
+            configuration: .init(
+                address: .hostname(settings.host, port: settings.port), serverName: "tallystick"),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? settings.port
+                say("tallystick: listening on http://\(settings.host):\(port)")
+            },
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            await log.close()
+            throw error
+        }
+        await log.close()
+        logger.info("stopped; event log closed")
+    }
+
+    /// Creates the `admin` instance when the log has none: with `password`, or a generated
+    /// one printed once to standard output.
+    static func bootstrapAdmin(_ engine: TokenEngine, password: String?) async throws {
+        guard engine.instance(.admin) == nil else { return }
+        let chosen: String
+        if let password, !password.isEmpty {
+            chosen = password
+        } else {
+            chosen = generatedPassword()
+            say("tallystick: created the admin instance; its password (shown once): \(chosen)")
+        }
+        try await engine.createInstance(
+            .init(id: .admin, name: "admin", auth: .password(chosen)))
+    }
+
+    /// 26 characters of Crockford base32 from 16 random bytes (128 bits).
+    static func generatedPassword() -> String {
+        let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<26).map { _ in alphabet[Int(generator.next(upperBound: UInt8(32)))] })
+    }
+}
+
+/// Writes a line to standard output at once (unbuffered: a supervisor or test reads it live).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}

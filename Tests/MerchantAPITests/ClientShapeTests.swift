@@ -1,0 +1,232 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+import TokenDomain
+
+@testable import MerchantAPI
+
+/// The requests of spec §8, as the real clients send them, and the fields each one reads.
+@Suite("Real client request shapes")
+struct ClientShapeTests {
+    @Test func phpSDKWithNullFieldsThenBearerThenManagedModeWithoutScheme() async throws {
+        let h = try await APIHarness()
+        try await h.test { client in
+            let minted = try await client.call(
+                .post, "/instances/shop/private/token",
+                auth: basic("shop", APIHarness.shopPassword),
+                json:
+                    #"{"scope":"write","duration":{"d_us":3600000000},"description":"php","refreshable":null}"#
+            )
+            #expect(minted.status == .ok)
+            let token = try #require(minted.json["access_token"]?.stringValue)
+            h.remember(token)
+            #expect(minted.json["scope"]?.stringValue == "write")
+            #expect(minted.json["expiration"]?["t_s"]?.integer == Int64(1_700_003_600))
+            let nulls = try await client.call(
+                .post, "/instances/shop/private/token",
+                auth: basic("shop", APIHarness.shopPassword),
+                json: #"{"scope":"readonly","duration":null,"description":null,"refreshable":null}"#
+            )
+            #expect(nulls.status == .ok)
+            h.remember(nulls.json["access_token"]?.stringValue ?? "")
+            #expect(nulls.json["expiration"]?["t_s"]?.integer == Int64(1_700_086_400))
+            let list = try await client.call(
+                .get, "/instances/shop/private/tokens?limit=-20", auth: "Bearer \(token)")
+            #expect(list.status == .ok)
+            #expect(list.json["tokens"]?.arrayValue?.count == 2)
+            let managed = try await client.call(.get, "/instances/shop/private/tokens", auth: token)
+            #expect(managed.status == .ok)
+            let bySerial = try await client.call(
+                .delete, "/instances/shop/private/tokens/2", auth: token)
+            #expect(bySerial.status == .noContent)
+            let selfDelete = try await client.call(
+                .delete, "/instances/shop/private/token", auth: token)
+            #expect(selfDelete.status == .noContent)
+        }
+    }
+
+    @Test func trytonPasswordBearerWithOrderMgmtRefreshable() async throws {
+        let h = try await APIHarness()
+        try await h.test { client in
+            let minted = try await client.call(
+                .post, "/instances/shop/private/token",
+                auth: "Bearer secret-token:\(APIHarness.shopPassword)",
+                json: #"{"description":"Tryton","scope":"order-mgmt:refreshable"}"#)
+            #expect(minted.status == .ok)
+            h.remember(minted.json["access_token"]?.stringValue ?? "")
+            #expect(minted.json["access_token"]?.stringValue?.hasPrefix("secret-token:") == true)
+            #expect(minted.json["expiration"]?["t_s"]?.integer == Int64(1_700_086_400))
+            #expect(minted.json["refreshable"]?.boolValue == true)
+            #expect(minted.json["scope"]?.stringValue == "order-mgmt:refreshable")
+            let details = try await client.call(
+                .get, "/instances/shop/private",
+                auth: "Bearer secret-token:\(APIHarness.shopPassword)")
+            #expect(details.status == .ok)
+            #expect(details.json["name"]?.stringValue == "Shop")
+        }
+    }
+
+    @Test func btcpayCreatesThenMintsForeverAndTreats409AsExisting() async throws {
+        let h = try await APIHarness()
+        h.remember("btcpay generated pw")
+        try await h.test { client in
+            let create =
+                #"{"id":"btc","name":"BTCPay store","auth":{"method":"token","password":"btcpay generated pw"}}"#
+            let created = try await client.call(
+                .post, "/management/instances", auth: bearer(APIHarness.adminPassword), json: create
+            )
+            #expect(created.status == .noContent)
+            let minted = try await client.call(
+                .post, "/instances/btc/private/token", auth: basic("btc", "btcpay generated pw"),
+                json: #"{"scope":"all","refreshable":false,"duration":{"d_us":"forever"}}"#)
+            #expect(minted.status == .ok)
+            h.remember(minted.json["access_token"]?.stringValue ?? "")
+            #expect(minted.json["expiration"]?["t_s"]?.stringValue == "never")
+            #expect(minted.json["refreshable"]?.boolValue == false)
+            h.remember("another generated pw")
+            let again = try await client.call(
+                .post, "/management/instances", auth: bearer(APIHarness.adminPassword),
+                json:
+                    #"{"id":"btc","name":"BTCPay store","auth":{"method":"token","password":"another generated pw"}}"#
+            )
+            #expect(again.status == .conflict)
+            #expect(again.code == 2600)
+        }
+    }
+
+    @Test func rubyReadsTheDeprecatedTokenField() async throws {
+        let h = try await APIHarness()
+        try await h.test { client in
+            let minted = try await client.call(
+                .post, "/private/token", auth: "Bearer secret-token:\(APIHarness.adminPassword)",
+                json: #"{"scope":"write"}"#)
+            #expect(minted.status == .ok)
+            let token = try #require(minted.json["token"]?.stringValue)
+            h.remember(token)
+            #expect(token == minted.json["access_token"]?.stringValue)
+            let used = try await client.call(.get, "/private/tokens", auth: bearer(token))
+            #expect(used.status == .ok)
+        }
+    }
+}
+
+@Suite("Login throttling")
+struct ThrottleTests {
+    @Test func failuresFromOneAddressBlockItWithRetryAfterUntilTheWaitPasses() async throws {
+        var policy = LoginThrottle.Policy()
+        policy.freeFailuresPerAddress = 2
+        let h = try await APIHarness(throttle: policy)
+        try await h.test { client in
+            for _ in 0..<3 {
+                let wrong = try await client.call(
+                    .post, "/instances/shop/private/token", auth: basic("shop", "guess"),
+                    json: #"{"scope":"all"}"#)
+                #expect(wrong.status == .unauthorized)
+            }
+            let blocked = try await client.call(
+                .post, "/instances/shop/private/token",
+                auth: basic("shop", APIHarness.shopPassword),
+                json: #"{"scope":"all"}"#)
+            #expect(blocked.status == .tooManyRequests)
+            #expect(blocked.headers[.retryAfter] == "1")
+            #expect(blocked.code == 2015)
+            h.clock.advance(by: 1_000_000)
+            let through = try await client.call(
+                .post, "/instances/shop/private/token",
+                auth: basic("shop", APIHarness.shopPassword),
+                json: #"{"scope":"all"}"#)
+            #expect(through.status == .ok)
+            h.remember(through.json["access_token"]?.stringValue ?? "")
+        }
+    }
+
+    @Test func theAddressWaitDoublesAndIsCapped() {
+        var policy = LoginThrottle.Policy()
+        policy.freeFailuresPerAddress = 1
+        policy.maximumAddressDelay = 4_000_000
+        policy.freeFailuresPerInstance = 1_000
+        let throttle = LoginThrottle(policy: policy)
+        var waits = [Int?]()
+        for _ in 0..<6 {
+            throttle.recordFailure(instance: "shop", address: "10.0.0.1", now: 0)
+            waits.append(throttle.wait(instance: "shop", address: "10.0.0.1", now: 0))
+        }
+        #expect(waits == [nil, 1, 2, 4, 4, 4])
+        #expect(throttle.wait(instance: "shop", address: "10.0.0.2", now: 0) == nil)
+    }
+
+    @Test func anAttackOnAnInstanceDelaysNewAddressesBrieflyAndTrustedOnesNotAtAll() {
+        var policy = LoginThrottle.Policy()
+        policy.freeFailuresPerAddress = 1_000
+        policy.freeFailuresPerInstance = 3
+        policy.maximumInstanceDelay = 5_000_000
+        let throttle = LoginThrottle(policy: policy)
+        throttle.recordSuccess(instance: "shop", address: "owner", now: 0)
+        for attacker in 0..<100 {
+            throttle.recordFailure(instance: "shop", address: "bot\(attacker)", now: 10)
+        }
+        let newcomer = throttle.wait(instance: "shop", address: "new device", now: 10)
+        #expect(newcomer == 5)
+        #expect(throttle.wait(instance: "shop", address: "owner", now: 10) == nil)
+        #expect(throttle.wait(instance: "other", address: "new device", now: 10) == nil)
+        #expect(throttle.wait(instance: "shop", address: "new device", now: 5_000_010) == nil)
+    }
+
+    @Test func memoryIsFixedWhateverTheNumberOfAddresses() {
+        var policy = LoginThrottle.Policy()
+        policy.slots = 16
+        policy.freeFailuresPerAddress = 0
+        policy.freeFailuresPerInstance = 1_000_000
+        let throttle = LoginThrottle(policy: policy)
+        for address in 0..<10_000 {
+            throttle.recordFailure(instance: "shop", address: "a\(address)", now: Int64(address))
+        }
+        #expect(throttle.slotCount == 16 * 3)
+    }
+}
+
+@Suite("Authorization header")
+struct AuthorizationHeaderTests {
+    @Test func formsOfTheHeader() {
+        #expect(AuthorizationHeader.parse(nil).map { "\($0)" } == "none")
+        #expect(
+            AuthorizationHeader.parse("Basic c2hvcDpwdzpjb2xvbg==").map { "\($0)" }
+                == "basic(shop, ***)")
+        if case .basic(let user, let password)? = AuthorizationHeader.parse(
+            "basic   c2hvcDpwdzpjb2xvbg")
+        {
+            #expect(user == "shop")
+            #expect(password == "pw:colon")
+        } else {
+            Issue.record("basic not parsed")
+        }
+        if case .secretToken(let text)? = AuthorizationHeader.parse("Bearer  secret-token:abc  ") {
+            #expect(text == "abc")
+        } else {
+            Issue.record("bearer not parsed")
+        }
+        #expect(AuthorizationHeader.parse("Basic !!!") == nil)
+        #expect(AuthorizationHeader.parse("Bearer abc") == nil)
+        #expect(AuthorizationHeader.parse("Bearer secret-token:") == nil)
+        #expect(AuthorizationHeader.parse("Token secret-token:abc") == nil)
+        #expect(Base64.encode(Array("shop:pw:colon".utf8)) == "c2hvcDpwdzpjb2xvbg==")
+    }
+
+    @Test func jsonParserIsStrict() throws {
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Array("{\"a\":01}".utf8)) }
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Array("{\"a\":1,}".utf8)) }
+        #expect(throws: JSONSyntaxError.self) { try JSONValue.parse(Array("[1] x".utf8)) }
+        #expect(throws: JSONSyntaxError.self) {
+            try JSONValue.parse(
+                Array(
+                    (String(repeating: "[", count: 100) + String(repeating: "]", count: 100)).utf8))
+        }
+        let value = try JSONValue.parse(
+            Array(#" {"s":"a\u00e9\ud83d\ude00\n","n":-1.5e3,"b":[true,null]} "#.utf8))
+        #expect(value["s"]?.stringValue == "aé😀\n")
+        #expect(value["n"] == .number("-1.5e3"))
+        #expect(value["n"]?.integer == nil)
+        #expect(value["b"]?.arrayValue == [.bool(true), .null])
+    }
+}

@@ -1,0 +1,188 @@
+import EventLogTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Starts the built `tallystick` executable as a real process: mint, use, restart, use again.
+@Suite("Live server")
+struct LiveServerTests {
+    /// The `tallystick` executable built next to this test bundle.
+    static func executable() throws -> URL {
+        let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        var candidates = [here.appendingPathComponent("tallystick")]
+        var directory = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { directory.deleteLastPathComponent() }
+        candidates.append(directory.appendingPathComponent(".build/debug/tallystick"))
+        let found = candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
+        return try #require(found, "build the tallystick product first (swift build)")
+    }
+
+    /// A running `tallystick serve` and the port it listens on.
+    struct Server {
+        let process: Process
+        let port: Int
+
+        /// What the server printed before it listened (the generated password, if any).
+        let output: String
+
+        static func start(dataDirectory: String) throws -> Server {
+            try start(
+                arguments: [
+                    "serve", "--port", "0", "--data-dir", dataDirectory,
+                    "--admin-password", "live admin pw", "--log-level", "warning",
+                ], environment: [:])
+        }
+
+        static func start(arguments: [String], environment extra: [String: String]) throws
+            -> Server
+        {
+            let process = Process()
+            process.executableURL = try LiveServerTests.executable()
+            process.arguments = arguments
+            var environment = ProcessInfo.processInfo.environment
+            for key in ["TALER_MERCHANT_PASSWORD", "TALLYSTICK_DATA_DIR", "TALLYSTICK_CONFIG"] {
+                environment.removeValue(forKey: key)
+            }
+            process.environment = environment.merging(extra) { $1 }
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            var seen = ""
+            while !seen.contains("\n") || !seen.contains("listening on") {
+                let chunk = output.fileHandleForReading.availableData
+                guard !chunk.isEmpty else { break }
+                seen += String(decoding: chunk, as: UTF8.self)
+            }
+            let line = try #require(
+                seen.split(separator: "\n").first { $0.contains("listening on") })
+            let port = try #require(line.split(separator: ":").last.flatMap { Int($0) })
+            return Server(process: process, port: port, output: seen)
+        }
+
+        func stop() -> Int32 {
+            process.terminate()
+            process.waitUntilExit()
+            return process.terminationStatus
+        }
+    }
+
+    static func run(_ arguments: [String], environment extra: [String: String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = try executable()
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    @Test func aTokenMintedBeforeARestartStillWorksAfterIt() async throws {
+        let directory = try TemporaryDirectory(prefix: "live")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let first = try Server.start(dataDirectory: data)
+        let basic = "Basic " + Data("admin:live admin pw".utf8).base64EncodedString()
+        let token: String = try await TestClient.withClient(host: "127.0.0.1", port: first.port) {
+            client in
+            let minted = try await client.post(
+                "/private/token", headers: [.authorization: basic],
+                body: ByteBuffer(string: #"{"scope":"readonly","duration":{"d_us":"forever"}}"#))
+            #expect(minted.status == .ok)
+            let body = text(minted.body ?? ByteBuffer())
+            let start = try #require(body.range(of: #""access_token":""#)).upperBound
+            let token = String(body[start...].prefix { $0 != "\"" })
+            let used = try await client.get(
+                "/private/tokens", headers: [.authorization: "Bearer \(token)"])
+            #expect(used.status == .ok)
+            return token
+        }
+        let refused = try Self.run(
+            ["passwd", "admin", "--data-dir", data],
+            environment: ["TALER_MERCHANT_PASSWORD": "other"])
+        #expect(refused != 0)
+        #expect(first.stop() == 0)
+
+        let second = try Server.start(dataDirectory: data)
+        try await TestClient.withClient(host: "127.0.0.1", port: second.port) { client in
+            let used = try await client.get(
+                "/private/tokens", headers: [.authorization: "Bearer \(token)"])
+            #expect(used.status == .ok)
+            let wrong = try await client.get(
+                "/private/tokens", headers: [.authorization: "Bearer secret-token:nope"])
+            #expect(wrong.status == .unauthorized)
+        }
+        #expect(second.stop() == 0)
+        #expect(try Self.run(["status", "--data-dir", data], environment: [:]) == 0)
+        let changed = try Self.run(
+            ["passwd", "admin", "--data-dir", data],
+            environment: ["TALER_MERCHANT_PASSWORD": "other"])
+        #expect(changed == 0)
+    }
+
+    /// Whether Basic `admin:password` can mint on `port`.
+    static func adminCanMint(port: Int, password: String) async throws -> Bool {
+        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+            let basic = "Basic " + Data("admin:\(password)".utf8).base64EncodedString()
+            let response = try await client.post(
+                "/private/token", headers: [.authorization: basic],
+                body: ByteBuffer(string: #"{"scope":"readonly"}"#))
+            return response.status == .ok
+        }
+    }
+
+    @Test func flagsBeatTheEnvironmentWhichBeatsTheConfigFile() async throws {
+        let directory = try TemporaryDirectory(prefix: "live-config")
+        defer { directory.remove() }
+        let file = directory.appending("tallystick.conf")
+        try """
+        # every key may be set here
+        host = 127.0.0.1
+        port = 0
+        data-dir = \(directory.appending("from-file"))
+        admin-password = file pw
+        log-level = warning
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let environment = [
+            "TALLYSTICK_DATA_DIR": directory.appending("from-env"),
+            "TALER_MERCHANT_PASSWORD": "env pw",
+        ]
+        let byEnvironment = try Server.start(
+            arguments: ["serve", "--config", file], environment: environment)
+        #expect(try await Self.adminCanMint(port: byEnvironment.port, password: "env pw"))
+        #expect(try await Self.adminCanMint(port: byEnvironment.port, password: "file pw") == false)
+        #expect(byEnvironment.stop() == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.appending("from-env")))
+        #expect(!FileManager.default.fileExists(atPath: directory.appending("from-file")))
+
+        let byFlag = try Server.start(
+            arguments: [
+                "serve", "--config", file, "--data-dir", directory.appending("from-flag"),
+                "--admin-password", "flag pw",
+            ], environment: environment)
+        #expect(try await Self.adminCanMint(port: byFlag.port, password: "flag pw"))
+        #expect(byFlag.stop() == 0)
+        #expect(FileManager.default.fileExists(atPath: directory.appending("from-flag")))
+    }
+
+    @Test func withoutAPasswordTheServerGeneratesOneAndPrintsItOnce() async throws {
+        let directory = try TemporaryDirectory(prefix: "live-generated")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let arguments = ["serve", "--port", "0", "--data-dir", data, "--log-level", "warning"]
+        let first = try Server.start(arguments: arguments, environment: [:])
+        let marker = "its password (shown once): "
+        let line = try #require(first.output.split(separator: "\n").first { $0.contains(marker) })
+        let password = String(try #require(line.components(separatedBy: marker).last))
+        #expect(password.count == 26)
+        #expect(try await Self.adminCanMint(port: first.port, password: password))
+        #expect(first.stop() == 0)
+        let second = try Server.start(arguments: arguments, environment: [:])
+        #expect(!second.output.contains(marker))
+        #expect(try await Self.adminCanMint(port: second.port, password: password))
+        #expect(second.stop() == 0)
+    }
+}
