@@ -207,4 +207,25 @@ struct LiveServerTests {
         #expect(second.stop() == 0)
         #expect(!second.takeLog().contains(password))
     }
+
+    @Test func badSettingsAndUnknownInstancesAreRefusedWithANonZeroExit() throws {
+        let directory = try TemporaryDirectory(prefix: "live-bad")
+        defer { directory.remove() }
+        let file = directory.appending("bad.conf")
+        try "prot = 9966\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try Self.run(["serve", "--config", file], environment: [:]) != 0)
+        #expect(
+            try Self.run(
+                ["serve", "--port", "99999", "--data-dir", directory.appending("d")],
+                environment: [:])
+                != 0)
+        #expect(
+            try Self.run(
+                ["passwd", "nobody", "--data-dir", directory.appending("d")],
+                environment: ["TALER_MERCHANT_PASSWORD": "x y z"]) != 0)
+        #expect(
+            try Self.run(
+                ["passwd", "admin", "--data-dir", directory.appending("d")],
+                environment: ["TALER_MERCHANT_PASSWORD": "x y z"]) == 0)
+    }
 }
