@@ -22,11 +22,11 @@ enum AuthorizationHeader {
         guard let space = trimmed.firstIndex(where: { $0 == " " || $0 == "\t" }) else { return nil }
         let scheme = trimmed[..<space]
         let value = trimmed[space...].drop { $0 == " " || $0 == "\t" }
-        if scheme.lowercased() == "bearer" {
+        if equalsIgnoringCase(scheme, "bearer") {
             guard hasPrefixIgnoringCase(value, secretTokenPrefix) else { return nil }
             return secretToken(value)
         }
-        if scheme.lowercased() == "basic" {
+        if equalsIgnoringCase(scheme, "basic") {
             let encoded = value.prefix { $0 != " " && $0 != "\t" }
             guard let decoded = Base64.decode(encoded),
                 let text = String(validating: decoded, as: UTF8.self),
@@ -47,9 +47,21 @@ enum AuthorizationHeader {
         return .secretToken(String(rest))
     }
 
+    /// ASCII case-insensitive prefix test on UTF-8 (every request with credentials runs it).
     private static func hasPrefixIgnoringCase(_ text: Substring, _ prefix: String) -> Bool {
-        text.utf8.count >= prefix.utf8.count
-            && text.prefix(prefix.count).lowercased() == prefix
+        var rest = text.utf8.makeIterator()
+        for expected in prefix.utf8 {
+            guard let byte = rest.next(), lowercase(byte) == expected else { return false }
+        }
+        return true
+    }
+
+    private static func equalsIgnoringCase(_ text: Substring, _ word: String) -> Bool {
+        text.utf8.count == word.utf8.count && hasPrefixIgnoringCase(text, word)
+    }
+
+    private static func lowercase(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
     }
 }
 

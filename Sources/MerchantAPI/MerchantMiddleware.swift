@@ -42,14 +42,20 @@ struct MerchantMiddleware: RouterMiddleware {
         metrics.recordRequest(
             route: route, method: request.method.rawValue, status: response.status.code,
             duration: elapsed)
-        var metadata: Logger.Metadata = [
-            "http.method": "\(request.method.rawValue)",
-            "http.route": "\(route)",
-            "http.status": "\(response.status.code)",
-            "duration_us": "\(elapsed.nanoseconds / 1000)",
-        ]
-        if let failure { metadata["taler.code"] = "\(failure.code.code)" }
-        context.logger.info("request", metadata: metadata)
+        let status = response.status.code
+        let code = failure?.code.code
+        context.logger.info(
+            "request",
+            metadata: {
+                var metadata: Logger.Metadata = [
+                    "http.method": "\(request.method.rawValue)",
+                    "http.route": "\(route)",
+                    "http.status": "\(status)",
+                    "duration_us": "\(elapsed.nanoseconds / 1000)",
+                ]
+                if let code { metadata["taler.code"] = "\(code)" }
+                return metadata
+            }())
         return response
     }
 }

@@ -51,11 +51,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let level = settings.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in ServerLogHandler(label: label, logLevel: level) }
         let logger = Logger(label: "tallystick")
 
         let log: LMDBEventLog

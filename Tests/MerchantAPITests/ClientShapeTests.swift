@@ -173,6 +173,23 @@ struct ThrottleTests {
         #expect(throttle.wait(instance: "shop", address: "new device", now: 5_000_010) == nil)
     }
 
+    @Test func withoutRecentFailuresTheAddressIsNotEvenFormatted() {
+        let throttle = LoginThrottle()
+        var asked = 0
+        func address() -> String {
+            asked += 1
+            return "10.0.0.9"
+        }
+        #expect(throttle.wait(instance: "shop", address: address(), now: 1_000) == nil)
+        #expect(asked == 0)
+        throttle.recordFailure(instance: "shop", address: "10.0.0.9", now: 2_000)
+        #expect(throttle.wait(instance: "shop", address: address(), now: 3_000) == nil)
+        #expect(asked == 1)
+        let later = 2_000 + throttle.policy.maximumAddressDelay + throttle.policy.window + 1
+        #expect(throttle.wait(instance: "shop", address: address(), now: later) == nil)
+        #expect(asked == 1)
+    }
+
     @Test func memoryIsFixedWhateverTheNumberOfAddresses() {
         var policy = LoginThrottle.Policy()
         policy.slots = 16

@@ -25,12 +25,14 @@ struct LiveServerTests {
 
         /// What the server printed before it listened (the generated password, if any).
         let output: String
+        /// Where its standard error (the log) goes.
+        let logFile: String
 
         static func start(dataDirectory: String) throws -> Server {
             try start(
                 arguments: [
                     "serve", "--port", "0", "--data-dir", dataDirectory,
-                    "--admin-password", "live admin pw", "--log-level", "warning",
+                    "--admin-password", "live admin pw", "--log-level", "trace",
                 ], environment: [:])
         }
 
@@ -47,7 +49,9 @@ struct LiveServerTests {
             process.environment = environment.merging(extra) { $1 }
             let output = Pipe()
             process.standardOutput = output
-            process.standardError = FileHandle.nullDevice
+            let logFile = NSTemporaryDirectory() + "tallystick-live-\(UUID().uuidString).log"
+            _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
             try process.run()
             var seen = ""
             while !seen.contains("\n") || !seen.contains("listening on") {
@@ -58,13 +62,19 @@ struct LiveServerTests {
             let line = try #require(
                 seen.split(separator: "\n").first { $0.contains("listening on") })
             let port = try #require(line.split(separator: ":").last.flatMap { Int($0) })
-            return Server(process: process, port: port, output: seen)
+            return Server(process: process, port: port, output: seen, logFile: logFile)
         }
 
         func stop() -> Int32 {
             process.terminate()
             process.waitUntilExit()
             return process.terminationStatus
+        }
+
+        /// The server's log output; the file is removed.
+        func takeLog() -> String {
+            defer { try? FileManager.default.removeItem(atPath: logFile) }
+            return (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
         }
     }
 
@@ -105,6 +115,10 @@ struct LiveServerTests {
             environment: ["TALER_MERCHANT_PASSWORD": "other"])
         #expect(refused != 0)
         #expect(first.stop() == 0)
+        let firstLog = first.takeLog()
+        #expect(firstLog.contains("http.route=/private/token"))
+        #expect(!firstLog.contains("live admin pw"))
+        #expect(!firstLog.contains(String(token.dropFirst("secret-token:".count))))
 
         let second = try Server.start(dataDirectory: data)
         try await TestClient.withClient(host: "127.0.0.1", port: second.port) { client in
@@ -116,6 +130,10 @@ struct LiveServerTests {
             #expect(wrong.status == .unauthorized)
         }
         #expect(second.stop() == 0)
+        let secondLog = second.takeLog()
+        #expect(secondLog.contains("stopped; event log closed"))
+        #expect(!secondLog.contains("live admin pw"))
+        #expect(!secondLog.contains(String(token.dropFirst("secret-token:".count))))
         #expect(try Self.run(["status", "--data-dir", data], environment: [:]) == 0)
         let changed = try Self.run(
             ["passwd", "admin", "--data-dir", data],
@@ -155,6 +173,7 @@ struct LiveServerTests {
         #expect(try await Self.adminCanMint(port: byEnvironment.port, password: "env pw"))
         #expect(try await Self.adminCanMint(port: byEnvironment.port, password: "file pw") == false)
         #expect(byEnvironment.stop() == 0)
+        #expect(!byEnvironment.takeLog().contains("env pw"))
         #expect(FileManager.default.fileExists(atPath: directory.appending("from-env")))
         #expect(!FileManager.default.fileExists(atPath: directory.appending("from-file")))
 
@@ -165,6 +184,7 @@ struct LiveServerTests {
             ], environment: environment)
         #expect(try await Self.adminCanMint(port: byFlag.port, password: "flag pw"))
         #expect(byFlag.stop() == 0)
+        #expect(!byFlag.takeLog().contains("flag pw"))
         #expect(FileManager.default.fileExists(atPath: directory.appending("from-flag")))
     }
 
@@ -180,9 +200,32 @@ struct LiveServerTests {
         #expect(password.count == 26)
         #expect(try await Self.adminCanMint(port: first.port, password: password))
         #expect(first.stop() == 0)
+        #expect(!first.takeLog().contains(password))
         let second = try Server.start(arguments: arguments, environment: [:])
         #expect(!second.output.contains(marker))
         #expect(try await Self.adminCanMint(port: second.port, password: password))
         #expect(second.stop() == 0)
+        #expect(!second.takeLog().contains(password))
+    }
+
+    @Test func badSettingsAndUnknownInstancesAreRefusedWithANonZeroExit() throws {
+        let directory = try TemporaryDirectory(prefix: "live-bad")
+        defer { directory.remove() }
+        let file = directory.appending("bad.conf")
+        try "prot = 9966\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try Self.run(["serve", "--config", file], environment: [:]) != 0)
+        #expect(
+            try Self.run(
+                ["serve", "--port", "99999", "--data-dir", directory.appending("d")],
+                environment: [:])
+                != 0)
+        #expect(
+            try Self.run(
+                ["passwd", "nobody", "--data-dir", directory.appending("d")],
+                environment: ["TALER_MERCHANT_PASSWORD": "x y z"]) != 0)
+        #expect(
+            try Self.run(
+                ["passwd", "admin", "--data-dir", directory.appending("d")],
+                environment: ["TALER_MERCHANT_PASSWORD": "x y z"]) == 0)
     }
 }

@@ -24,12 +24,20 @@ public enum LoginToken {
     /// characters of the upper-case alphabet `0-9A-Z` without `I L O U` (no lower case, no
     /// `I/L/O` aliases), and the 4 padding bits of the last character zero. A `nil` is not an
     /// error to report with the text: the text may be a legacy password.
+    ///
+    /// Every authenticated request runs this: it works on the contiguous UTF-8 so the scan is
+    /// specialised here rather than run through generic witnesses from another module.
     public static func decode(_ token: some StringProtocol) -> [UInt8]? {
-        let utf8 = token.utf8
-        let prefixUTF8 = prefix.utf8
-        guard utf8.count == prefixUTF8.count + encodedCount,
-            utf8.starts(with: prefixUTF8)
+        var text = String(token)
+        return text.withUTF8 { decode(utf8: $0) }
+    }
+
+    static func decode(utf8: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        let prefixCount = prefix.utf8.count
+        guard utf8.count == prefixCount + encodedCount,
+            utf8.prefix(prefixCount).elementsEqual(prefix.utf8)
         else { return nil }
-        return Crockford32.decode(utf8.dropFirst(prefixUTF8.count), byteCount: secretByteCount)
+        return Crockford32.decode(
+            UnsafeBufferPointer(rebasing: utf8[prefixCount...]), byteCount: secretByteCount)
     }
 }
