@@ -60,7 +60,6 @@ let package = Package(
             name: "EventLogTooling",
             dependencies: [
                 "EventLog", "TokenDomain", "TokenEngine",
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict
         ),

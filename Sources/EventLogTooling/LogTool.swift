@@ -1,4 +1,3 @@
-import Crypto
 import EventLog
 import Foundation
 import TokenDomain
@@ -424,11 +423,5 @@ public enum LogTool {
             w.number("first_record_at_us", s.firstRecordAt)
             w.number("last_record_at_us", s.lastRecordAt)
         }
-    }
-
-    /// The SHA-256 of a presented token's secret, or `nil` when it is not a login token.
-    static func hash(ofToken text: String) -> TokenHash? {
-        guard let secret = LoginToken.decode(text) else { return nil }
-        return SHA256.hash(data: secret).withUnsafeBytes { TokenHash($0) }
     }
 }

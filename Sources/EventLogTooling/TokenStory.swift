@@ -1,6 +1,7 @@
 import EventLog
 import Foundation
 import TokenDomain
+import TokenEngine
 
 /// The whole story of one token, from the instance's stream: how and when it was minted, what
 /// was minted from it, how and when it ended.
@@ -30,7 +31,7 @@ public struct TokenStory: Sendable {
     {
         let wanted: TokenHash?
         if let token {
-            guard let hash = LogTool.hash(ofToken: token) else {
+            guard let hash = LoginTokenSecret.hash(ofPresented: token) else {
                 throw ToolError("--token must be secret-token: followed by 52 characters")
             }
             wanted = hash
