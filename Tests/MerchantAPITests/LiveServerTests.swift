@@ -7,6 +7,10 @@ import Testing
 /// Starts the built `tallystick` executable as a real process: mint, use, restart, use again.
 @Suite("Live server")
 struct LiveServerTests {
+    /// A client that waits as long as a debug build's scrypt needs on a busy 2-core machine
+    /// (seconds per hash, several servers at once): not a timing assertion, a bound on a hang.
+    static let patient = TestClient.Configuration(timeout: .seconds(300))
+
     /// The `tallystick` executable built next to this test bundle.
     static func executable() throws -> URL {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -96,7 +100,9 @@ struct LiveServerTests {
         let data = directory.appending("data")
         let first = try Server.start(dataDirectory: data)
         let basic = "Basic " + Data("admin:live admin pw".utf8).base64EncodedString()
-        let token: String = try await TestClient.withClient(host: "127.0.0.1", port: first.port) {
+        let token: String = try await TestClient.withClient(
+            host: "127.0.0.1", port: first.port, configuration: LiveServerTests.patient
+        ) {
             client in
             let minted = try await client.post(
                 "/private/token", headers: [.authorization: basic],
@@ -121,7 +127,9 @@ struct LiveServerTests {
         #expect(!firstLog.contains(String(token.dropFirst("secret-token:".count))))
 
         let second = try Server.start(dataDirectory: data)
-        try await TestClient.withClient(host: "127.0.0.1", port: second.port) { client in
+        try await TestClient.withClient(
+            host: "127.0.0.1", port: second.port, configuration: LiveServerTests.patient
+        ) { client in
             let used = try await client.get(
                 "/private/tokens", headers: [.authorization: "Bearer \(token)"])
             #expect(used.status == .ok)
@@ -143,7 +151,9 @@ struct LiveServerTests {
 
     /// Whether Basic `admin:password` can mint on `port`.
     static func adminCanMint(port: Int, password: String) async throws -> Bool {
-        try await TestClient.withClient(host: "127.0.0.1", port: port) { client in
+        try await TestClient.withClient(
+            host: "127.0.0.1", port: port, configuration: LiveServerTests.patient
+        ) { client in
             let basic = "Basic " + Data("admin:\(password)".utf8).base64EncodedString()
             let response = try await client.post(
                 "/private/token", headers: [.authorization: basic],
