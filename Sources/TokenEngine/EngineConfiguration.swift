@@ -17,6 +17,8 @@ public struct EngineConfiguration: Sendable {
     public var credentialCacheLifetime: Int64 = 60_000_000
     /// Write a checkpoint of the state after this many new events (0: never).
     public var checkpointInterval = 100_000
+    /// Two-factor authentication: helpers, when challenges apply, code length and key.
+    public var twoFactor = TwoFactorConfiguration()
 
     public init() {}
 }

@@ -54,25 +54,26 @@ actor InstanceActor {
         self.onFoldFailure = onFoldFailure
     }
 
-    /// Decides `command` and, when it produces events, appends them and folds them once
+    /// Decides `plan` and, when it produces events, appends them and folds them once
     /// committed. Returns the committed events (empty when there was nothing to do).
     ///
     /// - Parameters:
     ///   - credential: when given, checked (with `permission`, if any) in the same critical
     ///     section as the decision, so a revocation or password change cannot slip between.
     ///   - context: the decision context without the pipelining fields, which the actor fills.
-    /// - Throws: ``EngineError`` for a rejection or a failed commit.
+    /// - Throws: ``EngineError`` for a rejection or a failed commit. A refusal that records
+    ///   events (``CommandPlan/recorded(_:)``) is thrown after they committed.
     func execute(
-        _ command: DomainCommand, context: DecisionContext, credential: Credential? = nil,
+        _ plan: CommandPlan, context: DecisionContext, credential: Credential? = nil,
         permission: Permission? = nil
     ) async throws(EngineError) -> [DomainEvent] {
-        let pipelined = command.isPipelined
+        let pipelined = plan.isPipelined
         var attempt = 0
         while true {
             attempt += 1
             if pipelined { await waitForTurn() } else { await takeInstance() }
             let outcome = await decideAndCommit(
-                command, context: context, credential: credential, permission: permission)
+                plan, context: context, credential: credential, permission: permission)
             if !pipelined { releaseInstance() }
             switch outcome {
             case .success(let events):
@@ -86,7 +87,7 @@ actor InstanceActor {
     }
 
     private func decideAndCommit(
-        _ command: DomainCommand, context: DecisionContext, credential: Credential?,
+        _ plan: CommandPlan, context: DecisionContext, credential: Credential?,
         permission: Permission?
     ) async -> Result<[DomainEvent], any Error> {
         var context = context
@@ -94,33 +95,42 @@ actor InstanceActor {
         context.pendingRevocations = pendingRevocations
         let id = self.id
         let queuedEvents = self.queuedEvents
-        let decided: Result<(events: [DomainEvent], expected: UInt64), Rejection> = projection.read
-        { c in
-            do throws(Rejection) {
+        let decided: Result<(decision: Decision, expected: UInt64), EngineError> = projection.read {
+            c in
+            do throws(EngineError) {
                 if let credential, let state = c.state[id] {
-                    if let permission {
-                        try state.authorize(
-                            credential, requiring: permission, at: context.now,
-                            pendingRevocations: context.pendingRevocations)
-                    } else {
-                        _ = try state.permissions(
-                            of: credential, at: context.now,
-                            pendingRevocations: context.pendingRevocations)
+                    do throws(Rejection) {
+                        if let permission {
+                            try state.authorize(
+                                credential, requiring: permission, at: context.now,
+                                pendingRevocations: context.pendingRevocations)
+                        } else {
+                            _ = try state.permissions(
+                                of: credential, at: context.now,
+                                pendingRevocations: context.pendingRevocations)
+                        }
+                    } catch {
+                        throw EngineError.rejected(error)
                     }
                 }
-                let events = try c.state.decide(command, for: id, context: context)
-                return .success((events, (c.versions[id] ?? 0) + queuedEvents))
+                let decision = try plan.decide(state: c.state, instance: id, context: context)
+                return .success((decision, (c.versions[id] ?? 0) + queuedEvents))
             } catch {
                 return .failure(error)
             }
         }
         let events: [DomainEvent]
         let expected: UInt64
+        let refusal: Rejection?
         switch decided {
-        case .failure(let rejection): return .failure(EngineError.rejected(rejection))
-        case .success(let d): (events, expected) = d
+        case .failure(let error): return .failure(error)
+        case .success(let d):
+            (events, refusal, expected) = (d.decision.events, d.decision.rejection, d.expected)
         }
-        if events.isEmpty { return .success([]) }
+        if events.isEmpty {
+            if let refusal { return .failure(EngineError.rejected(refusal)) }
+            return .success([])
+        }
 
         let proposed = events.map { event -> ProposedEvent in
             let (tag, payload) = EventCodec.encode(event)
@@ -148,6 +158,7 @@ actor InstanceActor {
             result = .failure(error)
         }
         foldCommitted()
+        if case .success = result, let refusal { return .failure(EngineError.rejected(refusal)) }
         return result.map { _ in events }
     }
 

@@ -19,6 +19,8 @@ public final class TokenEngine: Sendable {
     private let actors = Mutex<[InstanceID: InstanceActor]>([:])
     private let broken = Mutex<String?>(nil)
     private let checkpointing = Mutex(false)
+    /// Challenges whose TAN is being sent now (`instance/challenge`): one helper run at a time.
+    let transmissions = Mutex<Set<String>>([])
 
     /// Folds `log` (from its newest valid checkpoint) and returns an engine serving it.
     /// - Throws: ``EventLogError`` or ``ReplayedState/FoldFailure`` when the log cannot be
@@ -52,12 +54,24 @@ public final class TokenEngine: Sendable {
         }
     }
 
-    private func context(now: Int64) -> DecisionContext {
-        DecisionContext(now: now, maxTokenDuration: configuration.maxTokenDuration)
+    func context(now: Int64) -> DecisionContext {
+        DecisionContext(
+            now: now, maxTokenDuration: configuration.maxTokenDuration,
+            challengePolicy: configuration.twoFactor.policy)
     }
 
     private func run(
         _ command: DomainCommand, on instance: InstanceID, now: Int64,
+        credential: Credential? = nil,
+        permission: Permission? = nil
+    ) async throws(EngineError) -> [DomainEvent] {
+        try await run(
+            plan: .command(command), on: instance, now: now, credential: credential,
+            permission: permission)
+    }
+
+    func run(
+        plan: CommandPlan, on instance: InstanceID, now: Int64,
         credential: Credential? = nil,
         permission: Permission? = nil
     ) async throws(EngineError) -> [DomainEvent] {
@@ -67,7 +81,7 @@ public final class TokenEngine: Sendable {
                 hint: "the engine stopped after an internal error")
         }
         let events = try await actor(for: instance).execute(
-            command, context: context(now: now), credential: credential, permission: permission)
+            plan, context: context(now: now), credential: credential, permission: permission)
         await checkpointIfDue()
         return events
     }
