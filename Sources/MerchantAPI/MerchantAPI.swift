@@ -4,7 +4,7 @@ import Logging
 import TokenDomain
 import TokenEngine
 
-/// The Taler merchant auth API (spec §1–§5, §7) over a ``TokenEngine``.
+/// The Taler merchant auth API (spec §1–§7) over a ``TokenEngine``.
 ///
 /// ``buildRouter()`` registers every route of ``routes`` twice where the spec brackets an
 /// instance prefix (`/private/token` for `admin`, `/instances/{instance}/private/token` for
@@ -64,6 +64,8 @@ public final class MerchantAPI: Sendable {
             (.get, "/management/instances/{instance}", false, managedInstanceDetails),
             (.delete, "/management/instances/{instance}", false, deleteManagedInstance),
             (.post, "/management/instances/{instance}/auth", false, changeManagedCredentials),
+            (.post, "/challenge/{challenge}", true, transmitCode),
+            (.post, "/challenge/{challenge}/confirm", true, confirmCode),
         ]
     }
 
@@ -242,6 +244,11 @@ extension MerchantAPI {
         w.bool(false)
         w.key("mandatory_tan_channels")
         w.beginArray()
+        if engine.configuration.twoFactor.mandatory {
+            for channel in engine.configuration.twoFactor.channels.sorted() {
+                w.string(channel.wireName)
+            }
+        }
         w.endArray()
         w.endObject()
         return Self.json(w)
@@ -261,9 +268,15 @@ extension MerchantAPI {
         let principal = try await authenticate(
             request, context, instance: instance, allowBasic: true)
         let wanted = try WireTypes.LoginTokenRequest(try WireTypes.object(bytes))
-        let issued = try await engine.issueToken(
+        let guarded = try await engine.issueToken(
             instance: instance, by: principal, scope: wanted.scope, duration: wanted.duration,
-            description: wanted.description)
+            description: wanted.description,
+            twoFactor: try Self.twoFactor(request, body: bytes))
+        let issued: IssuedToken
+        switch guarded {
+        case .challenged(let challenges): return Self.accepted(challenges)
+        case .performed(let token): issued = token
+        }
         metrics.recordTokenIssued()
         var w = JSONWriter()
         w.beginObject()
@@ -359,8 +372,10 @@ extension MerchantAPI {
         let principal = try await authenticate(request, context, instance: instance)
         let auth = try WireTypes.authConfiguration(
             try WireTypes.object(bytes), badAuth: .merchantPrivatePostInstanceAuthBadAuth)
-        try await engine.changeCredentials(instance: instance, to: auth, by: principal)
-        return Self.noContent()
+        return Self.answer(
+            try await engine.changeCredentials(
+                instance: instance, to: auth, by: principal,
+                twoFactor: try Self.twoFactor(request, body: bytes)))
     }
 
     /// `POST /management/instances/$ID/auth`.
@@ -371,8 +386,10 @@ extension MerchantAPI {
         try await authenticateAdmin(request, context, permission: .instancesAuthWrite)
         let auth = try WireTypes.authConfiguration(
             try WireTypes.object(bytes), badAuth: .merchantPrivatePostInstanceAuthBadAuth)
-        try await engine.changeCredentials(instance: instance, to: auth, by: nil)
-        return Self.noContent()
+        return Self.answer(
+            try await engine.changeCredentials(
+                instance: instance, to: auth, by: nil,
+                twoFactor: try Self.twoFactor(request, body: bytes)))
     }
 
     /// `POST /management/instances`.
@@ -526,9 +543,11 @@ extension MerchantAPI {
         _ request: Request, _ context: MerchantRequestContext, _ instance: InstanceID
     ) async throws -> Response {
         let principal = try await authenticate(request, context, instance: instance)
-        try await engine.deleteInstance(
-            instance: instance, purge: Self.purge(request), by: principal)
-        return Self.noContent()
+        let purge = Self.purge(request)
+        return Self.answer(
+            try await engine.deleteInstance(
+                instance: instance, purge: purge, by: principal,
+                twoFactor: try Self.twoFactor(request, body: Self.deletionBody(purge: purge))))
     }
 
     /// `DELETE /management/instances/$ID[?purge=yes]`.
@@ -536,8 +555,11 @@ extension MerchantAPI {
         _ request: Request, _ context: MerchantRequestContext, _ instance: InstanceID
     ) async throws -> Response {
         try await authenticateAdmin(request, context, permission: .instancesWrite)
-        try await engine.deleteInstance(instance: instance, purge: Self.purge(request), by: nil)
-        return Self.noContent()
+        let purge = Self.purge(request)
+        return Self.answer(
+            try await engine.deleteInstance(
+                instance: instance, purge: purge, by: nil,
+                twoFactor: try Self.twoFactor(request, body: Self.deletionBody(purge: purge))))
     }
 
     static func purge(_ request: Request) -> Bool {

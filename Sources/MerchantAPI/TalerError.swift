@@ -16,6 +16,8 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
     public var status: HTTPResponse.Status
     /// Seconds to wait, sent as `Retry-After`.
     public var retryAfter: Int?
+    /// Confirmations left after a wrong TAN (409, code 2125), sent as `retry_counter`.
+    public var retryCounter: Int?
 
     public init(
         _ code: TalerErrorCode, hint: String, parameter: String? = nil,
@@ -58,7 +60,9 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
         case let taler as TalerError:
             return taler
         case let engine as EngineError:
-            return TalerError(engine.code, hint: engine.hint, parameter: engine.parameter)
+            var taler = TalerError(engine.code, hint: engine.hint, parameter: engine.parameter)
+            taler.retryCounter = engine.rejection?.retryCounter.map(Int.init)
+            return taler
         case let http as any HTTPResponseError:
             switch http.status {
             case .notFound: return .endpointUnknown
@@ -86,6 +90,10 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
         if let parameter {
             writer.key("parameter")
             writer.string(parameter)
+        }
+        if let retryCounter {
+            writer.key("retry_counter")
+            writer.integer(retryCounter)
         }
         writer.endObject()
         var headers: HTTPFields = [.contentType: "application/json"]

@@ -33,6 +33,29 @@ struct Serve: AsyncParsableCommand {
     var logLevel: String?
     @Option(help: "Longest token lifetime in seconds, caps `forever` too (default none).")
     var maxTokenDuration: UInt64?
+    @Option(
+        help:
+            "Program that sends a TAN by SMS: the phone number as argument, the message on stdin (HELPER_SMS)."
+    )
+    var helperSms: String?
+    @Option(
+        help:
+            "Program that sends a TAN by e-mail: the address as argument, the message on stdin (HELPER_EMAIL)."
+    )
+    var helperEmail: String?
+    @Option(help: "Seconds a helper may run before the request fails with 502 (default 30).")
+    var helperTimeout: Double?
+    @Option(
+        name: .customLong("mandatory-2fa"),
+        help: "yes: every instance with an address must pass a challenge (default no).")
+    var mandatory2fa: String?
+    @Option(help: "yes: every channel's challenge must be solved, not any one (default no).")
+    var tanAllChannels: String?
+    @Option(help: "Digits per TAN, 6...12 (default 8).") var tanDigits: Int?
+    @Option(
+        help:
+            "Seconds password logins stay blocked after repeated failed challenges (default 3600).")
+    var loginBlockTime: Int64?
 
     func run() async throws {
         var flags = [String: String]()
@@ -42,6 +65,13 @@ struct Serve: AsyncParsableCommand {
         flags["admin-password"] = adminPassword
         flags["log-level"] = logLevel
         flags["max-token-duration"] = maxTokenDuration.map(String.init)
+        flags["HELPER_SMS"] = helperSms
+        flags["HELPER_EMAIL"] = helperEmail
+        flags["helper-timeout"] = helperTimeout.map { String($0) }
+        flags["mandatory-2fa"] = mandatory2fa
+        flags["tan-all-channels"] = tanAllChannels
+        flags["tan-digits"] = tanDigits.map(String.init)
+        flags["login-block-time"] = loginBlockTime.map(String.init)
         let settings: ServerSettings
         do {
             settings = try ServerSettings.resolve(
@@ -64,6 +94,12 @@ struct Serve: AsyncParsableCommand {
         }
         var engineConfiguration = EngineConfiguration()
         engineConfiguration.maxTokenDuration = settings.maxTokenDuration.map { $0 * 1_000_000 }
+        do {
+            engineConfiguration.twoFactor = try settings.twoFactor()
+        } catch {
+            await log.close()
+            throw ValidationError("\(error)")
+        }
         let clock = SystemLogClock()
         let engine: TokenEngine
         do {

@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import TokenDomain
+import TokenEngine
 
 /// The server's settings, from flags, the environment and a config file, in that order of
 /// precedence (a flag beats the environment, which beats the file, which beats the default).
@@ -12,6 +14,13 @@ import Logging
 /// | `admin-password` | `--admin-password` | `TALER_MERCHANT_PASSWORD` | generated once |
 /// | `log-level` | `--log-level` | `TALLYSTICK_LOG_LEVEL` | `info` |
 /// | `max-token-duration` | `--max-token-duration` | `TALLYSTICK_MAX_TOKEN_DURATION` | none |
+/// | `HELPER_SMS` | `--helper-sms` | `TALLYSTICK_HELPER_SMS` | none |
+/// | `HELPER_EMAIL` | `--helper-email` | `TALLYSTICK_HELPER_EMAIL` | none |
+/// | `helper-timeout` | `--helper-timeout` | `TALLYSTICK_HELPER_TIMEOUT` | `30` (seconds) |
+/// | `mandatory-2fa` | `--mandatory-2fa` | `TALLYSTICK_MANDATORY_2FA` | `no` |
+/// | `tan-all-channels` | `--tan-all-channels` | `TALLYSTICK_TAN_ALL_CHANNELS` | `no` |
+/// | `tan-digits` | `--tan-digits` | `TALLYSTICK_TAN_DIGITS` | `8` |
+/// | `login-block-time` | `--login-block-time` | `TALLYSTICK_LOGIN_BLOCK_TIME` | `3600` (seconds) |
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
@@ -23,11 +32,27 @@ struct ServerSettings: Equatable {
     var logLevel = Logger.Level.info
     /// Seconds; caps every token's lifetime, `forever` included.
     var maxTokenDuration: UInt64?
+    /// Helper programs that send TANs (spec §6), by channel.
+    var helperSMS: String?
+    var helperEmail: String?
+    /// Seconds a helper may run before it is killed and the request fails with 502.
+    var helperTimeout = 30.0
+    /// Every instance with an address must pass a challenge for protected operations.
+    var mandatoryTwoFactor = false
+    /// Every challenge of a `202` must be solved (`combi_and`), not just one.
+    var tanAllChannels = false
+    var tanDigits = 8
+    /// Seconds password logins stay blocked after too many failed token challenges.
+    var loginBlockTime: Int64 = 3_600
 
     static let keys: [String: String] = [
         "host": "TALLYSTICK_HOST", "port": "TALLYSTICK_PORT", "data-dir": "TALLYSTICK_DATA_DIR",
         "admin-password": "TALER_MERCHANT_PASSWORD", "log-level": "TALLYSTICK_LOG_LEVEL",
         "max-token-duration": "TALLYSTICK_MAX_TOKEN_DURATION",
+        "HELPER_SMS": "TALLYSTICK_HELPER_SMS", "HELPER_EMAIL": "TALLYSTICK_HELPER_EMAIL",
+        "helper-timeout": "TALLYSTICK_HELPER_TIMEOUT", "mandatory-2fa": "TALLYSTICK_MANDATORY_2FA",
+        "tan-all-channels": "TALLYSTICK_TAN_ALL_CHANNELS", "tan-digits": "TALLYSTICK_TAN_DIGITS",
+        "login-block-time": "TALLYSTICK_LOGIN_BLOCK_TIME",
     ]
 
     struct Invalid: Error, CustomStringConvertible {
@@ -74,11 +99,38 @@ struct ServerSettings: Equatable {
                         description: "max-token-duration must be a positive number of seconds")
                 }
                 settings.maxTokenDuration = seconds
+            case "HELPER_SMS": settings.helperSMS = value.isEmpty ? nil : value
+            case "HELPER_EMAIL": settings.helperEmail = value.isEmpty ? nil : value
+            case "helper-timeout":
+                guard let seconds = Double(value), seconds > 0, seconds <= 600 else {
+                    throw Invalid(description: "helper-timeout must be 0 < seconds <= 600")
+                }
+                settings.helperTimeout = seconds
+            case "mandatory-2fa": settings.mandatoryTwoFactor = try yesNo(key, value)
+            case "tan-all-channels": settings.tanAllChannels = try yesNo(key, value)
+            case "tan-digits":
+                guard let digits = Int(value), (6...12).contains(digits) else {
+                    throw Invalid(description: "tan-digits must be 6...12")
+                }
+                settings.tanDigits = digits
+            case "login-block-time":
+                guard let seconds = Int64(value), seconds > 0, seconds <= 31_536_000 else {
+                    throw Invalid(description: "login-block-time must be 1...31536000 seconds")
+                }
+                settings.loginBlockTime = seconds
             default:
                 throw Invalid(description: "unknown setting \(key)")
             }
         }
         return settings
+    }
+
+    static func yesNo(_ key: String, _ value: String) throws -> Bool {
+        switch value.lowercased() {
+        case "yes", "true", "1": return true
+        case "no", "false", "0": return false
+        default: throw Invalid(description: "\(key) must be yes or no")
+        }
     }
 
     static func parseFile(_ text: String, path: String) throws -> [String: String] {
@@ -101,5 +153,64 @@ struct ServerSettings: Equatable {
             out[key] = value
         }
         return out
+    }
+}
+
+extension ServerSettings {
+    /// The engine's two-factor settings; the HMAC key of TAN hashes is read from (or created
+    /// in) the data directory, so codes sent before a restart still verify after it.
+    func twoFactor() throws -> TwoFactorConfiguration {
+        var programs: [TANChannel: String] = [:]
+        for (channel, path) in [(TANChannel.sms, helperSMS), (.email, helperEmail)] {
+            guard let path else { continue }
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw Invalid(
+                    description: "the \(channel.wireName) helper \(path) is not an executable file")
+            }
+            programs[channel] = path
+        }
+        var configuration = TwoFactorConfiguration()
+        if !programs.isEmpty {
+            configuration.sender = HelperPrograms(
+                programs: programs, timeout: .milliseconds(Int64(helperTimeout * 1_000)))
+        }
+        configuration.mandatory = mandatoryTwoFactor
+        configuration.requireAllChannels = tanAllChannels
+        configuration.codeDigits = tanDigits
+        configuration.policy.loginBlockDuration = loginBlockTime * 1_000_000
+        configuration.codeKey = try TANKeyFile.loadOrCreate(in: dataDirectory)
+        return configuration
+    }
+}
+
+/// The key of TAN hashes: 32 random bytes in `tan.key` beside the event log, readable by the
+/// server's user only. It is not in the log on purpose: with it, the hash of an 8-digit code
+/// could be reversed by trying every code.
+enum TANKeyFile {
+    static let name = "tan.key"
+
+    static func loadOrCreate(in directory: String) throws -> [UInt8] {
+        let path = (directory as NSString).appendingPathComponent(name)
+        if let data = FileManager.default.contents(atPath: path) {
+            guard data.count == 32 else {
+                throw ServerSettings.Invalid(
+                    description:
+                        "\(path) must hold exactly 32 bytes (move it away to make a new one)")
+            }
+            return Array(data)
+        }
+        try FileManager.default.createDirectory(
+            atPath: directory, withIntermediateDirectories: true)
+        let key = TANCodes.randomKey()
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard fd >= 0 else {
+            throw ServerSettings.Invalid(description: "cannot create \(path)")
+        }
+        defer { close(fd) }
+        let written = key.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == key.count, fsync(fd) == 0 else {
+            throw ServerSettings.Invalid(description: "cannot write \(path)")
+        }
+        return key
     }
 }

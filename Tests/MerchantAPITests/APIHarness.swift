@@ -44,6 +44,7 @@ struct CapturingLogHandler: LogHandler {
 final class APIHarness: Sendable {
     let clock = ManualLogClock()
     let engine: TokenEngine
+    let log: InMemoryEventLog
     let api: MerchantAPI
     let capture = LogCapture()
     let logger: Logger
@@ -59,6 +60,7 @@ final class APIHarness: Sendable {
         configuration.passwordHashing = .testing
         configure(&configuration)
         let log = InMemoryEventLog(clock: clock)
+        self.log = log
         engine = try TokenEngine(log: log, configuration: configuration, clock: clock)
         let capture = capture
         var logger = Logger(label: "test") { _ in CapturingLogHandler(capture: capture) }

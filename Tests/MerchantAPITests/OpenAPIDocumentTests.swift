@@ -44,6 +44,6 @@ struct OpenAPIDocumentTests {
         let documented = try Self.documentedRoutes()
         #expect(served.subtracting(documented).isEmpty, "served but not documented")
         #expect(documented.subtracting(served).isEmpty, "documented but not served")
-        #expect(served.count == 23)
+        #expect(served.count == 27)
     }
 }

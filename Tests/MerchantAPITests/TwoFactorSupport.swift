@@ -1,0 +1,168 @@
+import EventLog
+import EventLogTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Synchronization
+import Testing
+import TokenDomain
+import TokenEngine
+
+@testable import MerchantAPI
+
+/// A TAN sender that keeps every message instead of sending it; it can be told to fail, or
+/// to hold each delivery until the test releases it.
+final class RecordingSender: TANSender {
+    struct Sent: Sendable {
+        var channel: TANChannel
+        var address: String
+        var message: String
+        /// The code: the message's first word.
+        var code: String { String(message.prefix { $0 != " " }) }
+    }
+
+    let channels: Set<TANChannel>
+    let sent = Mutex<[Sent]>([])
+    let failing = Mutex(false)
+    private let gate = Mutex<(held: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    let started: AsyncStream<Void>
+    private let startedContinuation: AsyncStream<Void>.Continuation
+
+    struct Refused: Error {}
+
+    init(channels: Set<TANChannel> = [.sms, .email]) {
+        self.channels = channels
+        (started, startedContinuation) = AsyncStream.makeStream()
+    }
+
+    /// From now on each delivery waits for ``release()``.
+    func hold() { gate.withLock { $0.held = true } }
+
+    /// Lets every held delivery go on and stops holding.
+    func release() {
+        let waiters = gate.withLock { g in
+            g.held = false
+            defer { g.waiters = [] }
+            return g.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func send(_ message: String, over channel: TANChannel, to address: String) async throws {
+        startedContinuation.yield()
+        await withCheckedContinuation { continuation in
+            let wait = gate.withLock { g in
+                if g.held { g.waiters.append(continuation) }
+                return g.held
+            }
+            if !wait { continuation.resume() }
+        }
+        if failing.withLock({ $0 }) { throw Refused() }
+        sent.withLock { $0.append(Sent(channel: channel, address: address, message: message)) }
+    }
+
+    /// The code of the last message to `address`.
+    func lastCode(to address: String) throws -> String {
+        let last = sent.withLock { $0.last { $0.address == address } }
+        return try #require(last).code
+    }
+
+    var count: Int { sent.withLock { $0.count } }
+}
+
+/// Instances and helpers the two-factor tests share.
+enum TwoFactor {
+    static let kiosk = InstanceID("kiosk")!
+    static let kioskPassword = "kiosk pass phrase"
+    static let email = "owner@example.com"
+    static let phone = "+41791234567"
+    static let mintBody = #"{"scope":"all:refreshable"}"#
+
+    /// A harness whose engine sends TANs with `sender`, with `kiosk` (e-mail and phone).
+    static func harness(
+        sender: any TANSender, mandatory: Bool = false, allChannels: Bool = false,
+        policy: (inout ChallengePolicy) -> Void = { _ in }
+    ) async throws -> APIHarness {
+        let h = try await APIHarness(configure: { c in
+            c.twoFactor.sender = sender
+            c.twoFactor.mandatory = mandatory
+            c.twoFactor.requireAllChannels = allChannels
+            policy(&c.twoFactor.policy)
+        })
+        try await h.engine.createInstance(
+            .init(
+                id: kiosk, name: "Kiosk", auth: .password(kioskPassword), email: email,
+                phoneNumber: phone))
+        h.remember(kioskPassword)
+        return h
+    }
+
+    static var kioskBasic: String { basic("kiosk", kioskPassword) }
+
+    /// The challenge ids of a `202`, by channel name.
+    static func challenges(_ response: TestResponse) throws -> [String: String] {
+        #expect(response.status == .accepted)
+        var out: [String: String] = [:]
+        for entry in try #require(response.json["challenges"]?.arrayValue) {
+            let id = try #require(entry["challenge_id"]?.stringValue)
+            let channel = try #require(entry["tan_channel"]?.stringValue)
+            out[channel] = id
+        }
+        return out
+    }
+
+    /// Asks for a code, answers it, and expects 200 then 204.
+    static func solve(
+        _ id: String, at address: String, sender: RecordingSender, client: any TestClientProtocol,
+        harness: APIHarness, instance: String = "kiosk"
+    ) async throws {
+        let sent = try await client.call(
+            .post, "/instances/\(instance)/challenge/\(id)", json: "{}")
+        #expect(sent.status == .ok)
+        let code = try sender.lastCode(to: address)
+        harness.remember(code)
+        let confirmed = try await client.call(
+            .post, "/instances/\(instance)/challenge/\(id)/confirm", json: #"{"tan":"\#(code)"}"#)
+        #expect(confirmed.status == .noContent)
+    }
+
+    /// Every event type of the log, in order.
+    static func eventTypes(_ log: InMemoryEventLog) throws -> [String] {
+        try log.read(from: 1, limit: 1_000_000).map(\.type)
+    }
+
+    /// Fails when any remembered secret (codes included) appears in any record's payload.
+    static func expectNoSecretInEvents(_ harness: APIHarness) throws {
+        let records = try harness.log.read(from: 1, limit: 1_000_000)
+        let secrets = harness.secrets.withLock { $0 }
+        for record in records {
+            let bytes = record.payload + Array(record.type.utf8) + Array(record.stream.utf8)
+            for secret in secrets {
+                let needle = Array(secret.utf8)
+                let found =
+                    bytes.count >= needle.count
+                    && (0...(bytes.count - needle.count)).contains { at in
+                        bytes[at..<(at + needle.count)].elementsEqual(needle)
+                    }
+                #expect(!found, "a secret reached event \(record.sequence) (\(record.type))")
+            }
+        }
+    }
+}
+
+extension TestClientProtocol {
+    /// A request with extra headers (for `Taler-Challenge-Ids`).
+    func call(
+        _ method: HTTPRequest.Method, _ uri: String, auth: String?, json: String?,
+        challengeIDs: [String]
+    ) async throws -> TestResponse {
+        var headers: HTTPFields = [:]
+        if let auth { headers[.authorization] = auth }
+        if json != nil { headers[.contentType] = "application/json" }
+        headers[HTTPField.Name("Taler-Challenge-Ids")!] = challengeIDs.joined(separator: ",")
+        return try await execute(
+            uri: uri, method: method, headers: headers,
+            body: json.map { ByteBuffer(string: $0) })
+    }
+}
