@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOHTTP1
 import TokenDomain
 import TokenEngine
 
@@ -59,6 +60,10 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
             return taler
         case let engine as EngineError:
             return TalerError(engine.code, hint: engine.hint, parameter: engine.parameter)
+        case is HTTPParserError:
+            // The body's framing broke while a handler read it (a chunk size that is not hex,
+            // a connection closed before Content-Length bytes came): the client's fault.
+            return TalerError(.genericHTTPHeadersMalformed, hint: "malformed request body")
         case let http as any HTTPResponseError:
             switch http.status {
             case .notFound: return .endpointUnknown
