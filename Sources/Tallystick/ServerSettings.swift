@@ -12,6 +12,8 @@ import Logging
 /// | `admin-password` | `--admin-password` | `TALER_MERCHANT_PASSWORD` | generated once |
 /// | `log-level` | `--log-level` | `TALLYSTICK_LOG_LEVEL` | `info` |
 /// | `max-token-duration` | `--max-token-duration` | `TALLYSTICK_MAX_TOKEN_DURATION` | none |
+/// | `map-size` | `--map-size` | `TALLYSTICK_MAP_SIZE` | 64 MiB (or `max-map-size`) |
+/// | `max-map-size` | `--max-map-size` | `TALLYSTICK_MAX_MAP_SIZE` | 1 TiB |
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
@@ -23,11 +25,16 @@ struct ServerSettings: Equatable {
     var logLevel = Logger.Level.info
     /// Seconds; caps every token's lifetime, `forever` included.
     var maxTokenDuration: UInt64?
+    /// Bytes; the log's LMDB map at open (it doubles when full).
+    var mapSize: Int?
+    /// Bytes; the map never grows past this, and appends beyond it fail (HTTP 500, code 54).
+    var maxMapSize: Int?
 
     static let keys: [String: String] = [
         "host": "TALLYSTICK_HOST", "port": "TALLYSTICK_PORT", "data-dir": "TALLYSTICK_DATA_DIR",
         "admin-password": "TALER_MERCHANT_PASSWORD", "log-level": "TALLYSTICK_LOG_LEVEL",
         "max-token-duration": "TALLYSTICK_MAX_TOKEN_DURATION",
+        "map-size": "TALLYSTICK_MAP_SIZE", "max-map-size": "TALLYSTICK_MAX_MAP_SIZE",
     ]
 
     struct Invalid: Error, CustomStringConvertible {
@@ -74,6 +81,15 @@ struct ServerSettings: Equatable {
                         description: "max-token-duration must be a positive number of seconds")
                 }
                 settings.maxTokenDuration = seconds
+            case "map-size", "max-map-size":
+                guard let bytes = Int(value), bytes >= 65536 else {
+                    throw Invalid(description: "\(key) must be a number of bytes, at least 65536")
+                }
+                if key == "map-size" {
+                    settings.mapSize = bytes
+                } else {
+                    settings.maxMapSize = bytes
+                }
             default:
                 throw Invalid(description: "unknown setting \(key)")
             }
