@@ -5,6 +5,7 @@ carries a Taler error body."""
 import base64
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -396,40 +397,68 @@ def run_corpus(short):
     return f"{len(cases)} malformed requests ({summary}); no 5xx, hang or crash; bare 400 only from the HTTP parser for {bare}"
 
 
+# The run authenticates with the admin password as a legacy Bearer (`secret-token:<password>`),
+# which no token revocation can end (schemathesis happily deletes serial 1). Two operations
+# would still end it: deleting the admin instance and changing its password; after them every
+# request would get 401 and then 429 from the login throttle, untested. They stay in the
+# description (so schemathesis does not probe them as unsupported methods) but are not run;
+# the bad-input corpus and the Swift tests cover them.
+SELF_DESTRUCTIVE = ["DELETE /private", "POST /private/auth"]
+
+
 def schemathesis(short):
-    """schemathesis (from the fire venv) against a running server with an all:refreshable
-    token; checks: no 5xx and responses conform to the description."""
+    """schemathesis (from the fire venv) against a running server with the admin password as
+    Bearer; checks: no 5xx, and status codes, content types and bodies as the description says.
+    Check failures fail the fault; errors inside schemathesis itself are reported only."""
+    import xml.etree.ElementTree as ElementTree
+
     st = os.path.join(ROOT, ".venv", "bin", "schemathesis")
     if not os.access(st, os.X_OK):
         raise Failed("schemathesis is missing: tools/fire/run installs it into .venv")
     base = temporary_directory("schemathesis")
+    spec = os.path.join(ROOT, "openapi", "merchant-auth-api.yaml")
     data_dir, output = base + "/data", base + "/server.out"
     password = new_password()
     secrets = Secrets()
     secrets.password("admin", password)
     server = Server(data_dir, password, output, log_level="debug").start()
     token = mint_parent(server, secrets, password)
-    examples = "8" if short else "100"
+    examples = "5" if short else "100"
     command = [
-        st, "run", os.path.join(ROOT, "openapi", "merchant-auth-api.yaml"),
+        st, "run", spec,
         "--url", f"http://127.0.0.1:{server.port}",
-        "--header", f"Authorization: Bearer {token}",
+        "--header", f"Authorization: Bearer secret-token:{password}",
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
         "--max-examples", examples, "--seed", "7", "--workers", "2", "--no-color",
         "--request-timeout", "10", "--output-sanitize", "true",
-        "--generation-database", "none",
-        "--report", "junit", "--report-dir", base + "/report",
+        "--generation-database", "none", "--generation-with-security-parameters", "false",
+        "--report", "junit,har", "--report-dir", base + "/report",
     ]
+    for name in SELF_DESTRUCTIVE:
+        command += ["--exclude-name", name]
     result = subprocess.run(command, capture_output=True, timeout=1200, cwd=base)
     text = result.stdout.decode(errors="replace")
+    with open(os.path.join(ROOT, ".build", "fire-schemathesis.txt"), "w") as f:
+        f.write(text + result.stderr.decode(errors="replace"))
     check(server.alive(), "the server died under schemathesis")
     check(server.stop() == 0, "SIGTERM exit status")
-    summary = [line for line in text.splitlines() if "passed" in line or "failed" in line or "error" in line.lower()]
-    if result.returncode != 0:
-        with open(os.path.join(ROOT, ".build", "fire-schemathesis.txt"), "w") as f:
-            f.write(text + result.stderr.decode(errors="replace"))
-        raise Failed(f"schemathesis exit {result.returncode}: {' | '.join(summary[-4:])} (full output in .build/fire-schemathesis.txt)")
+    reports = [n for n in os.listdir(base + "/report") if n.endswith(".xml")]
+    check(reports, f"schemathesis wrote no report (exit {result.returncode}), see .build/fire-schemathesis.txt")
+    suite = ElementTree.parse(os.path.join(base, "report", reports[0])).getroot()
+    failures, errors = int(suite.get("failures")), int(suite.get("errors"))
+    operations = int(suite.get("tests"))
+    cases = next((line.strip() for line in text.splitlines() if " generated, " in line), "")
+    check(failures == 0, f"{failures} operation(s) failed a check: see .build/fire-schemathesis.txt ({cases})")
+    # Tokens the fuzzer minted (from the HAR of every exchange) join the secrets searched for.
+    for name in os.listdir(base + "/report"):
+        if name.endswith(".har"):
+            with open(os.path.join(base, "report", name), "rb") as f:
+                for found in re.findall(rb"secret-token:([0-9A-Z]{52})", f.read()):
+                    secrets.tokens.add(found)
     verify(data_dir)
     no_secrets(secrets, [data_dir, output])
     cleanup(base)
-    return f"schemathesis, {examples} examples per operation: {summary[-1].strip(' =') if summary else 'ok'}"
+    return (
+        f"schemathesis {examples} examples per operation on {operations} operations: {cases}, "
+        f"no check failed; {errors} error(s) inside schemathesis itself (see .build/fire-schemathesis.txt)"
+    )
