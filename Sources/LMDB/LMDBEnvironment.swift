@@ -156,13 +156,16 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// `body` runs again from the start: it must not change outside state before it returns.
     /// If `body` throws, the transaction is aborted and nothing is written.
     /// - Throws: what `body` throws; ``LMDBError/mapFull`` past ``Options/maximumMapSize``;
-    ///   ``LMDBError/diskFull``; ``LMDBError/readOnly``; other ``LMDBError``s.
+    ///   ``LMDBError/diskFull`` (also for the `EIO` of a write cut short on a full disk, see
+    ///   ``isOutOfSpace()``); ``LMDBError/readOnly``; other ``LMDBError``s.
     public func write<R>(_ body: (borrowing LMDBTransaction) throws -> R) throws -> R {
         while true {
             do {
                 return try committed(readOnly: false, body)
             } catch LMDBError.mapFull {
                 try grow()
+            } catch LMDBError.other(let code, _) where code == EIO && isOutOfSpace() {
+                throw LMDBError.diskFull
             }
         }
     }

@@ -169,7 +169,8 @@ extension MerchantAPI {
         let now = clock.nowMicroseconds()
         if guarded,
             let wait = throttle.wait(
-                instance: instance.rawValue, address: context.clientAddress, now: now)
+                instance: instance.rawValue, address: context.clientAddress, now: now),
+            !engine.presentsLiveLoginToken(presented, instance: instance)
         {
             throw TalerError(
                 .merchantGenericUnauthorized, hint: "too many failed login attempts; retry later",

@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOHTTP1
 import TokenDomain
 import TokenEngine
 
@@ -63,6 +64,10 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
             var taler = TalerError(engine.code, hint: engine.hint, parameter: engine.parameter)
             taler.retryCounter = engine.rejection?.retryCounter.map(Int.init)
             return taler
+        case is HTTPParserError:
+            // The body's framing broke while a handler read it (a chunk size that is not hex,
+            // a connection closed before Content-Length bytes came): the client's fault.
+            return TalerError(.genericHTTPHeadersMalformed, hint: "malformed request body")
         case let http as any HTTPResponseError:
             switch http.status {
             case .notFound: return .endpointUnknown

@@ -56,6 +56,10 @@ struct Serve: AsyncParsableCommand {
         help:
             "Seconds password logins stay blocked after repeated failed challenges (default 3600).")
     var loginBlockTime: Int64?
+    @Option(help: "Bytes of the log's map at open; it doubles when full (default 64 MiB).")
+    var mapSize: Int?
+    @Option(help: "Bytes the log's map never grows past; appends beyond fail (default 1 TiB).")
+    var maxMapSize: Int?
 
     func run() async throws {
         var flags = [String: String]()
@@ -72,6 +76,8 @@ struct Serve: AsyncParsableCommand {
         flags["tan-all-channels"] = tanAllChannels
         flags["tan-digits"] = tanDigits.map(String.init)
         flags["login-block-time"] = loginBlockTime.map(String.init)
+        flags["map-size"] = mapSize.map(String.init)
+        flags["max-map-size"] = maxMapSize.map(String.init)
         let settings: ServerSettings
         do {
             settings = try ServerSettings.resolve(
@@ -86,8 +92,13 @@ struct Serve: AsyncParsableCommand {
 
         let log: LMDBEventLog
         do {
-            log = try LMDBEventLog.open(
-                LMDBEventLog.Configuration(directory: settings.dataDirectory))
+            var configuration = LMDBEventLog.Configuration(directory: settings.dataDirectory)
+            if let maximum = settings.maxMapSize {
+                configuration.maximumMapSize = maximum
+                configuration.initialMapSize = min(configuration.initialMapSize, maximum)
+            }
+            if let initial = settings.mapSize { configuration.initialMapSize = initial }
+            log = try LMDBEventLog.open(configuration)
         } catch {
             throw ValidationError(
                 "cannot open the event log in \(settings.dataDirectory): \(error)")

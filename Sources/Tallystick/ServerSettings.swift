@@ -21,6 +21,8 @@ import TokenEngine
 /// | `tan-all-channels` | `--tan-all-channels` | `TALLYSTICK_TAN_ALL_CHANNELS` | `no` |
 /// | `tan-digits` | `--tan-digits` | `TALLYSTICK_TAN_DIGITS` | `8` |
 /// | `login-block-time` | `--login-block-time` | `TALLYSTICK_LOGIN_BLOCK_TIME` | `3600` (seconds) |
+/// | `map-size` | `--map-size` | `TALLYSTICK_MAP_SIZE` | 64 MiB (or `max-map-size`) |
+/// | `max-map-size` | `--max-map-size` | `TALLYSTICK_MAX_MAP_SIZE` | 1 TiB |
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
@@ -44,6 +46,10 @@ struct ServerSettings: Equatable {
     var tanDigits = 8
     /// Seconds password logins stay blocked after too many failed token challenges.
     var loginBlockTime: Int64 = 3_600
+    /// Bytes; the log's LMDB map at open (it doubles when full).
+    var mapSize: Int?
+    /// Bytes; the map never grows past this, and appends beyond it fail (HTTP 500, code 54).
+    var maxMapSize: Int?
 
     static let keys: [String: String] = [
         "host": "TALLYSTICK_HOST", "port": "TALLYSTICK_PORT", "data-dir": "TALLYSTICK_DATA_DIR",
@@ -53,6 +59,7 @@ struct ServerSettings: Equatable {
         "helper-timeout": "TALLYSTICK_HELPER_TIMEOUT", "mandatory-2fa": "TALLYSTICK_MANDATORY_2FA",
         "tan-all-channels": "TALLYSTICK_TAN_ALL_CHANNELS", "tan-digits": "TALLYSTICK_TAN_DIGITS",
         "login-block-time": "TALLYSTICK_LOGIN_BLOCK_TIME",
+        "map-size": "TALLYSTICK_MAP_SIZE", "max-map-size": "TALLYSTICK_MAX_MAP_SIZE",
     ]
 
     struct Invalid: Error, CustomStringConvertible {
@@ -118,6 +125,15 @@ struct ServerSettings: Equatable {
                     throw Invalid(description: "login-block-time must be 1...31536000 seconds")
                 }
                 settings.loginBlockTime = seconds
+            case "map-size", "max-map-size":
+                guard let bytes = Int(value), bytes >= 65536 else {
+                    throw Invalid(description: "\(key) must be a number of bytes, at least 65536")
+                }
+                if key == "map-size" {
+                    settings.mapSize = bytes
+                } else {
+                    settings.maxMapSize = bytes
+                }
             default:
                 throw Invalid(description: "unknown setting \(key)")
             }

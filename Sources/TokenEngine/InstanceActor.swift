@@ -41,6 +41,11 @@ actor InstanceActor {
     private var reservedSerials: UInt64 = 0
     private var pendingRevocations: Set<TokenSerial> = []
     private var exclusive = false
+    /// The newest append of this instance that the log refused for a reason other than a
+    /// stale expected version (a full disk or map), until an append succeeds. Appends queued
+    /// behind a refused one fail with `wrongExpectedVersion`; when retries run out, this is
+    /// the cause the client is told.
+    private var lastRefusal: (any Error)?
     private var waitingForTurn: [CheckedContinuation<Void, Never>] = []
     private var waitingForDrain: [CheckedContinuation<Void, Never>] = []
 
@@ -79,7 +84,10 @@ actor InstanceActor {
             case .success(let events):
                 return events
             case .failure(let error):
-                if case .wrongExpectedVersion = error as? EventLogError, attempt < 3 { continue }
+                if case .wrongExpectedVersion = error as? EventLogError {
+                    if attempt < 3 { continue }
+                    if let cause = lastRefusal { throw EngineError.storage(cause) }
+                }
                 if let engineError = error as? EngineError { throw engineError }
                 throw EngineError.storage(error)
             }
@@ -156,6 +164,11 @@ actor InstanceActor {
             result = .success(try await pending.result())
         } catch {
             result = .failure(error)
+        }
+        switch result {
+        case .success: lastRefusal = nil
+        case .failure(let error):
+            if case .wrongExpectedVersion = error as? EventLogError {} else { lastRefusal = error }
         }
         foldCommitted()
         if case .success = result, let refusal { return .failure(EngineError.rejected(refusal)) }

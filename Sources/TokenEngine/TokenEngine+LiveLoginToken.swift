@@ -1,0 +1,23 @@
+import TokenDomain
+
+extension TokenEngine {
+    /// Whether `presented` is a login token of `instance` that is valid now: a cheap lookup
+    /// of its hash in the committed state, never a password check.
+    ///
+    /// The HTTP layer lets such a request past the login throttle: presenting a valid login
+    /// token is not a password guess, so other clients' failures (a device retrying a revoked
+    /// token) must not lock out the clients whose tokens work.
+    public func presentsLiveLoginToken(_ presented: PresentedCredential, instance: InstanceID)
+        -> Bool
+    {
+        guard case .secretToken(let text) = presented,
+            let hash = LoginTokenSecret.hash(ofPresented: LoginToken.prefix + text)
+        else { return false }
+        let now = clock.nowMicroseconds()
+        return projection.read { c in
+            guard let state = c.state[instance], state.isActive, state.token(hash: hash) != nil
+            else { return false }
+            return (try? state.permissions(of: .token(hash), at: now)) != nil
+        }
+    }
+}
