@@ -11,6 +11,7 @@ import sys
 import bad_input
 import crash
 import lifecycle
+import tan
 from firelib import main
 
 FAULTS = {
@@ -22,6 +23,7 @@ FAULTS = {
     "second-server": lifecycle.second_server,
     "bad-input": bad_input.run_corpus,
     "schemathesis": bad_input.schemathesis,
+    "tan": tan.run,
 }
 
 if __name__ == "__main__":
