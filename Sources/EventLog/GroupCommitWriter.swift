@@ -34,7 +34,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// What one commit staged, applied to the writer's state only after it committed.
     private struct Staging {
         var head: LogHead
-        var versions: [String: UInt64] = [:]
+        var streams: [String: StreamHead] = [:]
         var outcomes: [Outcome] = []
         var events = 0
     }
@@ -53,7 +53,8 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     // Touched by the writer thread only:
     private var head: LogHead
-    private var versions: [String: UInt64] = [:]
+    /// Heads of the streams written since open (the stored ones are read once, when needed).
+    private var streams: [String: StreamHead] = [:]
 
     private let published: Mutex<LogHead>
     let statistics = Mutex(GroupCommitStatistics())
@@ -78,7 +79,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     func adoptRestored(head restored: LogHead) {
         condition.lock()
         head = restored
-        versions = [:]
+        streams = [:]
         condition.unlock()
         published.withLock { $0 = restored }
     }
@@ -187,7 +188,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds - started
         head = staged.head
-        versions.merge(staged.versions) { _, new in new }
+        streams.merge(staged.streams) { _, new in new }
         published.withLock { $0 = staged.head }
         statistics.withLock { s in
             s.commits += 1
@@ -245,25 +246,26 @@ final class GroupCommitWriter: @unchecked Sendable {
         stream: String, expecting: ExpectedVersion, events: [ProposedEvent],
         txn: borrowing LMDBTransaction, into s: inout Staging
     ) throws -> Outcome {
-        let staged = s.versions[stream]
+        var streamHead = StreamHead.none
         let plan = try AppendPlanner.plan(
             stream: stream, expecting: expecting, events: events,
             existing: { id in try existing(id, txn: txn) },
             currentVersion: {
-                if let v = staged ?? versions[stream] { return v }
-                return try LMDBEventLog.storedVersion(
-                    of: stream, txn: txn, streams: databases.streams)
+                streamHead =
+                    try s.streams[stream] ?? streams[stream]
+                    ?? StreamHead.stored(stream, txn: txn, heads: databases.streamHeads)
+                return streamHead.version
             })
-        let current: UInt64
         switch plan {
         case .reject(let error): return .rejected(error)
         case .duplicate(let result): return .appended(result)
-        case .write(let v): current = v
+        case .write: break
         }
         let recordedAt = max(configuration.clock.nowMicroseconds(), s.head.recordedAt)
         var positions = [EventPosition]()
         positions.reserveCapacity(events.count)
-        var version = current
+        var version = streamHead.version
+        var link = streamHead.sequence
         var previous = s.head.hash
         var sequence = s.head.sequence
         for event in events {
@@ -272,24 +274,31 @@ final class GroupCommitWriter: @unchecked Sendable {
             let (bytes, hash) = RecordCodec.encode(
                 sequence: sequence, stream: stream, streamVersion: version, recordedAt: recordedAt,
                 event: event, previousHash: previous)
+            // Records and links grow at their ends (`MDB_APPEND`); the event ids are
+            // time-ordered. Only the stream's head entry is rewritten in place, once per append.
             try SequenceKey.withKey(sequence) { key in
                 try bytes.withUnsafeBytes {
                     try txn.put(databases.records, key: key, value: $0, flags: .append)
                 }
+                try SequenceKey.withKey(link) {
+                    try txn.put(databases.streamLinks, key: key, value: $0, flags: .append)
+                }
             }
-            let sequenceBytes = SequenceKey.bytes(sequence)
-            try txn.put(
-                databases.streams, key: StreamKey.make(stream, version: version),
-                value: sequenceBytes)
-            try txn.put(
-                databases.eventIDs, key: event.id.bytes,
-                value: sequenceBytes + SequenceKey.bytes(version),
-                flags: .noOverwrite)
+            var idValue = (sequence.bigEndian, version.bigEndian)
+            var id = (event.id.high.bigEndian, event.id.low.bigEndian)
+            try withUnsafeBytes(of: &id) { key in
+                try withUnsafeBytes(of: &idValue) {
+                    try txn.put(databases.eventIDs, key: key, value: $0, flags: .noOverwrite)
+                }
+            }
+            link = sequence
             previous = hash
             positions.append(EventPosition(sequence: sequence, streamVersion: version))
         }
+        let newHead = StreamHead(version: version, sequence: sequence)
+        try newHead.store(stream, txn: txn, heads: databases.streamHeads)
         s.head = LogHead(sequence: sequence, hash: previous, recordedAt: recordedAt)
-        s.versions[stream] = version
+        s.streams[stream] = newHead
         s.events += events.count
         return .appended(AppendResult(stream: stream, positions: positions, wasDuplicate: false))
     }
