@@ -39,6 +39,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         var events = 0
     }
 
+    /// The writer thread's name as the system shows it (at most 15 bytes).
+    static let threadName = "eventlog-writer"
+
     private let env: LMDBEnvironment
     private let databases: LMDBEventLog.Databases
     private let configuration: LMDBEventLog.Configuration
@@ -69,8 +72,13 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.configuration = configuration
         self.hub = hub
         published = Mutex(head)
-        let thread = Thread { [self] in run() }
-        thread.name = "tallystick-log-writer"
+        let thread = Thread { [self] in
+            // A new thread inherits its creator's system name, and Foundation passes `name` on
+            // to the system only when set from the thread itself: without this, `ps`, `top`
+            // and `perf` show the writer under the name of the pool thread that opened the log.
+            Thread.current.name = GroupCommitWriter.threadName
+            run()
+        }
         thread.start()
     }
 
