@@ -94,6 +94,11 @@ struct EventLogBench: AsyncParsableCommand {
             ))
         rows.append(
             (
+                "  writer thread on CPU",
+                String(format: "%.2f ms per commit", append.writerCPUms), ""
+            ))
+        rows.append(
+            (
                 "  written per commit",
                 String(
                     format: "%.0f KiB in %.1f write calls", append.kibPerCommit,
@@ -220,7 +225,7 @@ struct EventLogBench: AsyncParsableCommand {
 
     func durableAppends(path: String) async throws -> (
         rate: Double, batch: Double, p50: Double, p99: Double, busy: Double, commitMs: Double,
-        kibPerCommit: Double, writesPerCommit: Double
+        kibPerCommit: Double, writesPerCommit: Double, writerCPUms: Double
     ) {
         let log = try LMDBEventLog.open(LMDBEventLog.Configuration(directory: path))
         let before = ProcessIO.now()
@@ -235,6 +240,7 @@ struct EventLogBench: AsyncParsableCommand {
         let (elapsed, latencies) = (run.seconds, run.latencies)
         let stats = log.writerStatistics
         let io = ProcessIO.now() - before
+        let writerCPU = threadCPUSeconds(named: "eventlog-writer")
         await log.close()
         let total = Double(perAppender * appenders)
         let busy = Double(stats.commitNanoseconds) / 1e9
@@ -243,7 +249,8 @@ struct EventLogBench: AsyncParsableCommand {
             total / elapsed, Double(stats.events) / commits,
             latencies[latencies.count / 2], latencies[latencies.count * 99 / 100],
             busy / elapsed, busy * 1_000 / commits,
-            Double(io.bytes) / 1_024 / commits, Double(io.calls) / commits
+            Double(io.bytes) / 1_024 / commits, Double(io.calls) / commits,
+            writerCPU * 1_000 / commits
         )
     }
 
@@ -337,6 +344,26 @@ struct ProcessIO {
     static func - (a: ProcessIO, b: ProcessIO) -> ProcessIO {
         ProcessIO(bytes: a.bytes - b.bytes, calls: a.calls - b.calls)
     }
+}
+
+/// User and system CPU time of this process's thread called `name`, from `/proc/self/task/*/stat`, in seconds at the kernel's 10 ms resolution;
+/// 0 when not found.
+func threadCPUSeconds(named name: String) -> Double {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    for task in tasks {
+        let base = "/proc/self/task/\(task)/"
+        guard let comm = try? String(contentsOfFile: base + "comm", encoding: .utf8),
+            comm.trimmingCharacters(in: .newlines) == name,
+            let stat = try? String(contentsOfFile: base + "stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { continue }
+        // Fields after "pid (comm)": state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12])
+        else { continue }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+    return 0
 }
 
 /// Runs `each` calls of `body` in each of `tasks` concurrent tasks; returns the wall time and
