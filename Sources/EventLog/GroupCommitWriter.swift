@@ -8,7 +8,8 @@ import Synchronization
 /// Callers enqueue a request and suspend. A dedicated thread (not one of Swift's cooperative
 /// threads: a flush takes 0.1–8 ms here and would stall the two-thread pool) takes every request
 /// queued so far, stages them all in one write transaction, commits (flushing once), and only
-/// then resumes each caller with its own outcome. While it flushes, new requests queue up and
+/// then has each caller resumed with its own outcome (by an ``AnswerQueue``, in commit order,
+/// while the writer goes on to the next batch). While it flushes, new requests queue up and
 /// form the next batch; a lone request is committed at once, no timer waits for company.
 ///
 /// Each request is checked (shape, idempotency, expected version) before anything of it is
@@ -59,6 +60,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Heads of the streams written since open (the stored ones are read once, when needed).
     private var streams: [String: StreamHead] = [:]
 
+    private let answers: AnswerQueue<(Request, Outcome)>
     private let published: Mutex<LogHead>
     let statistics = Mutex(GroupCommitStatistics())
 
@@ -72,6 +74,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.configuration = configuration
         self.hub = hub
         published = Mutex(head)
+        answers = AnswerQueue(threadName: "eventlog-answer") { answers in
+            for (request, outcome) in answers { GroupCommitWriter.deliver(outcome, to: request) }
+        }
         let thread = Thread { [self] in
             // A new thread inherits its creator's system name, and Foundation passes `name` on
             // to the system only when set from the thread itself: without this, `ps`, `top`
@@ -155,6 +160,9 @@ final class GroupCommitWriter: @unchecked Sendable {
             condition.lock()
             while pending.isEmpty && !stopping { condition.wait() }
             if pending.isEmpty {
+                condition.unlock()
+                answers.finish()
+                condition.lock()
                 finished = true
                 let waiters = stopWaiters
                 stopWaiters = []
@@ -186,12 +194,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
         } catch {
             let failure = EventLogError.from(error, maximumMapSize: configuration.maximumMapSize)
-            for request in batch {
-                switch request {
-                case .append(_, _, _, let p): p.complete(.failure(failure))
-                case .checkpoint(_, let c): c.resume(throwing: failure)
-                }
-            }
+            answers.submit(batch.map { ($0, .rejected(failure)) })
             return
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds - started
@@ -205,19 +208,22 @@ final class GroupCommitWriter: @unchecked Sendable {
             s.largestBatch = max(s.largestBatch, batch.count)
             s.commitNanoseconds += elapsed
         }
-        for (request, outcome) in zip(batch, staged.outcomes) {
-            switch (request, outcome) {
-            case (.append(_, _, _, let p), .appended(let result)): p.complete(.success(result))
-            case (.append(_, _, _, let p), .rejected(let error)): p.complete(.failure(error))
-            case (.checkpoint(_, let c), .checkpointSaved): c.resume()
-            case (.checkpoint(_, let c), .rejected(let error)): c.resume(throwing: error)
-            case (.append(_, _, _, let p), .checkpointSaved):
-                p.complete(.failure(.storage("internal: outcome mismatch")))
-            case (.checkpoint(_, let c), .appended):
-                c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
-            }
-        }
+        answers.submit(Array(zip(batch, staged.outcomes)))
         if staged.events > 0 { hub.notify() }
+    }
+
+    /// Resumes the caller of `request` (on the answer thread).
+    private static func deliver(_ outcome: Outcome, to request: Request) {
+        switch (request, outcome) {
+        case (.append(_, _, _, let p), .appended(let result)): p.complete(.success(result))
+        case (.append(_, _, _, let p), .rejected(let error)): p.complete(.failure(error))
+        case (.checkpoint(_, let c), .checkpointSaved): c.resume()
+        case (.checkpoint(_, let c), .rejected(let error)): c.resume(throwing: error)
+        case (.append(_, _, _, let p), .checkpointSaved):
+            p.complete(.failure(.storage("internal: outcome mismatch")))
+        case (.checkpoint(_, let c), .appended):
+            c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
+        }
     }
 
     /// Checks one request and, when it is acceptable, writes it into `txn`.
