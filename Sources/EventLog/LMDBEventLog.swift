@@ -307,11 +307,14 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
             let head = try StreamHead.stored(stream, txn: txn, heads: databases.streamHeads)
             let first = max(version, 1)
             guard head.version >= first else { return }
-            var sequences = [UInt64](repeating: 0, count: Int(head.version - first + 1))
+            // Links must lead strictly backwards, so a damaged one ends the walk with an error
+            // instead of looping or allocating by a damaged version number.
+            var sequences = [UInt64]()
             var sequence = head.sequence
-            for v in stride(from: head.version, through: first, by: -1) {
-                sequences[Int(v - first)] = sequence
-                guard v > first else { break }
+            var v = head.version
+            while true {
+                sequences.append(sequence)
+                if v == first { break }
                 guard
                     let link = try SequenceKey.withKey(
                         sequence, { try txn.get(databases.streamLinks, key: $0) }),
@@ -320,8 +323,15 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                     throw EventLogError.corruptedRecord(
                         sequence: sequence, reason: "stream link missing")
                 }
-                sequence = SequenceKey.decode(link)
+                let previous = SequenceKey.decode(link)
+                guard previous > 0, previous < sequence else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: sequence, reason: "stream link does not lead back")
+                }
+                sequence = previous
+                v -= 1
             }
+            sequences.reverse()
             out.reserveCapacity(sequences.count)
             for (offset, seq) in sequences.enumerated() {
                 guard

@@ -132,6 +132,12 @@ struct DurableLogTests {
         #expect(try log.verify().failure?.sequence == 4)
         #expect(throws: EventLogError.self) { _ = try log.readStream("shop", from: 1) }
         #expect(try log.readStream("shop", from: 3).map(\.sequence) == [4, 5])
+        // A link to itself or forwards ends the walk with an error instead of a loop.
+        try log.env.write { txn in
+            try txn.put(
+                log.databases.streamLinks, key: SequenceKey.bytes(4), value: SequenceKey.bytes(4))
+        }
+        #expect(throws: EventLogError.self) { _ = try log.readStream("shop", from: 1) }
         await log.close()
     }
 
