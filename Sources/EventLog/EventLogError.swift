@@ -17,7 +17,8 @@ public enum EventLogError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The filesystem is full; the append was not kept. Free space and retry: the log keeps
     /// working without a restart.
     case diskFull
-    /// The log on disk has a format version this build does not read.
+    /// The log on disk has a format version this build does not read. A version-1 log is
+    /// upgraded by opening it for writing; read-only opens refuse it until then.
     case unsupportedFormat(found: UInt32, supported: UInt32)
     /// Another writer (in this or another process) holds the log open.
     case lockedByAnotherProcess(path: String)
@@ -52,6 +53,9 @@ public enum EventLogError: Error, Equatable, Sendable, CustomStringConvertible {
         case .mapFullBeyondMaximum(let max):
             "the log reached its configured maximum map size of \(max) bytes"
         case .diskFull: "no space left on the device holding the log"
+        case .unsupportedFormat(let found, let supported) where found == 1 && supported == 2:
+            "log format version 1 must be upgraded to version 2 before it can be read: open it "
+                + "once for writing with this build (which upgrades it in place), then retry"
         case .unsupportedFormat(let found, let supported):
             "log format version \(found) is not supported (this build reads version \(supported))"
         case .lockedByAnotherProcess(let path):

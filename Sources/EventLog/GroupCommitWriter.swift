@@ -8,7 +8,8 @@ import Synchronization
 /// Callers enqueue a request and suspend. A dedicated thread (not one of Swift's cooperative
 /// threads: a flush takes 0.1–8 ms here and would stall the two-thread pool) takes every request
 /// queued so far, stages them all in one write transaction, commits (flushing once), and only
-/// then resumes each caller with its own outcome. While it flushes, new requests queue up and
+/// then has each caller resumed with its own outcome (by an ``AnswerQueue``, in commit order,
+/// while the writer goes on to the next batch). While it flushes, new requests queue up and
 /// form the next batch; a lone request is committed at once, no timer waits for company.
 ///
 /// Each request is checked (shape, idempotency, expected version) before anything of it is
@@ -34,10 +35,13 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// What one commit staged, applied to the writer's state only after it committed.
     private struct Staging {
         var head: LogHead
-        var versions: [String: UInt64] = [:]
+        var streams: [String: StreamHead] = [:]
         var outcomes: [Outcome] = []
         var events = 0
     }
+
+    /// The writer thread's name as the system shows it (at most 15 bytes).
+    static let threadName = "eventlog-writer"
 
     private let env: LMDBEnvironment
     private let databases: LMDBEventLog.Databases
@@ -53,8 +57,10 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     // Touched by the writer thread only:
     private var head: LogHead
-    private var versions: [String: UInt64] = [:]
+    /// Heads of the streams written since open (the stored ones are read once, when needed).
+    private var streams: [String: StreamHead] = [:]
 
+    private let answers: AnswerQueue<(Request, Outcome)>
     private let published: Mutex<LogHead>
     let statistics = Mutex(GroupCommitStatistics())
 
@@ -68,8 +74,16 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.configuration = configuration
         self.hub = hub
         published = Mutex(head)
-        let thread = Thread { [self] in run() }
-        thread.name = "tallystick-log-writer"
+        answers = AnswerQueue(threadName: "eventlog-answer") { answers in
+            for (request, outcome) in answers { GroupCommitWriter.deliver(outcome, to: request) }
+        }
+        let thread = Thread { [self] in
+            // A new thread inherits its creator's system name, and Foundation passes `name` on
+            // to the system only when set from the thread itself: without this, `ps`, `top`
+            // and `perf` show the writer under the name of the pool thread that opened the log.
+            Thread.current.name = GroupCommitWriter.threadName
+            run()
+        }
         thread.start()
     }
 
@@ -78,7 +92,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     func adoptRestored(head restored: LogHead) {
         condition.lock()
         head = restored
-        versions = [:]
+        streams = [:]
         condition.unlock()
         published.withLock { $0 = restored }
     }
@@ -146,6 +160,9 @@ final class GroupCommitWriter: @unchecked Sendable {
             condition.lock()
             while pending.isEmpty && !stopping { condition.wait() }
             if pending.isEmpty {
+                condition.unlock()
+                answers.finish()
+                condition.lock()
                 finished = true
                 let waiters = stopWaiters
                 stopWaiters = []
@@ -177,17 +194,12 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
         } catch {
             let failure = EventLogError.from(error, maximumMapSize: configuration.maximumMapSize)
-            for request in batch {
-                switch request {
-                case .append(_, _, _, let p): p.complete(.failure(failure))
-                case .checkpoint(_, let c): c.resume(throwing: failure)
-                }
-            }
+            answers.submit(batch.map { ($0, .rejected(failure)) })
             return
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds - started
         head = staged.head
-        versions.merge(staged.versions) { _, new in new }
+        streams.merge(staged.streams) { _, new in new }
         published.withLock { $0 = staged.head }
         statistics.withLock { s in
             s.commits += 1
@@ -196,19 +208,22 @@ final class GroupCommitWriter: @unchecked Sendable {
             s.largestBatch = max(s.largestBatch, batch.count)
             s.commitNanoseconds += elapsed
         }
-        for (request, outcome) in zip(batch, staged.outcomes) {
-            switch (request, outcome) {
-            case (.append(_, _, _, let p), .appended(let result)): p.complete(.success(result))
-            case (.append(_, _, _, let p), .rejected(let error)): p.complete(.failure(error))
-            case (.checkpoint(_, let c), .checkpointSaved): c.resume()
-            case (.checkpoint(_, let c), .rejected(let error)): c.resume(throwing: error)
-            case (.append(_, _, _, let p), .checkpointSaved):
-                p.complete(.failure(.storage("internal: outcome mismatch")))
-            case (.checkpoint(_, let c), .appended):
-                c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
-            }
-        }
+        answers.submit(Array(zip(batch, staged.outcomes)))
         if staged.events > 0 { hub.notify() }
+    }
+
+    /// Resumes the caller of `request` (on the answer thread).
+    private static func deliver(_ outcome: Outcome, to request: Request) {
+        switch (request, outcome) {
+        case (.append(_, _, _, let p), .appended(let result)): p.complete(.success(result))
+        case (.append(_, _, _, let p), .rejected(let error)): p.complete(.failure(error))
+        case (.checkpoint(_, let c), .checkpointSaved): c.resume()
+        case (.checkpoint(_, let c), .rejected(let error)): c.resume(throwing: error)
+        case (.append(_, _, _, let p), .checkpointSaved):
+            p.complete(.failure(.storage("internal: outcome mismatch")))
+        case (.checkpoint(_, let c), .appended):
+            c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
+        }
     }
 
     /// Checks one request and, when it is acceptable, writes it into `txn`.
@@ -245,25 +260,26 @@ final class GroupCommitWriter: @unchecked Sendable {
         stream: String, expecting: ExpectedVersion, events: [ProposedEvent],
         txn: borrowing LMDBTransaction, into s: inout Staging
     ) throws -> Outcome {
-        let staged = s.versions[stream]
+        var streamHead = StreamHead.none
         let plan = try AppendPlanner.plan(
             stream: stream, expecting: expecting, events: events,
             existing: { id in try existing(id, txn: txn) },
             currentVersion: {
-                if let v = staged ?? versions[stream] { return v }
-                return try LMDBEventLog.storedVersion(
-                    of: stream, txn: txn, streams: databases.streams)
+                streamHead =
+                    try s.streams[stream] ?? streams[stream]
+                    ?? StreamHead.stored(stream, txn: txn, heads: databases.streamHeads)
+                return streamHead.version
             })
-        let current: UInt64
         switch plan {
         case .reject(let error): return .rejected(error)
         case .duplicate(let result): return .appended(result)
-        case .write(let v): current = v
+        case .write: break
         }
         let recordedAt = max(configuration.clock.nowMicroseconds(), s.head.recordedAt)
         var positions = [EventPosition]()
         positions.reserveCapacity(events.count)
-        var version = current
+        var version = streamHead.version
+        var link = streamHead.sequence
         var previous = s.head.hash
         var sequence = s.head.sequence
         for event in events {
@@ -272,24 +288,31 @@ final class GroupCommitWriter: @unchecked Sendable {
             let (bytes, hash) = RecordCodec.encode(
                 sequence: sequence, stream: stream, streamVersion: version, recordedAt: recordedAt,
                 event: event, previousHash: previous)
+            // Records and links grow at their ends (`MDB_APPEND`); the event ids are
+            // time-ordered. Only the stream's head entry is rewritten in place, once per append.
             try SequenceKey.withKey(sequence) { key in
                 try bytes.withUnsafeBytes {
                     try txn.put(databases.records, key: key, value: $0, flags: .append)
                 }
+                try SequenceKey.withKey(link) {
+                    try txn.put(databases.streamLinks, key: key, value: $0, flags: .append)
+                }
             }
-            let sequenceBytes = SequenceKey.bytes(sequence)
-            try txn.put(
-                databases.streams, key: StreamKey.make(stream, version: version),
-                value: sequenceBytes)
-            try txn.put(
-                databases.eventIDs, key: event.id.bytes,
-                value: sequenceBytes + SequenceKey.bytes(version),
-                flags: .noOverwrite)
+            var idValue = (sequence.bigEndian, version.bigEndian)
+            var id = (event.id.high.bigEndian, event.id.low.bigEndian)
+            try withUnsafeBytes(of: &id) { key in
+                try withUnsafeBytes(of: &idValue) {
+                    try txn.put(databases.eventIDs, key: key, value: $0, flags: .noOverwrite)
+                }
+            }
+            link = sequence
             previous = hash
             positions.append(EventPosition(sequence: sequence, streamVersion: version))
         }
+        let newHead = StreamHead(version: version, sequence: sequence)
+        try newHead.store(stream, txn: txn, heads: databases.streamHeads)
         s.head = LogHead(sequence: sequence, hash: previous, recordedAt: recordedAt)
-        s.versions[stream] = version
+        s.streams[stream] = newHead
         s.events += events.count
         return .appended(AppendResult(stream: stream, positions: positions, wasDuplicate: false))
     }

@@ -17,14 +17,18 @@ extension LMDBEventLog {
             throw EventLogError.invalidEvent("restore needs an empty log")
         }
         var previous = LogHead.empty
-        var versions = [String: UInt64]()
+        var heads = [String: StreamHead]()
         var pending = [EventRecord]()
+        var changed = [String: StreamHead]()
         func flush() throws {
             guard !pending.isEmpty else { return }
             let chunk = pending
+            let chunkHeads = changed
             pending.removeAll(keepingCapacity: true)
+            changed.removeAll(keepingCapacity: true)
             try env.retryingResize {
                 try env.write { txn in
+                    var links = [String: UInt64]()
                     for record in chunk {
                         let proposed = ProposedEvent(
                             id: record.eventID, type: record.type, payload: record.payload)
@@ -37,14 +41,22 @@ extension LMDBEventLog {
                             databases.records, key: SequenceKey.bytes(record.sequence),
                             value: bytes, flags: .append)
                         let sequence = SequenceKey.bytes(record.sequence)
+                        let link =
+                            try links[record.stream]
+                            ?? StreamHead.stored(
+                                record.stream, txn: txn, heads: databases.streamHeads
+                            ).sequence
+                        links[record.stream] = record.sequence
                         try txn.put(
-                            databases.streams,
-                            key: StreamKey.make(record.stream, version: record.streamVersion),
-                            value: sequence)
+                            databases.streamLinks, key: sequence, value: SequenceKey.bytes(link),
+                            flags: .append)
                         try txn.put(
                             databases.eventIDs, key: record.eventID.bytes,
                             value: sequence + SequenceKey.bytes(record.streamVersion),
                             flags: .noOverwrite)
+                    }
+                    for (stream, head) in chunkHeads {
+                        try head.store(stream, txn: txn, heads: databases.streamHeads)
                     }
                 }
             }
@@ -68,7 +80,7 @@ extension LMDBEventLog {
             if let why = AppendPlanner.validate(stream: record.stream, events: [proposed]) {
                 throw EventLogError.invalidEvent("record \(record.sequence): \(why)")
             }
-            let version = versions[record.stream, default: 0] + 1
+            let version = (heads[record.stream] ?? .none).version + 1
             guard record.streamVersion == version else {
                 throw EventLogError.invalidEvent(
                     "record \(record.sequence): stream version \(record.streamVersion), expected \(version)"
@@ -82,7 +94,9 @@ extension LMDBEventLog {
                 throw EventLogError.invalidEvent(
                     "record \(record.sequence): hash does not match its contents")
             }
-            versions[record.stream] = version
+            let head = StreamHead(version: version, sequence: record.sequence)
+            heads[record.stream] = head
+            changed[record.stream] = head
             previous = LogHead(
                 sequence: record.sequence, hash: record.hash, recordedAt: record.recordedAt)
             pending.append(record)

@@ -26,8 +26,9 @@ public struct VerificationFailure: Sendable, Equatable, CustomStringConvertible 
 extension LMDBEventLog {
     /// Checks the whole log from one snapshot: sequence contiguity from 1, every record
     /// decodes, the hash chain end to end, recorded times never go back, stream versions are
-    /// gapless, the stream and event-id indexes hold exactly one entry per record, and every
-    /// checkpoint names a record of this log with its hash.
+    /// gapless, the stream links and the event-id index hold exactly one entry per record, the
+    /// stream heads one per stream naming its newest record, and every checkpoint names a
+    /// record of this log with its hash.
     ///
     /// The indexes are compared as multisets in one sequential pass each; only when they
     /// disagree is the first offending record looked up one by one.
@@ -40,8 +41,8 @@ extension LMDBEventLog {
         }
         var report = VerificationReport(
             records: 0, streams: 0, head: .empty, checkpoints: 0, failure: nil)
-        var versions = [String: UInt64]()
-        var streamSum = IndexSum()
+        var heads = [String: StreamHead]()
+        var linkSum = IndexSum()
         var idSum = IndexSum()
         var lastTime = Int64.min
         return try snapshot { txn in
@@ -55,7 +56,8 @@ extension LMDBEventLog {
                         throw Stop(sequence: key, reason: "type tag is not printable ASCII")
                     }
                     let stream = view.streamString
-                    let version = versions[stream, default: 0] + 1
+                    let previous = heads[stream] ?? .none
+                    let version = previous.version + 1
                     guard view.streamVersion == version else {
                         throw Stop(
                             sequence: key,
@@ -63,8 +65,8 @@ extension LMDBEventLog {
                                 "stream '\(stream)' version \(view.streamVersion), expected \(version)"
                         )
                     }
-                    versions[stream] = version
-                    streamSum.add(stream: stream, version: version, sequence: key)
+                    heads[stream] = StreamHead(version: version, sequence: key)
+                    linkSum.add(link: key, previous: previous.sequence)
                     idSum.add(id: view.eventID, sequence: key, version: version)
                     lastTime = view.recordedAt
                     report.records = key
@@ -77,7 +79,7 @@ extension LMDBEventLog {
             } catch EventLogError.corruptedRecord(let sequence, let reason) {
                 report.failure = VerificationFailure(sequence: sequence, reason: reason)
             }
-            report.streams = versions.count
+            report.streams = heads.count
             if report.failure != nil { return report }
 
             func fail(_ sequence: UInt64, _ reason: String) -> VerificationReport {
@@ -86,15 +88,33 @@ extension LMDBEventLog {
                 return r
             }
 
-            var indexedStreams = IndexSum()
-            try txn.withCursor(databases.streams) { cursor in
+            var indexedLinks = IndexSum()
+            try txn.withCursor(databases.streamLinks) { cursor in
                 var entry = try cursor.first()
                 while let e = entry {
-                    if let (stream, version) = StreamKey.split(e.key) {
-                        indexedStreams.add(
-                            stream: stream, version: version, sequence: SequenceKey.decode(e.value))
+                    if e.key.count == 8, e.value.count == 8 {
+                        indexedLinks.add(
+                            link: SequenceKey.decode(e.key), previous: SequenceKey.decode(e.value))
                     } else {
-                        indexedStreams.count &+= 1
+                        indexedLinks.count &+= 1
+                    }
+                    entry = try cursor.next()
+                }
+            }
+            var headSum = IndexSum()
+            for (stream, head) in heads {
+                headSum.add(stream: stream, version: head.version, sequence: head.sequence)
+            }
+            var indexedHeads = IndexSum()
+            try txn.withCursor(databases.streamHeads) { cursor in
+                var entry = try cursor.first()
+                while let e = entry {
+                    if let head = StreamHead(stored: e.value) {
+                        indexedHeads.add(
+                            stream: String(decoding: e.key, as: UTF8.self), version: head.version,
+                            sequence: head.sequence)
+                    } else {
+                        indexedHeads.count &+= 1
                     }
                     entry = try cursor.next()
                 }
@@ -114,9 +134,9 @@ extension LMDBEventLog {
                     entry = try cursor.next()
                 }
             }
-            if indexedStreams != streamSum || indexedIDs != idSum {
+            if indexedLinks != linkSum || indexedIDs != idSum || indexedHeads != headSum {
                 let (sequence, reason) = try firstIndexDisagreement(
-                    txn: txn, head: report.head.sequence)
+                    txn: txn, head: report.head.sequence, heads: heads)
                 return fail(sequence, reason)
             }
 
@@ -152,40 +172,53 @@ extension LMDBEventLog {
 
     /// The first record whose index entries are missing or wrong, or else the first index
     /// entry that names no matching record.
-    private func firstIndexDisagreement(txn: borrowing LMDBTransaction, head: UInt64) throws -> (
-        UInt64, String
-    ) {
+    /// `heads` are the stream heads the records imply.
+    private func firstIndexDisagreement(
+        txn: borrowing LMDBTransaction, head: UInt64, heads: [String: StreamHead]
+    ) throws -> (UInt64, String) {
         var found: (UInt64, String)?
+        var previous = [String: UInt64]()
         try txn.withCursor(databases.records) { cursor in
             var entry = try cursor.first()
             while let e = entry, found == nil {
                 let view = try RecordCodec.view(e.value)
-                let streamKey = StreamKey.make(view.streamString, version: view.streamVersion)
-                let indexed = try txn.getBytes(databases.streams, key: streamKey)
-                if indexed != SequenceKey.bytes(view.sequence) {
-                    found = (view.sequence, "stream index entry missing or wrong")
+                let stream = view.streamString
+                let link = try txn.getBytes(
+                    databases.streamLinks, key: SequenceKey.bytes(view.sequence))
+                if link != SequenceKey.bytes(previous[stream] ?? 0) {
+                    found = (view.sequence, "stream link missing or wrong")
                 } else if try txn.getBytes(databases.eventIDs, key: view.eventID.bytes)
                     != SequenceKey.bytes(view.sequence) + SequenceKey.bytes(view.streamVersion)
                 {
                     found = (view.sequence, "event-id index entry missing or wrong")
                 }
+                previous[stream] = view.sequence
                 entry = try cursor.next()
             }
         }
         if let found { return found }
-        var extra: UInt64 = 0
-        try txn.withCursor(databases.streams) { cursor in
+        // Entries naming records past the end (records cut off the end of the log).
+        var beyond = false
+        try txn.withCursor(databases.streamLinks) { cursor in
+            if let last = try cursor.last(), SequenceKey.decode(last.key) > head { beyond = true }
+        }
+        try txn.withCursor(databases.streamHeads) { cursor in
             var entry = try cursor.first()
             while let e = entry {
-                let seq = SequenceKey.decode(e.value)
-                if seq > head || seq == 0 {
-                    extra = seq
-                    return
+                if let stored = StreamHead(stored: e.value), stored.sequence > head {
+                    beyond = true
                 }
                 entry = try cursor.next()
             }
         }
-        if extra > 0 { return (extra, "stream index names a record the log does not have") }
+        if beyond { return (head + 1, "stream index names a record the log does not have") }
+        // The newest record of each stream whose stored head is missing or wrong.
+        var wrongHead: UInt64?
+        for (stream, expected) in heads {
+            let stored = try? StreamHead.stored(stream, txn: txn, heads: databases.streamHeads)
+            if stored != expected { wrongHead = min(wrongHead ?? .max, expected.sequence) }
+        }
+        if let wrongHead { return (wrongHead, "stream head missing or wrong") }
         return (head + 1, "an index holds an entry that matches no record")
     }
 }
@@ -201,6 +234,15 @@ private struct IndexSum: Equatable {
         h.combine(stream)
         h.combine(version)
         h.combine(sequence)
+        count &+= 1
+        sum &+= UInt64(bitPattern: Int64(h.finalize()))
+    }
+
+    mutating func add(link sequence: UInt64, previous: UInt64) {
+        var h = Hasher()
+        h.combine(2 as UInt8)
+        h.combine(sequence)
+        h.combine(previous)
         count &+= 1
         sum &+= UInt64(bitPattern: Int64(h.finalize()))
     }

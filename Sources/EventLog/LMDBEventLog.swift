@@ -6,13 +6,15 @@ import Synchronization
     import Glibc
 #endif
 
-/// The durable event log: one LMDB environment holding the records, the stream index, the
-/// idempotency index, the format marker and the checkpoints.
+/// The durable event log: one LMDB environment holding the records, the stream heads and
+/// links, the idempotency index, the format marker and the checkpoints.
 ///
 /// Named databases (their layouts are in `eventlog/FORMAT.md`):
 /// - `records`: big-endian `UInt64` sequence → record bytes (``RecordCodec``), written with
 ///   `MDB_APPEND`;
-/// - `streams`: stream id ‖ `0x00` ‖ big-endian stream version → big-endian sequence;
+/// - `stream-heads`: stream id → big-endian version ‖ big-endian sequence of its newest record;
+/// - `stream-links`: big-endian sequence → big-endian sequence of the stream's previous record
+///   (0 for its first), written with `MDB_APPEND`;
 /// - `event-ids`: event id → big-endian sequence ‖ big-endian stream version;
 /// - `meta`: `format` → little-endian `UInt32` format version;
 /// - `checkpoints`: projection name → ``Checkpoint`` bytes.
@@ -50,12 +52,14 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         public init(directory: String) { self.directory = directory }
     }
 
-    /// The format version in the `meta` database that this build writes and reads.
-    public static let storeFormatVersion: UInt32 = 1
+    /// The format version in the `meta` database that this build writes and reads. A writable
+    /// open upgrades a version-1 log in place (see ``upgradeFromFormat1(env:databases:)``).
+    public static let storeFormatVersion: UInt32 = 2
 
     struct Databases {
         let records: LMDBDatabase
-        let streams: LMDBDatabase
+        let streamHeads: LMDBDatabase
+        let streamLinks: LMDBDatabase
         let eventIDs: LMDBDatabase
         let meta: LMDBDatabase
         let checkpoints: LMDBDatabase
@@ -103,13 +107,22 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         options.flushOnCommit = configuration.durability == .durable
         do {
             env = try LMDBEnvironment(path: dir, options: options)
+            let records = try env.openDatabase("records")
+            let meta = try env.openDatabase("meta")
+            // The format is checked before the other databases are opened: a read-only open
+            // of an older log must say which format it found, not that a database is missing.
+            let format = try LMDBEventLog.checkFormat(
+                env: env, records: records, meta: meta, writable: !readOnly)
             databases = Databases(
-                records: try env.openDatabase("records"),
-                streams: try env.openDatabase("streams"),
+                records: records,
+                streamHeads: try env.openDatabase("stream-heads"),
+                streamLinks: try env.openDatabase("stream-links"),
                 eventIDs: try env.openDatabase("event-ids"),
-                meta: try env.openDatabase("meta"),
+                meta: meta,
                 checkpoints: try env.openDatabase("checkpoints"))
-            try LMDBEventLog.checkFormat(env: env, databases: databases, writable: !readOnly)
+            if format == 1 {
+                try LMDBEventLog.upgradeFromFormat1(env: env, databases: databases)
+            }
             // A writer must not start on a log whose newest record does not check; a reader
             // (the offline tools) opens it anyway, to report what is wrong.
             if readOnly {
@@ -187,13 +200,23 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         _ = lockedHere.withLock { $0.remove(key) }
     }
 
-    private static func checkFormat(env: LMDBEnvironment, databases: Databases, writable: Bool)
-        throws
-    {
-        let key = Array("format".utf8)
+    static let formatKey = Array("format".utf8)
+
+    static func formatBytes(_ version: UInt32) -> [UInt8] {
+        var v = version.littleEndian
+        return withUnsafeBytes(of: &v) { Array($0) }
+    }
+
+    /// Checks the stored format version, writing the current one into a new log. Returns the
+    /// version found: ``storeFormatVersion``, or 1 when a writable open must upgrade the log.
+    /// - Throws: ``EventLogError/unsupportedFormat(found:supported:)`` for any other version,
+    ///   for version 1 when read-only, and for records without a format marker.
+    private static func checkFormat(
+        env: LMDBEnvironment, records: LMDBDatabase, meta: LMDBDatabase, writable: Bool
+    ) throws -> UInt32 {
         let (stored, isEmpty) = try env.retryingResize {
             try env.read { txn in
-                (try txn.getBytes(databases.meta, key: key), try txn.count(databases.records) == 0)
+                (try txn.getBytes(meta, key: formatKey), try txn.count(records) == 0)
             }
         }
         if let stored {
@@ -201,19 +224,20 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                 stored.count == 4
                 ? stored.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self)) }
                 : 0
-            guard found == storeFormatVersion else {
+            guard found == storeFormatVersion || (found == 1 && writable) else {
                 throw EventLogError.unsupportedFormat(found: found, supported: storeFormatVersion)
             }
-            return
+            return found
         }
         guard isEmpty else {
             throw EventLogError.unsupportedFormat(found: 0, supported: storeFormatVersion)
         }
         if writable {
-            var v = storeFormatVersion.littleEndian
-            let bytes = withUnsafeBytes(of: &v) { Array($0) }
-            try env.write { txn in try txn.put(databases.meta, key: key, value: bytes) }
+            try env.write { txn in
+                try txn.put(meta, key: formatKey, value: formatBytes(storeFormatVersion))
+            }
         }
+        return storeFormatVersion
     }
 
     /// Reads the newest record and checks its own hash.
@@ -274,20 +298,42 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         return out
     }
 
+    /// See ``EventStore/readStream(_:from:)``. Follows the stream's links back from its head
+    /// (one lookup per event read), then reads the records in order; each must carry the
+    /// stream and version its link promised.
     public func readStream(_ stream: String, from version: UInt64) throws -> [EventRecord] {
         var out = [EventRecord]()
         try snapshot { txn in
-            let prefix = StreamKey.prefix(stream)
+            let head = try StreamHead.stored(stream, txn: txn, heads: databases.streamHeads)
+            let first = max(version, 1)
+            guard head.version >= first else { return }
+            // Links must lead strictly backwards, so a damaged one ends the walk with an error
+            // instead of looping or allocating by a damaged version number.
             var sequences = [UInt64]()
-            try txn.withCursor(databases.streams) { cursor in
-                let start = StreamKey.make(stream, version: max(version, 1))
-                var entry = try start.withUnsafeBytes { try cursor.seek(atOrAfter: $0) }
-                while let e = entry, StreamKey.has(prefix: prefix, e.key) {
-                    sequences.append(SequenceKey.decode(e.value))
-                    entry = try cursor.next()
+            var sequence = head.sequence
+            var v = head.version
+            while true {
+                sequences.append(sequence)
+                if v == first { break }
+                guard
+                    let link = try SequenceKey.withKey(
+                        sequence, { try txn.get(databases.streamLinks, key: $0) }),
+                    link.count == 8
+                else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: sequence, reason: "stream link missing")
                 }
+                let previous = SequenceKey.decode(link)
+                guard previous > 0, previous < sequence else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: sequence, reason: "stream link does not lead back")
+                }
+                sequence = previous
+                v -= 1
             }
-            for seq in sequences {
+            sequences.reverse()
+            out.reserveCapacity(sequences.count)
+            for (offset, seq) in sequences.enumerated() {
                 guard
                     let bytes = try SequenceKey.withKey(
                         seq, { try txn.get(databases.records, key: $0) })
@@ -295,7 +341,17 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                     throw EventLogError.corruptedRecord(
                         sequence: seq, reason: "stream index names a missing record")
                 }
-                out.append(try LMDBEventLog.decode(bytes, at: seq).copy())
+                let view = try LMDBEventLog.decode(bytes, at: seq)
+                guard view.streamVersion == first + UInt64(offset),
+                    view.stream.elementsEqual(stream.utf8)
+                else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: seq,
+                        reason:
+                            "stream index names a record of another stream or version for '\(stream)' version \(first + UInt64(offset))"
+                    )
+                }
+                out.append(view.copy())
             }
         }
         return out
@@ -303,7 +359,7 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
 
     public func streamVersion(_ stream: String) throws -> UInt64 {
         try snapshot { txn in
-            try LMDBEventLog.storedVersion(of: stream, txn: txn, streams: databases.streams)
+            try StreamHead.stored(stream, txn: txn, heads: databases.streamHeads).version
         }
     }
 
@@ -505,23 +561,6 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         }
         return .valid(cp)
     }
-
-    /// The newest version of `stream` in the stream index (0 when absent).
-    static func storedVersion(
-        of stream: String, txn: borrowing LMDBTransaction, streams: LMDBDatabase
-    ) throws
-        -> UInt64
-    {
-        let prefix = StreamKey.prefix(stream)
-        let probe = StreamKey.make(stream, version: .max)
-        return try txn.withCursor(streams) { cursor in
-            var entry = try probe.withUnsafeBytes { try cursor.seek(atOrAfter: $0) }
-            if let e = entry, e.key.elementsEqual(probe) { return .max }
-            entry = entry == nil ? try cursor.last() : try cursor.previous()
-            guard let e = entry, StreamKey.has(prefix: prefix, e.key) else { return 0 }
-            return SequenceKey.decode(UnsafeRawBufferPointer(rebasing: e.key[prefix.count...]))
-        }
-    }
 }
 
 /// Counters of the group-commit writer, for metrics and benchmarks.
@@ -554,27 +593,5 @@ enum SequenceKey {
     static func decode(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         guard bytes.count >= 8 else { return 0 }
         return UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
-    }
-}
-
-/// Stream index keys: stream id ‖ 0x00 ‖ big-endian version.
-enum StreamKey {
-    static func prefix(_ stream: String) -> [UInt8] { Array(stream.utf8) + [0] }
-
-    static func make(_ stream: String, version: UInt64) -> [UInt8] {
-        prefix(stream) + SequenceKey.bytes(version)
-    }
-
-    static func has(prefix: [UInt8], _ key: UnsafeRawBufferPointer) -> Bool {
-        key.count == prefix.count + 8 && key.prefix(prefix.count).elementsEqual(prefix)
-    }
-
-    /// Splits a key into stream id and version; `nil` when it is not of that shape.
-    static func split(_ key: UnsafeRawBufferPointer) -> (stream: String, version: UInt64)? {
-        guard key.count >= 10, key[key.count - 9] == 0 else { return nil }
-        let stream = String(decoding: key[..<(key.count - 9)], as: UTF8.self)
-        return (
-            stream, SequenceKey.decode(UnsafeRawBufferPointer(rebasing: key[(key.count - 8)...]))
-        )
     }
 }

@@ -92,6 +92,19 @@ public struct LMDBTransaction: ~Copyable {
         return true
     }
 
+    /// Removes every entry of `db`, keeping the database itself.
+    /// - Throws: ``LMDBError/readOnly``, other ``LMDBError``s.
+    public func removeAll(_ db: LMDBDatabase) throws(LMDBError) {
+        try LMDBError.check(mdb_drop(handle, db.dbi, 0))
+    }
+
+    /// Deletes `db` and its name from the environment once this transaction commits. Its
+    /// handle must not be used afterwards, in this transaction or any other.
+    /// - Throws: ``LMDBError/readOnly``, other ``LMDBError``s.
+    public func deleteDatabase(_ db: LMDBDatabase) throws(LMDBError) {
+        try LMDBError.check(mdb_drop(handle, db.dbi, 1))
+    }
+
     /// The number of entries in `db`.
     public func count(_ db: LMDBDatabase) throws(LMDBError) -> Int {
         var stat = MDB_stat()

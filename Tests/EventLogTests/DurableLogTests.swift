@@ -106,17 +106,38 @@ struct DurableLogTests {
         await log.close()
     }
 
-    @Test func aDamagedIndexIsReported() async throws {
+    @Test func aDamagedStreamHeadIsReportedAtTheStreamsNewestRecord() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let log = try makeLog(dir)
         try await fill(log)
         try log.env.write { txn in
-            try txn.put(
-                log.databases.streams, key: StreamKey.make("admin", version: 1),
-                value: SequenceKey.bytes(4))
+            try StreamHead(version: 1, sequence: 4).store(
+                "admin", txn: txn, heads: log.databases.streamHeads)
         }
         #expect(try log.verify().failure?.sequence == 3)
+        await log.close()
+    }
+
+    @Test func aDamagedStreamLinkIsReportedAndNotFollowed() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try makeLog(dir)
+        try await fill(log)
+        // Record 4 is "shop" version 3; its link must name record 2 ("shop" version 2).
+        try log.env.write { txn in
+            try txn.put(
+                log.databases.streamLinks, key: SequenceKey.bytes(4), value: SequenceKey.bytes(3))
+        }
+        #expect(try log.verify().failure?.sequence == 4)
+        #expect(throws: EventLogError.self) { _ = try log.readStream("shop", from: 1) }
+        #expect(try log.readStream("shop", from: 3).map(\.sequence) == [4, 5])
+        // A link to itself or forwards ends the walk with an error instead of a loop.
+        try log.env.write { txn in
+            try txn.put(
+                log.databases.streamLinks, key: SequenceKey.bytes(4), value: SequenceKey.bytes(4))
+        }
+        #expect(throws: EventLogError.self) { _ = try log.readStream("shop", from: 1) }
         await log.close()
     }
 
@@ -199,15 +220,103 @@ struct DurableLogTests {
         let log = try makeLog(dir)
         try await fill(log)
         try log.env.write { txn in
-            try txn.put(log.databases.meta, key: Array("format".utf8), value: [2, 0, 0, 0])
+            try txn.put(log.databases.meta, key: Array("format".utf8), value: [3, 0, 0, 0])
         }
         await log.close()
-        #expect(throws: EventLogError.unsupportedFormat(found: 2, supported: 1)) {
+        #expect(throws: EventLogError.unsupportedFormat(found: 3, supported: 2)) {
             _ = try makeLog(dir)
         }
-        #expect(throws: EventLogError.unsupportedFormat(found: 2, supported: 1)) {
+        #expect(throws: EventLogError.unsupportedFormat(found: 3, supported: 2)) {
             _ = try LMDBEventLog.openReadOnly(directory: dir.appending("log"))
         }
+    }
+
+    /// Writes the five records of ``fill(_:)`` the way format 1 stored them: records, the
+    /// `streams` index (stream ‖ 0 ‖ version → sequence), event ids, format 1.
+    func writeFormat1Log(at path: String) throws -> [EventRecord] {
+        let env = try LMDBEnvironment(path: path)
+        defer { env.close() }
+        let records = try env.openDatabase("records")
+        let streams = try env.openDatabase("streams")
+        let ids = try env.openDatabase("event-ids")
+        let meta = try env.openDatabase("meta")
+        _ = try env.openDatabase("checkpoints")
+        let shape: [(String, String)] = [
+            ("shop", "a.v1"), ("shop", "b.v1"), ("admin", "c.v1"), ("shop", "d.v1"),
+            ("shop", "e.v1"),
+        ]
+        var written = [EventRecord]()
+        var previous = ChainHash.zero
+        var versions = [String: UInt64]()
+        try env.write { txn in
+            for (offset, (stream, type)) in shape.enumerated() {
+                let sequence = UInt64(offset + 1)
+                let version = versions[stream, default: 0] + 1
+                versions[stream] = version
+                let proposed = event(type, "format 1 #\(sequence)")
+                let (bytes, hash) = RecordCodec.encode(
+                    sequence: sequence, stream: stream, streamVersion: version,
+                    recordedAt: 1_000 + Int64(sequence), event: proposed, previousHash: previous)
+                try txn.put(records, key: SequenceKey.bytes(sequence), value: bytes)
+                try txn.put(
+                    streams, key: StreamKey.make(stream, version: version),
+                    value: SequenceKey.bytes(sequence))
+                try txn.put(
+                    ids, key: proposed.id.bytes,
+                    value: SequenceKey.bytes(sequence) + SequenceKey.bytes(version))
+                written.append(
+                    try bytes.withUnsafeBytes { try RecordCodec.view($0).copy() })
+                previous = hash
+            }
+            try txn.put(meta, key: Array("format".utf8), value: [1, 0, 0, 0])
+        }
+        return written
+    }
+
+    @Test func aFormat1LogIsRefusedReadOnlyAndUpgradedByAWritableOpen() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.appending("log")
+        let original = try writeFormat1Log(at: path)
+
+        let refusal = EventLogError.unsupportedFormat(found: 1, supported: 2)
+        #expect(throws: refusal) { _ = try LMDBEventLog.openReadOnly(directory: path) }
+        #expect(refusal.description.contains("open it once for writing"))
+
+        let log = try makeLog(dir)
+        #expect(try log.verify().isValid)
+        #expect(try log.readAll() == original)
+        #expect(try log.readStream("shop", from: 1) == original.filter { $0.stream == "shop" })
+        #expect(try log.readStream("shop", from: 3).map(\.sequence) == [4, 5])
+        #expect(try log.readStream("admin", from: 1).map(\.sequence) == [3])
+        #expect(try log.streamVersion("shop") == 4)
+        #expect(try log.streamVersion("admin") == 1)
+        let next = try await log.append(to: "admin", expecting: .exact(1), events: [event()])
+        #expect(next.positions == [EventPosition(sequence: 6, streamVersion: 2)])
+        #expect(try log.readStream("admin", from: 1).map(\.sequence) == [3, 6])
+        let repeated = try await log.append(
+            to: "shop", expecting: .any,
+            events: [
+                ProposedEvent(
+                    id: original[4].eventID, type: original[4].type, payload: original[4].payload)
+            ])
+        #expect(repeated.wasDuplicate && repeated.positions.map(\.sequence) == [5])
+        #expect(try log.verify().isValid)
+        let format = try log.env.read { txn in
+            try txn.getBytes(log.databases.meta, key: Array("format".utf8))
+        }
+        #expect(format == [2, 0, 0, 0])
+        await log.close()
+
+        #expect(throws: LMDBError.databaseNotFound(name: "streams")) {
+            let env = try LMDBEnvironment(path: path)
+            defer { env.close() }
+            _ = try env.openDatabase("streams", create: false)
+        }
+        let reader = try LMDBEventLog.openReadOnly(directory: path)
+        #expect(try reader.verify().isValid)
+        #expect(try reader.streamVersion("admin") == 2)
+        await reader.close()
     }
 
     @Test func readOnlyLogsReadButDoNotWrite() async throws {

@@ -118,4 +118,25 @@ struct LMDBEnvironmentTests {
             _ = try reader.openDatabase("nothing", create: false)
         }
     }
+
+    @Test func aDatabaseCanBeEmptiedAndDeleted() throws {
+        let path = directory()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let env = try LMDBEnvironment(path: path)
+        let kept = try env.openDatabase("kept")
+        let gone = try env.openDatabase("gone")
+        try env.write { txn in
+            for i: UInt8 in 1...3 {
+                try txn.put(kept, key: [i], value: [i])
+                try txn.put(gone, key: [i], value: [i])
+            }
+        }
+        try env.write { txn in try txn.removeAll(kept) }
+        #expect(try env.read { txn in try txn.count(kept) } == 0)
+        try env.write { txn in try txn.deleteDatabase(gone) }
+        #expect(throws: LMDBError.databaseNotFound(name: "gone")) {
+            _ = try env.openDatabase("gone", create: false)
+        }
+        _ = try env.openDatabase("kept", create: false)
+    }
 }

@@ -38,6 +38,8 @@ struct EventLogBench: AsyncParsableCommand {
     var payload = 200
     @Option(help: "Events in the log that the scan test reads.")
     var scanEvents = 1_000_000
+    @Option(help: "Events per commit of the raw LMDB baselines shaped like the log's commits.")
+    var shapeEvents = 48
     @Option(help: "Directory for the benchmark logs (default: a new temporary one, removed after).")
     var directory: String?
 
@@ -62,6 +64,20 @@ struct EventLogBench: AsyncParsableCommand {
                 "machine ceiling (~200,000)"
             ))
 
+        for layout in [RawLayout.format1, .format2] {
+            let shaped = try rawShaped(
+                path: base + "/shaped-\(layout)", commits: 300, perCommit: shapeEvents,
+                layout: layout)
+            rows.append(
+                (
+                    "LMDB, log-shaped: \(shapeEvents) events on \(streams) streams, \(layout)",
+                    rate(shaped.rate, "events/s"),
+                    String(
+                        format: "ceiling for the log's commits (%.2f ms, %.0f KiB written)",
+                        shaped.commitMs, shaped.kibPerCommit)
+                ))
+        }
+
         let append = try await durableAppends(path: base + "/append")
         rows.append(
             (
@@ -75,6 +91,18 @@ struct EventLogBench: AsyncParsableCommand {
                 String(
                     format: "%.0f %% of the run, %.2f ms per commit", append.busy * 100,
                     append.commitMs), ""
+            ))
+        rows.append(
+            (
+                "  writer thread on CPU",
+                String(format: "%.2f ms per commit", append.writerCPUms), ""
+            ))
+        rows.append(
+            (
+                "  written per commit",
+                String(
+                    format: "%.0f KiB in %.1f write calls", append.kibPerCommit,
+                    append.writesPerCommit), ""
             ))
         rows.append(
             (
@@ -127,10 +155,80 @@ struct EventLogBench: AsyncParsableCommand {
         return Double(commits) / seconds(since: started)
     }
 
+    /// Which indexes a log-shaped raw commit writes besides the records.
+    enum RawLayout: String, CustomStringConvertible {
+        /// Format 1: stream ‖ 0 ‖ version → sequence, one entry per event; event ids.
+        case format1 = "format 1 indexes"
+        /// Format 2: sequence → previous sequence (appended), one head per stream; event ids.
+        case format2 = "format 2 indexes"
+        var description: String { rawValue }
+    }
+
+    /// A plain LMDB loop writing what the log writes for `perCommit` events spread round-robin
+    /// over `streams` streams: records of the log's size, stream index entries, time-ordered
+    /// event ids. No hashing, no queueing: the ceiling for the log's commits of that shape.
+    func rawShaped(path: String, commits: Int, perCommit: Int, layout: RawLayout) throws -> (
+        rate: Double, commitMs: Double, kibPerCommit: Double
+    ) {
+        let env = try LMDBEnvironment(path: path)
+        defer { env.close() }
+        let records = try env.openDatabase("records")
+        let index = try env.openDatabase("streams")
+        let links = try env.openDatabase("links")
+        let ids = try env.openDatabase("event-ids")
+        // A record of the log: 42 + tag + 2 + stream + 4 + payload + 64 bytes.
+        let value = [UInt8](repeating: 0x5a, count: 42 + 8 + 2 + 8 + 4 + payload + 64)
+        var versions = [UInt64](repeating: 0, count: streams)
+        var last = [UInt64](repeating: 0, count: streams)
+        var sequence: UInt64 = 0
+        var next = 0
+        let before = ProcessIO.now()
+        let started = ContinuousClock.now
+        for _ in 0..<commits {
+            try env.write { txn in
+                for _ in 0..<perCommit {
+                    sequence += 1
+                    let s = next
+                    next = (next + 1) % streams
+                    versions[s] += 1
+                    let key = SequenceKey(sequence)
+                    try txn.put(records, key: key.bytes, value: value, flags: .append)
+                    let stream = Array("bench-\(s)".utf8)
+                    switch layout {
+                    case .format1:
+                        try txn.put(
+                            index, key: stream + [0] + SequenceKey(versions[s]).bytes,
+                            value: key.bytes)
+                    case .format2:
+                        try txn.put(
+                            links, key: key.bytes, value: SequenceKey(last[s]).bytes,
+                            flags: .append)
+                        try txn.put(
+                            index, key: stream,
+                            value: SequenceKey(versions[s]).bytes + key.bytes)
+                    }
+                    last[s] = sequence
+                    let id = EventID.random()
+                    try txn.put(
+                        ids, key: id.bytes, value: key.bytes + SequenceKey(versions[s]).bytes,
+                        flags: .noOverwrite)
+                }
+            }
+        }
+        let elapsed = seconds(since: started)
+        let io = ProcessIO.now() - before
+        return (
+            Double(commits * perCommit) / elapsed, elapsed * 1_000 / Double(commits),
+            Double(io.bytes) / 1_024 / Double(commits)
+        )
+    }
+
     func durableAppends(path: String) async throws -> (
-        rate: Double, batch: Double, p50: Double, p99: Double, busy: Double, commitMs: Double
+        rate: Double, batch: Double, p50: Double, p99: Double, busy: Double, commitMs: Double,
+        kibPerCommit: Double, writesPerCommit: Double, writerCPUms: Double
     ) {
         let log = try LMDBEventLog.open(LMDBEventLog.Configuration(directory: path))
+        let before = ProcessIO.now()
         let perAppender = appendEvents / appenders
         let bytes = [UInt8](repeating: 0x42, count: payload)
         let streams = self.streams
@@ -141,13 +239,18 @@ struct EventLogBench: AsyncParsableCommand {
         }
         let (elapsed, latencies) = (run.seconds, run.latencies)
         let stats = log.writerStatistics
+        let io = ProcessIO.now() - before
+        let writerCPU = threadCPUSeconds(named: "eventlog-writer")
         await log.close()
         let total = Double(perAppender * appenders)
         let busy = Double(stats.commitNanoseconds) / 1e9
+        let commits = Double(max(stats.commits, 1))
         return (
-            total / elapsed, Double(stats.events) / Double(max(stats.commits, 1)),
+            total / elapsed, Double(stats.events) / commits,
             latencies[latencies.count / 2], latencies[latencies.count * 99 / 100],
-            busy / elapsed, busy * 1_000 / Double(max(stats.commits, 1))
+            busy / elapsed, busy * 1_000 / commits,
+            Double(io.bytes) / 1_024 / commits, Double(io.calls) / commits,
+            writerCPU * 1_000 / commits
         )
     }
 
@@ -210,6 +313,57 @@ struct EventLogBench: AsyncParsableCommand {
         precondition(bytes > 0)
         return Double(count) / seconds(since: started)
     }
+}
+
+/// A big-endian `UInt64` key.
+struct SequenceKey {
+    var bytes: [UInt8]
+    init(_ value: UInt64) { bytes = withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+}
+
+/// This process's write counters from `/proc/self/io` (Linux; zero elsewhere): bytes handed to
+/// write calls and the number of those calls, LMDB's page writes included.
+struct ProcessIO {
+    var bytes = 0
+    var calls = 0
+
+    static func now() -> ProcessIO {
+        var io = ProcessIO()
+        guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else {
+            return io
+        }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let value = Int(parts[1]) else { continue }
+            if parts[0] == "wchar:" { io.bytes = value }
+            if parts[0] == "syscw:" { io.calls = value }
+        }
+        return io
+    }
+
+    static func - (a: ProcessIO, b: ProcessIO) -> ProcessIO {
+        ProcessIO(bytes: a.bytes - b.bytes, calls: a.calls - b.calls)
+    }
+}
+
+/// User and system CPU time of this process's thread called `name`, from `/proc/self/task/*/stat`, in seconds at the kernel's 10 ms resolution;
+/// 0 when not found.
+func threadCPUSeconds(named name: String) -> Double {
+    let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+    for task in tasks {
+        let base = "/proc/self/task/\(task)/"
+        guard let comm = try? String(contentsOfFile: base + "comm", encoding: .utf8),
+            comm.trimmingCharacters(in: .newlines) == name,
+            let stat = try? String(contentsOfFile: base + "stat", encoding: .utf8),
+            let end = stat.lastIndex(of: ")")
+        else { continue }
+        // Fields after "pid (comm)": state is field 3, utime 14, stime 15.
+        let fields = stat[stat.index(after: end)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12])
+        else { continue }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+    return 0
 }
 
 /// Runs `each` calls of `body` in each of `tasks` concurrent tasks; returns the wall time and
