@@ -119,9 +119,7 @@ def main():
         environment = dict(os.environ, DURATION=args.duration)
         http = run([os.path.join(ROOT, "tools", "load", "run")], env=environment)
     finally:
-        shutil.rmtree(os.path.join(work, "eventlog"), ignore_errors=True)
-        if not args.fixture:
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # the fixture too, unless --fixture put it elsewhere
     load_after = os.getloadavg()
 
     def route(name):
