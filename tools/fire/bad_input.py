@@ -429,7 +429,7 @@ def schemathesis(short):
         "--url", f"http://127.0.0.1:{server.port}",
         "--header", f"Authorization: Bearer secret-token:{password}",
         "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
-        "--max-examples", examples, "--seed", "7", "--workers", "2", "--no-color",
+        "--max-examples", examples, "--seed", "7", "--workers", "1", "--no-color",
         "--request-timeout", "10", "--output-sanitize", "true",
         "--generation-database", "none", "--generation-with-security-parameters", "false",
         "--report", "junit,har", "--report-dir", base + "/report",

@@ -100,6 +100,17 @@ def new_password():
     return "fire-" + secrets.token_urlsafe(18)
 
 
+# Every server started, so that a failed fault leaves none running (see `kill_all`).
+STARTED = []
+
+
+def kill_all():
+    """SIGKILLs every server this run started that is still running (after a failed check)."""
+    for server in STARTED:
+        if server.alive():
+            server.kill()
+
+
 class Server:
     """One `tallystick serve` child with its standard output and error appended to one file
     (kept across restarts, searched for secrets at the end)."""
@@ -115,6 +126,7 @@ class Server:
 
     def start(self, timeout=120):
         """Starts and waits (polling the output file) for the `listening on` line."""
+        STARTED.append(self)
         with open(self.output, "ab") as out:
             start_offset = out.tell()
             env = {
@@ -326,6 +338,11 @@ def main(faults, argv):
         except Failed as failure:
             failed += 1
             say(f"fire: FAIL {name} ({time.monotonic() - started:.1f} s): {failure}")
+        except Exception as error:  # a harness error is a failure too, never a silent pass
+            failed += 1
+            say(f"fire: FAIL {name} ({time.monotonic() - started:.1f} s): {type(error).__name__}: {error}")
+        finally:
+            kill_all()
     say(f"fire: {passed} passed, {failed} failed")
     return 1 if failed else 0
 

@@ -13,6 +13,7 @@ import threading
 import time
 
 from firelib import (
+    kill_all,
     cleanup,
     Failed,
     Secrets,
@@ -151,6 +152,7 @@ def disk_full(short):
     try:
         return _disk_full(short, base, mount)
     finally:
+        kill_all()  # a server left running by a failed check would keep the mount busy
         subprocess.run(["umount", mount], capture_output=True)
         cleanup(base)
 

@@ -1,0 +1,175 @@
+"""Runs every benchmark in one go and prints one table: each figure beside its target and
+beside the machine limit it is measured against, all taken in this run (see BENCHMARKS.md).
+Started by `tools/bench-all`, which builds the release products first.
+
+Steps, in order: a pwrite+fdatasync loop (the flush every durable design is bound by);
+`tallystick-bench eventlog` (raw LMDB commits and cursor scan, durable appends, verifying
+scan); `tallystick-bench engine --fixture DIR` (start-up fold, memory per token); the
+offline tools' `verify` and `backup` on that 1M-event fixture; the real server's start-up on
+the backup (replay through `tallystick serve`); `tools/load/run` (wrk: GET /config, mint,
+token listing).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+RELEASE = os.path.join(ROOT, ".build", "release")
+
+
+def log(line):
+    print(line, file=sys.stderr, flush=True)
+
+
+def number(text):
+    return float(text.replace(",", ""))
+
+
+def fsync_loop(directory, count=2000, size=4096):
+    """Appends `size` bytes and `fdatasync`s, `count` times: flushes per second."""
+    path = os.path.join(directory, "fsync-loop")
+    block = b"\x5a" * size
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+    try:
+        started = time.perf_counter()
+        for _ in range(count):
+            os.write(fd, block)
+            os.fdatasync(fd)
+        elapsed = time.perf_counter() - started
+    finally:
+        os.close(fd)
+        os.remove(path)
+    return count / elapsed
+
+
+def run(command, **kwargs):
+    log("bench-all: " + " ".join(command))
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        sys.exit(f"bench-all: {command[0]} failed:\n{result.stdout}\n{result.stderr}")
+    print(result.stdout, end="", file=sys.stderr, flush=True)
+    return result.stdout
+
+
+def row(text, label):
+    """The measured column of the bench table row whose name matches the regular expression
+    `label` (the table separates its columns by two or more spaces)."""
+    for line in text.splitlines():
+        match = re.match(label + r"\s{2,}(.*)$", line)
+        if match:
+            return match.group(1).strip()
+    sys.exit(f"bench-all: no row '{label}' in the benchmark output")
+
+
+def first_number(text):
+    return number(re.search(r"[\d,]+(\.\d+)?", text).group())
+
+
+def timed(command):
+    started = time.perf_counter()
+    run(command)
+    return time.perf_counter() - started
+
+
+def server_start(data_dir):
+    """Seconds from spawning `tallystick serve` on `data_dir` to its `listening` line."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [os.path.join(RELEASE, "tallystick"), "serve", "--port", "0", "--data-dir", data_dir,
+         "--admin-password", "bench-all-start", "--log-level", "warning"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )
+    line = process.stdout.readline()
+    elapsed = time.perf_counter() - started
+    process.terminate()
+    process.wait(timeout=60)
+    if "listening on" not in line:
+        sys.exit(f"bench-all: the server did not start on the fixture: {line!r}")
+    return elapsed
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--append-events", default="100000", help="events in the durable append test")
+    parser.add_argument("--duration", default="10s", help="wrk duration per route")
+    parser.add_argument("--fixture", help="keep the 1M-event engine fixture here and reuse it")
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="tallystick-bench-all-")
+    fixture = args.fixture or os.path.join(work, "fixture")
+    bench = os.path.join(RELEASE, "tallystick-bench")
+    tool = os.path.join(RELEASE, "tallystick-log")
+    started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    load_before = os.getloadavg()
+    try:
+        log("bench-all: fsync loop (4 KiB pwrite + fdatasync, 2,000 times)")
+        fsyncs = fsync_loop(work)
+        eventlog = run([bench, "eventlog", "--append-events", args.append_events, "--directory", work + "/eventlog"])
+        engine = run([bench, "engine", "--fixture", fixture])
+        records = 1_000_001
+        verify_s = timed([tool, "verify", "--data-dir", fixture])
+        backup_s = timed([tool, "backup", work + "/backup", "--data-dir", fixture])
+        start_s = server_start(work + "/backup")
+        shutil.rmtree(work + "/backup", ignore_errors=True)
+        environment = dict(os.environ, DURATION=args.duration)
+        http = run([os.path.join(ROOT, "tools", "load", "run")], env=environment)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the fixture too, unless --fixture put it elsewhere
+    load_after = os.getloadavg()
+
+    def route(name):
+        match = re.search(rf"^{name}\s+([\d.]+) req/s\s+p50\s+(\S+)\s+p99\s+(\S+)", http, re.M)
+        return float(match.group(1)), match.group(2), match.group(3)
+
+    config, mint, listing = route("config"), route("mint"), route("list")
+    lmdb1 = first_number(row(eventlog, "LMDB, 1 event per flushed commit"))
+    lmdb100 = first_number(row(eventlog, "LMDB, 100 events per flushed commit"))
+    append = first_number(row(eventlog, r"log: \d+ appenders on \d+ streams, durable"))
+    append_latency = row(eventlog, r"  append latency p50 / p99").split("  ")[0]
+    raw_scan = first_number(row(eventlog, "LMDB cursor scan, same log"))
+    scan = first_number(row(eventlog, "log: forward scan verifying hashes"))
+    verify_bench = row(eventlog, r"log: verify\(\) incl\. indexes").split("  ")[0]
+    fold = first_number(row(engine, "fold at start-up, hashes checked"))
+    memory = first_number(row(engine, "resident memory per token"))
+
+    def met(ok):
+        return "met" if ok else "MISSED"
+
+    table = [
+        ("figure", "measured", "target", "machine limit, same run"),
+        ("flush: 4 KiB pwrite + fdatasync", f"{fsyncs:,.0f}/s", "", "(limits.md ~7,600/s fast disk)"),
+        ("LMDB, 1 event per flushed commit", f"{lmdb1:,.0f} commits/s", "", f"flush loop {fsyncs:,.0f}/s"),
+        ("durable append, 64 appenders", f"{append:,.0f} events/s", f">= 50,000: {met(append >= 50000)}",
+         f"LMDB 100/commit {lmdb100:,.0f} events/s"),
+        ("  append latency p50 / p99", append_latency, "", ""),
+        ("verifying forward scan", f"{scan:,.0f} events/s", f">= 2,000,000: {met(scan >= 2e6)}",
+         f"raw LMDB scan {raw_scan:,.0f} events/s"),
+        ("start-up fold, 1M tokens", f"{fold:,.0f} events/s", f">= 1,000,000: {met(fold >= 1e6)}",
+         f"raw LMDB scan {raw_scan:,.0f} events/s"),
+        ("tallystick serve start on 1M events", f"{start_s:.2f} s ({records / start_s:,.0f} events/s)",
+         "", "fold + process start"),
+        ("memory per token (RssAnon)", f"{memory:.0f} bytes", f"<= 256: {met(memory <= 256)}", ""),
+        ("GET /config (the ceiling)", f"{config[0]:,.0f} req/s", "", f"p50 {config[1]}, p99 {config[2]}"),
+        ("mint, durable (refreshable Bearer)", f"{mint[0]:,.0f} req/s = {100 * mint[0] / config[0]:.1f} %",
+         f">= 33.3 %: {met(mint[0] >= config[0] / 3)}", f"p50 {mint[1]}, p99 {mint[2]}; flush loop {fsyncs:,.0f}/s"),
+        ("GET /private/tokens, Bearer", f"{listing[0]:,.0f} req/s = {100 * listing[0] / config[0]:.1f} %",
+         f">= 70 %: {met(listing[0] >= 0.7 * config[0])}", f"p50 {listing[1]}, p99 {listing[2]}"),
+        ("verify, 1M events (CLI)", f"{verify_s:.2f} s", f"< 2 s: {met(verify_s < 2)}",
+         f"in-process verify() {verify_bench}"),
+        ("backup, 1M events (CLI)", f"{backup_s:.2f} s", f"< 1 s: {met(backup_s < 1)}", ""),
+    ]
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    print(f"tallystick bench-all, {started}; load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores)")
+    for number_, r in enumerate(table):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |")
+        if number_ == 0:
+            print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+
+
+if __name__ == "__main__":
+    main()
