@@ -212,6 +212,46 @@ def corpus(token, victim_token):
                 False,
             )
         )
+    # Two-factor authentication: every body above against the confirm endpoint (no auth), and
+    # malformed challenge ids in the path and in Taler-Challenge-Ids.
+    for name, body in bodies.items():
+        cases.append(
+            (f"body {name}: POST challenge confirm", request(b"POST", b"/challenge/NOSUCH/confirm", [], body), False)
+        )
+    challenge_paths = [
+        b"/challenge/" + b"A" * 65,
+        b"/challenge/%00",
+        b"/challenge/%ff%fe/confirm",
+        b"/challenge/..%2f..%2fprivate",
+        b"/instances/victim/challenge/x/confirm",
+        b"/instances/unknown/challenge/x",
+        b"/challenge/",
+        b"/challenge//confirm",
+    ]
+    for path in challenge_paths:
+        cases.append((f"challenge path {path[:60]!r}", request(b"POST", path, [], b'{"tan":"12345678"}'), False))
+    tan_bodies = {
+        "tan number": b'{"tan":12345678}',
+        "tan null": b'{"tan":null}',
+        "tan array": b'{"tan":["1"]}',
+        "tan 1 MiB": b'{"tan":"' + b"1" * (1 << 20) + b'"}',
+        "tan non-UTF-8": b'{"tan":"\xff\xfe"}',
+        "tan missing": b"{}",
+        "challenge request not an object": b"[]",
+    }
+    for name, body in tan_bodies.items():
+        cases.append((f"{name}: POST confirm", request(b"POST", b"/challenge/NOSUCH/confirm", [], body), False))
+    for name, value in {
+        "ids empty": b"",
+        "ids commas": b",,,",
+        "ids too long": b"A" * 65,
+        "ids bad characters": b"a b!,c",
+        "ids non-UTF-8": b"\xff\xfe",
+        "ids 1000": b",".join(b"ID%d" % i for i in range(1000)),
+    }.items():
+        headers = [(b"Authorization", good), (b"Taler-Challenge-Ids", value)]
+        cases.append((f"challenge {name}: POST token", request(b"POST", b"/private/token", headers, b'{"scope":"readonly"}'), False))
+        cases.append((f"challenge {name}: DELETE victim", request(b"DELETE", b"/management/instances/victim", headers), False))
     instance_bodies = {
         "id with slash": b'{"id":"a/b","name":"x","auth":{"method":"external"}}',
         "id too short": b'{"id":"a","name":"x","auth":{"method":"external"}}',
