@@ -47,6 +47,9 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
             parameter: parameter)
     }
 
+    /// The code of a request the HTTP parser refused (23, generic HTTP headers malformed).
+    static let malformedRequestCode = TalerErrorCode.genericHTTPHeadersMalformed.code
+
     static let jsonInvalid = TalerError(.genericJSONInvalid, hint: "the body is not valid JSON")
     static let endpointUnknown = TalerError(.genericEndpointUnknown, hint: "unknown endpoint")
     static let methodInvalid = TalerError(

@@ -126,6 +126,7 @@ struct Serve: AsyncParsableCommand {
             metrics: MerchantMetrics(statistics: { log.writerStatistics }), logger: logger)
         let app = Application(
             router: api.buildRouter(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ParserErrorHandler()])),
             configuration: .init(
                 address: .hostname(settings.host, port: settings.port), serverName: "tallystick"),
             onServerRunning: { channel in
