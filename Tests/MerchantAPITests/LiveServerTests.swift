@@ -69,6 +69,14 @@ struct LiveServerTests {
             return Server(process: process, port: port, output: seen, logFile: logFile)
         }
 
+        /// Kills the server if a failed expectation left it running (each test defers this),
+        /// so no `tallystick serve` outlives its test.
+        func killIfRunning() {
+            guard process.isRunning else { return }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
         func stop() -> Int32 {
             process.terminate()
             process.waitUntilExit()
@@ -99,6 +107,7 @@ struct LiveServerTests {
         defer { directory.remove() }
         let data = directory.appending("data")
         let first = try Server.start(dataDirectory: data)
+        defer { first.killIfRunning() }
         let basic = "Basic " + Data("admin:live admin pw".utf8).base64EncodedString()
         let token: String = try await TestClient.withClient(
             host: "127.0.0.1", port: first.port, configuration: LiveServerTests.patient
@@ -127,6 +136,7 @@ struct LiveServerTests {
         #expect(!firstLog.contains(String(token.dropFirst("secret-token:".count))))
 
         let second = try Server.start(dataDirectory: data)
+        defer { second.killIfRunning() }
         try await TestClient.withClient(
             host: "127.0.0.1", port: second.port, configuration: LiveServerTests.patient
         ) { client in
@@ -180,6 +190,7 @@ struct LiveServerTests {
         ]
         let byEnvironment = try Server.start(
             arguments: ["serve", "--config", file], environment: environment)
+        defer { byEnvironment.killIfRunning() }
         #expect(try await Self.adminCanMint(port: byEnvironment.port, password: "env pw"))
         #expect(try await Self.adminCanMint(port: byEnvironment.port, password: "file pw") == false)
         #expect(byEnvironment.stop() == 0)
@@ -192,6 +203,7 @@ struct LiveServerTests {
                 "serve", "--config", file, "--data-dir", directory.appending("from-flag"),
                 "--admin-password", "flag pw",
             ], environment: environment)
+        defer { byFlag.killIfRunning() }
         #expect(try await Self.adminCanMint(port: byFlag.port, password: "flag pw"))
         #expect(byFlag.stop() == 0)
         #expect(!byFlag.takeLog().contains("flag pw"))
@@ -204,6 +216,7 @@ struct LiveServerTests {
         let data = directory.appending("data")
         let arguments = ["serve", "--port", "0", "--data-dir", data, "--log-level", "warning"]
         let first = try Server.start(arguments: arguments, environment: [:])
+        defer { first.killIfRunning() }
         let marker = "its password (shown once): "
         let line = try #require(first.output.split(separator: "\n").first { $0.contains(marker) })
         let password = String(try #require(line.components(separatedBy: marker).last))
@@ -212,6 +225,7 @@ struct LiveServerTests {
         #expect(first.stop() == 0)
         #expect(!first.takeLog().contains(password))
         let second = try Server.start(arguments: arguments, environment: [:])
+        defer { second.killIfRunning() }
         #expect(!second.output.contains(marker))
         #expect(try await Self.adminCanMint(port: second.port, password: password))
         #expect(second.stop() == 0)

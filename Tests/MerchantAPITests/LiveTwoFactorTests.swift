@@ -36,6 +36,7 @@ struct LiveTwoFactorTests {
         let mintBody = #"{"scope":"readonly"}"#
 
         let first = try Server.start(arguments: arguments, environment: [:])
+        defer { first.killIfRunning() }
         let challenge: String = try await TestClient.withClient(
             host: "127.0.0.1", port: first.port, configuration: LiveServerTests.patient
         ) {
@@ -72,6 +73,7 @@ struct LiveTwoFactorTests {
         #expect((key[.size] as? Int) == 32)
 
         let second = try Server.start(arguments: arguments, environment: [:])
+        defer { second.killIfRunning() }
         try await TestClient.withClient(
             host: "127.0.0.1", port: second.port, configuration: LiveServerTests.patient
         ) { client in
