@@ -6,13 +6,7 @@ import TokenDomain
 public enum LoginTokenSecret {
     /// A fresh token: 32 bytes from the system's secure generator, as text, and its hash.
     static func generate() -> (text: String, hash: TokenHash) {
-        var generator = SystemRandomNumberGenerator()
-        // Eight bytes per call: each call of the system generator is a system call.
-        var secret = [UInt8]()
-        secret.reserveCapacity(LoginToken.secretByteCount)
-        while secret.count < LoginToken.secretByteCount {
-            withUnsafeBytes(of: generator.next() as UInt64) { secret.append(contentsOf: $0) }
-        }
+        let secret = SecureRandom.bytes(LoginToken.secretByteCount)
         return (LoginToken.encode(secret: secret), hash(secret))
     }
 

@@ -35,12 +35,7 @@ public enum TANCodes {
 
     /// 32 fresh random bytes, for a ``TwoFactorConfiguration/codeKey``.
     public static func randomKey() -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        var key = [UInt8]()
-        while key.count < 32 {
-            withUnsafeBytes(of: generator.next() as UInt64) { key.append(contentsOf: $0) }
-        }
-        return key
+        SecureRandom.bytes(32)
     }
 
     /// The address as the `202` shows it (`tan_info`): enough to recognise, not to read.

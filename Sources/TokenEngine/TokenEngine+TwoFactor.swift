@@ -125,7 +125,7 @@ extension TokenEngine {
     ) async throws(EngineError) -> [DomainEvent] {
         var newIDs: [TANChannel: ChallengeID] = [:]
         for channel in TANChannel.allCases {
-            newIDs[channel] = ChallengeID(randomBytes: TANCodes.randomBytes(16))
+            newIDs[channel] = ChallengeID(randomBytes: SecureRandom.bytes(16))
         }
         let plan = ProtectedPlan(
             operation: operation, bodyHash: request.bodyHash, challengeIDs: request.challengeIDs,
@@ -223,16 +223,5 @@ extension TokenEngine {
         _ = try await run(
             plan: .recorded(.confirmChallenge(ConfirmChallenge(id: id, tanHash: hash))),
             on: instance, now: clock.nowMicroseconds())
-    }
-}
-
-extension TANCodes {
-    static func randomBytes(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        var bytes = [UInt8]()
-        while bytes.count < count {
-            withUnsafeBytes(of: generator.next() as UInt64) { bytes.append(contentsOf: $0) }
-        }
-        return Array(bytes.prefix(count))
     }
 }
