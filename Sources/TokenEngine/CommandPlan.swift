@@ -127,9 +127,7 @@ struct TwoFactorGate: Sendable, Hashable {
     /// Applies to an instance with an address for a channel that has a helper, and, when
     /// mandatory, to every instance with an address.
     func applies(to state: InstanceState) -> Bool {
-        var present: [TANChannel] = []
-        if let phone = state.phoneNumber, !phone.isEmpty { present.append(.sms) }
-        if let email = state.email, !email.isEmpty { present.append(.email) }
+        let present = TANChannel.allCases.filter { state.address(for: $0) != nil }
         if present.contains(where: channels.contains) { return true }
         return mandatory && !present.isEmpty
     }

@@ -19,8 +19,8 @@ extension Decider {
         var group: ChallengeID?
         var used: Set<ChallengeID> = []
         for channel in create.newIDs.keys.sorted() {
-            let address = channel == .email ? state.email : state.phoneNumber
-            guard let address, !address.isEmpty, let id = create.newIDs[channel] else { continue }
+            guard let address = state.address(for: channel), let id = create.newIDs[channel]
+            else { continue }
             guard state.challenges[id] == nil, used.insert(id).inserted else {
                 throw .duplicateChallengeID
             }

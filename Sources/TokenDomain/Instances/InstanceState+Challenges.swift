@@ -6,6 +6,14 @@ extension InstanceState {
         return now < until
     }
 
+    /// The address a TAN for `channel` goes to (`phone_number` for SMS, `email` for e-mail),
+    /// `nil` when the instance has none or an empty one.
+    public func address(for channel: TANChannel) -> String? {
+        let address = channel == .email ? email : phoneNumber
+        guard let address, !address.isEmpty else { return nil }
+        return address
+    }
+
     /// Whether the instance has any two-factor data: a challenge, a failure count or a
     /// recorded login block.
     var hasChallengeState: Bool {
