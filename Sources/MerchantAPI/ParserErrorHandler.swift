@@ -37,15 +37,8 @@ public final class ParserErrorHandler: ChannelDuplexHandler, RemovableChannelHan
             context.fireErrorCaught(error)
             return
         }
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.key("code")
-        writer.integer(TalerError.malformedRequestCode)
-        writer.key("hint")
-        writer.string("malformed HTTP request")
-        writer.endObject()
-        let body = writer.bytes
-        var head = HTTPResponse(status: .badRequest)
+        let body = TalerError.malformedRequest.body
+        var head = HTTPResponse(status: TalerError.malformedRequest.status)
         head.headerFields[.contentType] = "application/json"
         head.headerFields[.contentLength] = String(body.count)
         head.headerFields[.connection] = "close"

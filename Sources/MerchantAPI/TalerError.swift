@@ -47,9 +47,9 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
             parameter: parameter)
     }
 
-    /// The code of a request the HTTP parser refused (23, generic HTTP headers malformed).
-    static let malformedRequestCode = TalerErrorCode.genericHTTPHeadersMalformed.code
-
+    /// A request the HTTP parser refused (400, code 23).
+    static let malformedRequest = TalerError(
+        .genericHTTPHeadersMalformed, hint: "malformed HTTP request")
     static let jsonInvalid = TalerError(.genericJSONInvalid, hint: "the body is not valid JSON")
     static let endpointUnknown = TalerError(.genericEndpointUnknown, hint: "unknown endpoint")
     static let methodInvalid = TalerError(
@@ -89,6 +89,15 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The response: JSON body, the status, `Retry-After` when set.
     func response() -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        return Response(
+            status: status, headers: headers,
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The `ErrorDetail` JSON: `code`, `hint`, and `parameter` and `retry_counter` when set.
+    var body: [UInt8] {
         var writer = JSONWriter()
         writer.beginObject()
         writer.key("code")
@@ -104,10 +113,6 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
             writer.integer(retryCounter)
         }
         writer.endObject()
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(
-            status: status, headers: headers,
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+        return writer.bytes
     }
 }
