@@ -63,18 +63,8 @@ struct TwoFactorOperationTests {
         let h = try await TwoFactor.harness(sender: sender)
         try await h.test { client in
             let mint = "/instances/kiosk/private/token"
-            let id = try #require(
-                try TwoFactor.challenges(
-                    try await client.call(
-                        .post, mint, auth: TwoFactor.kioskBasic, json: TwoFactor.mintBody))["email"]
-            )
-            try await TwoFactor.solve(
-                id, at: TwoFactor.email, sender: sender, client: client, harness: h)
-            let minted = try await client.call(
-                .post, mint, auth: TwoFactor.kioskBasic, json: TwoFactor.mintBody,
-                challengeIDs: [id])
-            let token = try #require(minted.json["access_token"]?.stringValue)
-            h.remember(token)
+            let token = try await TwoFactor.mintThroughEmail(
+                sender: sender, client: client, harness: h)
 
             // Refreshing with a login token is not protected.
             let refreshed = try await client.call(
@@ -187,19 +177,8 @@ struct TwoFactorOperationTests {
         let h = try await TwoFactor.harness(sender: sender)
         try await h.test { client in
             let mint = "/instances/kiosk/private/token"
-            let id = try #require(
-                try TwoFactor.challenges(
-                    try await client.call(
-                        .post, mint, auth: TwoFactor.kioskBasic, json: TwoFactor.mintBody))["email"]
-            )
-            try await TwoFactor.solve(
-                id, at: TwoFactor.email, sender: sender, client: client, harness: h)
-            let token = try #require(
-                try await client.call(
-                    .post, mint, auth: TwoFactor.kioskBasic, json: TwoFactor.mintBody,
-                    challengeIDs: [id]
-                ).json["access_token"]?.stringValue)
-            h.remember(token)
+            let token = try await TwoFactor.mintThroughEmail(
+                sender: sender, client: client, harness: h)
             let second = try #require(
                 try TwoFactor.challenges(
                     try await client.call(

@@ -127,6 +127,24 @@ enum TwoFactor {
         #expect(confirmed.status == .noContent)
     }
 
+    /// Mints `kiosk`'s token with its password through an e-mail challenge: 202, code sent
+    /// and confirmed, the repeated request 200. Returns the token (remembered as a secret).
+    static func mintThroughEmail(
+        sender: RecordingSender, client: any TestClientProtocol, harness: APIHarness
+    ) async throws -> String {
+        let mint = "/instances/kiosk/private/token"
+        let id = try #require(
+            try challenges(
+                try await client.call(.post, mint, auth: kioskBasic, json: mintBody))["email"])
+        try await solve(id, at: email, sender: sender, client: client, harness: harness)
+        let minted = try await client.call(
+            .post, mint, auth: kioskBasic, json: mintBody, challengeIDs: [id])
+        #expect(minted.status == .ok)
+        let token = try #require(minted.json["access_token"]?.stringValue)
+        harness.remember(token)
+        return token
+    }
+
     /// Every event type of the log, in order.
     static func eventTypes(_ log: InMemoryEventLog) throws -> [String] {
         try log.read(from: 1, limit: 1_000_000).map(\.type)
