@@ -127,6 +127,17 @@ def wait_until(condition, timeout, what):
     raise Failed(f"timed out after {timeout} s waiting for {what}")
 
 
+def serve_once(data_dir, password):
+    """Runs `tallystick serve` on `data_dir` expecting it to refuse to start: its exit status
+    and everything it printed."""
+    run = subprocess.run(
+        [binary("tallystick"), "serve", "--port", "0", "--data-dir", data_dir,
+         "--admin-password", password],
+        capture_output=True, timeout=60,
+    )
+    return run.returncode, (run.stdout + run.stderr).decode()
+
+
 def no_secrets(secrets, paths):
     leaks = secrets.find_in(paths)
     check(not leaks, f"secrets found: {leaks}")
@@ -308,13 +319,8 @@ def old_format(short):
         env.close()
         before = hashlib.sha256(open(copy + "/data.mdb", "rb").read()).hexdigest()
         expected = f"log format version {version} is not supported (this build reads version 2)"
-        refused = subprocess.run(
-            [binary("tallystick"), "serve", "--port", "0", "--data-dir", copy,
-             "--admin-password", password],
-            capture_output=True, timeout=60,
-        )
-        said = (refused.stdout + refused.stderr).decode()
-        check(refused.returncode != 0, f"the server started on a format-{version} log")
+        status, said = serve_once(copy, password)
+        check(status != 0, f"the server started on a format-{version} log")
         check(expected in said, f"server on a format-{version} log said: {said.strip()[:300]}")
         status, _, err = tool("verify", "--data-dir", copy, check_status=False)
         check(status != 0 and expected in err.decode(), f"verify of format {version}: {err.decode()[:300]}")
@@ -344,13 +350,8 @@ def second_server(short):
     parent = mint_parent(server, secrets, password)
     os.symlink(data_dir, base + "/link")
     for directory in (data_dir, base + "/link"):
-        second = subprocess.run(
-            [binary("tallystick"), "serve", "--port", "0", "--data-dir", directory,
-             "--admin-password", password],
-            capture_output=True, timeout=60,
-        )
-        said = (second.stdout + second.stderr).decode()
-        check(second.returncode != 0, f"a second server started on {directory}")
+        status, said = serve_once(directory, password)
+        check(status != 0, f"a second server started on {directory}")
         check("already open for writing" in said, f"second server said: {said.strip()[:300]}")
         check(password not in said, "the second server printed the password")
     probe_tokens(server, [parent])
