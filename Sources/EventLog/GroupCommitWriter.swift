@@ -9,8 +9,9 @@ import Synchronization
 /// threads: a flush takes 0.1–8 ms here and would stall the two-thread pool) takes every request
 /// queued so far, stages them all in one write transaction, commits (flushing once), and only
 /// then has each caller resumed with its own outcome (by an ``AnswerQueue``, in commit order,
-/// while the writer goes on to the next batch). While it flushes, new requests queue up and
-/// form the next batch; a lone request is committed at once, no timer waits for company.
+/// while the writer goes on to the next batch). Requests that arrive while the batch is being
+/// staged join it, since its transaction is still open; those that arrive while it flushes
+/// form the next batch. A lone request is committed at once: no timer waits for company.
 ///
 /// Each request is checked (shape, idempotency, expected version) before anything of it is
 /// written, so a rejected request leaves no trace and does not disturb the others in the
@@ -179,16 +180,28 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
-    private func commit(_ batch: [Request]) {
+    private func commit(_ first: [Request]) {
         let started = DispatchTime.now().uptimeNanoseconds
+        var batch = first
         let staged: Staging
         do {
             staged = try env.retryingResize {
                 try env.write { txn in
                     var staging = Staging(head: head)
-                    for request in batch {
-                        staging.outcomes.append(try stage(request, txn: txn, into: &staging))
-                    }
+                    var next = 0
+                    repeat {
+                        while next < batch.count {
+                            staging.outcomes.append(
+                                try stage(batch[next], txn: txn, into: &staging))
+                            next += 1
+                        }
+                        // Requests that arrived while this batch was staged join it: the
+                        // transaction is still open, so they share its flush without anyone
+                        // waiting. The commit starts as soon as nothing more is queued. (With
+                        // 64 appenders this took commits from ~32 to 35-48 events.)
+                        batch += takeQueued(
+                            atMost: configuration.maximumRequestsPerCommit - batch.count)
+                    } while next < batch.count
                     return staging
                 }
             }
@@ -210,6 +223,18 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         answers.submit(Array(zip(batch, staged.outcomes)))
         if staged.events > 0 { hub.notify() }
+    }
+
+    /// Takes up to `limit` queued requests, without waiting for any.
+    private func takeQueued(atMost limit: Int) -> [Request] {
+        guard limit > 0 else { return [] }
+        condition.lock()
+        defer { condition.unlock() }
+        let take = min(pending.count, limit)
+        guard take > 0 else { return [] }
+        let taken = Array(pending.prefix(take))
+        pending.removeFirst(take)
+        return taken
     }
 
     /// Resumes the caller of `request` (on the answer thread).

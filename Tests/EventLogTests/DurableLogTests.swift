@@ -1,6 +1,7 @@
 import EventLogTestSupport
 import Foundation
 import LMDB
+import Synchronization
 import Testing
 
 @testable import EventLog
@@ -336,6 +337,48 @@ struct DurableLogTests {
         #expect(throws: EventLogError.self) {
             _ = try LMDBEventLog.openReadOnly(directory: dir.appending("none"))
         }
+    }
+
+    /// A clock whose first reading (made by the writer while it stages a batch) also runs a
+    /// hook, so a test can queue a request at exactly that moment.
+    final class HookedClock: LogClock {
+        let hook = Mutex<(@Sendable () -> Void)?>(nil)
+        func nowMicroseconds() -> Int64 {
+            let run = hook.withLock { h in
+                defer { h = nil }
+                return h
+            }
+            run?()
+            return 1_000_000
+        }
+    }
+
+    @Test func anAppendQueuedWhileABatchIsStagedJoinsThatCommit() async throws {
+        let dir = try TemporaryDirectory()
+        let clock = HookedClock()
+        var c = LMDBEventLog.Configuration(directory: dir.appending("log"))
+        c.durability = .unsafeNoSync
+        c.clock = clock
+        let log = try LMDBEventLog.open(c)
+        let before = log.writerStatistics
+        let late = Mutex<PendingAppend?>(nil)
+        clock.hook.withLock {
+            $0 = {
+                let pending = log.submit(to: "b", expecting: .noStream, events: [event("late.v1")])
+                late.withLock { $0 = pending }
+            }
+        }
+        let first = try await log.append(
+            to: "a", expecting: .noStream, events: [event("first.v1")])
+        let queued = try #require(late.withLock { $0 })
+        let second = try await queued.result()
+        #expect(first.positions.map(\.sequence) == [1])
+        #expect(second.positions.map(\.sequence) == [2])
+        let after = log.writerStatistics
+        #expect(after.commits - before.commits == 1)
+        #expect(after.requests - before.requests == 2)
+        #expect(after.events - before.events == 2)
+        #expect(try log.verify().isValid)
     }
 
     @Test func storageErrorsMapToClearCases() {
