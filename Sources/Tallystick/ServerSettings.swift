@@ -138,6 +138,11 @@ struct ServerSettings: Equatable {
                 throw Invalid(description: "unknown setting \(key)")
             }
         }
+        if let initial = settings.mapSize, let maximum = settings.maxMapSize, initial > maximum {
+            throw Invalid(
+                description:
+                    "map-size (\(initial) bytes) is larger than max-map-size (\(maximum) bytes)")
+        }
         return settings
     }
 

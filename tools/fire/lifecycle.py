@@ -127,12 +127,12 @@ def wait_until(condition, timeout, what):
     raise Failed(f"timed out after {timeout} s waiting for {what}")
 
 
-def serve_once(data_dir, password):
+def serve_once(data_dir, password, extra=()):
     """Runs `tallystick serve` on `data_dir` expecting it to refuse to start: its exit status
     and everything it printed."""
     run = subprocess.run(
         [binary("tallystick"), "serve", "--port", "0", "--data-dir", data_dir,
-         "--admin-password", password],
+         "--admin-password", password, *extra],
         capture_output=True, timeout=60,
     )
     return run.returncode, (run.stdout + run.stderr).decode()
@@ -252,6 +252,11 @@ def map_full(short):
     password = new_password()
     secrets = Secrets()
     secrets.password("admin", password)
+    backwards = ["--map-size", str(2 << 20), "--max-map-size", str(1 << 20)]
+    status, printed = serve_once(data_dir, password, backwards)
+    check(status != 0 and "map-size (2097152 bytes) is larger than max-map-size (1048576 bytes)"
+          in printed, f"a map size above its maximum was not refused: {status} {printed[-300:]!r}")
+    check(not os.path.exists(data_dir + "/data.mdb"), "the refused start created a log")
     sizes = ["--map-size", str(256 << 10), "--max-map-size", str(1 << 20)]
     server = Server(data_dir, password, output, extra=sizes).start()
     parent = mint_parent(server, secrets, password)
@@ -284,7 +289,8 @@ def map_full(short):
     return (
         f"map 256 KiB growing to at most 1 MiB: {len(minted)} mints acknowledged while it grew "
         f"(data.mdb {size >> 10} KiB), then {len(failures)} answered 500 code 54 'reached its "
-        f"configured maximum size' while GET /config kept answering; restart with 4 MiB serves"
+        f"configured maximum size' while GET /config kept answering; restart with 4 MiB serves; "
+        f"a map size above its maximum is refused at start"
     )
 
 
