@@ -22,11 +22,16 @@ public enum AppendPlanner {
     /// Most events in one append.
     static let maximumBatch = 10_000
 
+    /// - Parameter validated: the caller already ran ``validate(stream:events:)`` on this
+    ///   append (the durable log does so before queueing it for its writer).
     public static func plan(
         stream: String, expecting: ExpectedVersion, events: [ProposedEvent],
+        validated: Bool = false,
         existing: (EventID) throws -> Existing?, currentVersion: () throws -> UInt64
     ) rethrows -> Plan {
-        if let why = validate(stream: stream, events: events) { return .reject(.invalidEvent(why)) }
+        if !validated, let why = validate(stream: stream, events: events) {
+            return .reject(.invalidEvent(why))
+        }
         var found = [EventPosition]()
         for event in events {
             guard let hit = try existing(event.id) else { continue }
@@ -59,14 +64,15 @@ public enum AppendPlanner {
         if let why = RecordCodec.validate(stream: stream) { return why }
         if events.isEmpty { return "an append needs at least one event" }
         if events.count > maximumBatch { return "at most \(maximumBatch) events per append" }
-        var ids = Set<EventID>()
+        // One event (the common append) cannot repeat an id: no set to build.
+        var ids = Set<EventID>(minimumCapacity: events.count > 1 ? events.count : 0)
         for event in events {
             if let why = RecordCodec.validate(type: event.type) { return why }
             if event.payload.count > RecordCodec.maximumPayloadSize {
                 return
                     "payload of \(event.payload.count) bytes exceeds \(RecordCodec.maximumPayloadSize)"
             }
-            if !ids.insert(event.id).inserted {
+            if events.count > 1, !ids.insert(event.id).inserted {
                 return "event id \(event.id) appears twice in one append"
             }
         }

@@ -21,9 +21,27 @@ import Synchronization
 /// The in-memory copies of the head and of stream versions change only after a commit
 /// succeeded, so a failed commit leaves the writer exactly where it was.
 final class GroupCommitWriter: @unchecked Sendable {
+    /// An append whose shape was checked when it was queued (by its caller, not the writer).
+    /// A class, so that passing a request around the writer costs one reference count.
+    private final class QueuedAppend {
+        let stream: String
+        let expecting: ExpectedVersion
+        let events: [ProposedEvent]
+        let pending: PendingAppend
+
+        init(
+            stream: String, expecting: ExpectedVersion, events: [ProposedEvent],
+            pending: PendingAppend
+        ) {
+            self.stream = stream
+            self.expecting = expecting
+            self.events = events
+            self.pending = pending
+        }
+    }
+
     private enum Request {
-        case append(
-            stream: String, expecting: ExpectedVersion, events: [ProposedEvent], PendingAppend)
+        case append(QueuedAppend)
         case checkpoint(Checkpoint, CheckedContinuation<Void, any Error>)
     }
 
@@ -102,11 +120,19 @@ final class GroupCommitWriter: @unchecked Sendable {
     var publishedHead: LogHead { published.withLock { $0 } }
 
     /// Queues an append; the writer commits queued requests in the order they were queued.
+    /// An append of the wrong shape (stream id, type tags, sizes, repeated ids) is refused
+    /// here, on the caller's thread, and never reaches the writer.
     func submit(stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
         -> PendingAppend
     {
+        if let why = AppendPlanner.validate(stream: stream, events: events) {
+            return .finished(.failure(.invalidEvent(why)))
+        }
         let pending = PendingAppend()
-        enqueue(.append(stream: stream, expecting: expecting, events: events, pending))
+        enqueue(
+            .append(
+                QueuedAppend(
+                    stream: stream, expecting: expecting, events: events, pending: pending)))
         return pending
     }
 
@@ -121,7 +147,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         if stopping {
             condition.unlock()
             switch request {
-            case .append(_, _, _, let p): p.complete(.failure(.closed))
+            case .append(let a): a.pending.complete(.failure(.closed))
             case .checkpoint(_, let c): c.resume(throwing: EventLogError.closed)
             }
             return
@@ -183,6 +209,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func commit(_ first: [Request]) {
         let started = DispatchTime.now().uptimeNanoseconds
         var batch = first
+        var stagedAt = started
         let staged: Staging
         do {
             staged = try env.retryingResize {
@@ -202,6 +229,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                         batch += takeQueued(
                             atMost: configuration.maximumRequestsPerCommit - batch.count)
                     } while next < batch.count
+                    stagedAt = DispatchTime.now().uptimeNanoseconds
                     return staging
                 }
             }
@@ -220,6 +248,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             s.requests += batch.count
             s.largestBatch = max(s.largestBatch, batch.count)
             s.commitNanoseconds += elapsed
+            s.stagingNanoseconds += stagedAt - started
         }
         answers.submit(Array(zip(batch, staged.outcomes)))
         if staged.events > 0 { hub.notify() }
@@ -240,12 +269,12 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Resumes the caller of `request` (on the answer thread).
     private static func deliver(_ outcome: Outcome, to request: Request) {
         switch (request, outcome) {
-        case (.append(_, _, _, let p), .appended(let result)): p.complete(.success(result))
-        case (.append(_, _, _, let p), .rejected(let error)): p.complete(.failure(error))
+        case (.append(let a), .appended(let result)): a.pending.complete(.success(result))
+        case (.append(let a), .rejected(let error)): a.pending.complete(.failure(error))
         case (.checkpoint(_, let c), .checkpointSaved): c.resume()
         case (.checkpoint(_, let c), .rejected(let error)): c.resume(throwing: error)
-        case (.append(_, _, _, let p), .checkpointSaved):
-            p.complete(.failure(.storage("internal: outcome mismatch")))
+        case (.append(let a), .checkpointSaved):
+            a.pending.complete(.failure(.storage("internal: outcome mismatch")))
         case (.checkpoint(_, let c), .appended):
             c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
         }
@@ -257,9 +286,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         throws -> Outcome
     {
         switch request {
-        case .append(let stream, let expecting, let events, _):
-            return try stageAppend(
-                stream: stream, expecting: expecting, events: events, txn: txn, into: &s)
+        case .append(let append):
+            return try stageAppend(append, txn: txn, into: &s)
         case .checkpoint(let checkpoint, _):
             guard checkpoint.name.utf8.count > 0,
                 checkpoint.name.utf8.count <= RecordCodec.maximumStreamLength
@@ -282,12 +310,13 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func stageAppend(
-        stream: String, expecting: ExpectedVersion, events: [ProposedEvent],
-        txn: borrowing LMDBTransaction, into s: inout Staging
+        _ append: QueuedAppend, txn: borrowing LMDBTransaction, into s: inout Staging
     ) throws -> Outcome {
+        let stream = append.stream
+        let events = append.events
         var streamHead = StreamHead.none
         let plan = try AppendPlanner.plan(
-            stream: stream, expecting: expecting, events: events,
+            stream: stream, expecting: append.expecting, events: events, validated: true,
             existing: { id in try existing(id, txn: txn) },
             currentVersion: {
                 streamHead =
@@ -307,32 +336,41 @@ final class GroupCommitWriter: @unchecked Sendable {
         var link = streamHead.sequence
         var previous = s.head.hash
         var sequence = s.head.sequence
-        for event in events {
-            sequence += 1
-            version += 1
-            let (bytes, hash) = RecordCodec.encode(
-                sequence: sequence, stream: stream, streamVersion: version, recordedAt: recordedAt,
-                event: event, previousHash: previous)
-            // Records and links grow at their ends (`MDB_APPEND`); the event ids are
-            // time-ordered. Only the stream's head entry is rewritten in place, once per append.
-            try SequenceKey.withKey(sequence) { key in
-                try bytes.withUnsafeBytes {
-                    try txn.put(databases.records, key: key, value: $0, flags: .append)
+        var streamID = stream
+        try streamID.withUTF8 { streamBytes in
+            let streamBytes = UnsafeRawBufferPointer(streamBytes)
+            for event in events {
+                sequence += 1
+                version += 1
+                // Records and links grow at their ends (`MDB_APPEND`); the event ids are
+                // time-ordered. Only the stream's head entry is rewritten in place, once per
+                // append. The record is encoded and hashed in the space LMDB reserved for it.
+                try SequenceKey.withKey(sequence) { key in
+                    previous = try txn.put(
+                        databases.records, key: key,
+                        reserving: RecordCodec.encodedSize(
+                            streamBytes: streamBytes.count, event: event),
+                        flags: .append
+                    ) { space in
+                        RecordCodec.encode(
+                            into: space, sequence: sequence, stream: streamBytes,
+                            streamVersion: version, recordedAt: recordedAt, event: event,
+                            previousHash: previous)
+                    }
+                    try SequenceKey.withKey(link) {
+                        try txn.put(databases.streamLinks, key: key, value: $0, flags: .append)
+                    }
                 }
-                try SequenceKey.withKey(link) {
-                    try txn.put(databases.streamLinks, key: key, value: $0, flags: .append)
+                var idValue = (sequence.bigEndian, version.bigEndian)
+                var id = (event.id.high.bigEndian, event.id.low.bigEndian)
+                try withUnsafeBytes(of: &id) { key in
+                    try withUnsafeBytes(of: &idValue) {
+                        try txn.put(databases.eventIDs, key: key, value: $0, flags: .noOverwrite)
+                    }
                 }
+                link = sequence
+                positions.append(EventPosition(sequence: sequence, streamVersion: version))
             }
-            var idValue = (sequence.bigEndian, version.bigEndian)
-            var id = (event.id.high.bigEndian, event.id.low.bigEndian)
-            try withUnsafeBytes(of: &id) { key in
-                try withUnsafeBytes(of: &idValue) {
-                    try txn.put(databases.eventIDs, key: key, value: $0, flags: .noOverwrite)
-                }
-            }
-            link = sequence
-            previous = hash
-            positions.append(EventPosition(sequence: sequence, streamVersion: version))
         }
         let newHead = StreamHead(version: version, sequence: sequence)
         try newHead.store(stream, txn: txn, heads: databases.streamHeads)

@@ -575,6 +575,9 @@ public struct GroupCommitStatistics: Sendable, Equatable {
     public var largestBatch = 0
     /// Time spent staging and committing (including the flush), in nanoseconds.
     public var commitNanoseconds: UInt64 = 0
+    /// The part of ``commitNanoseconds`` spent staging, before LMDB's commit (the writes and
+    /// flushes) began.
+    public var stagingNanoseconds: UInt64 = 0
 }
 
 /// Big-endian `UInt64` keys, so LMDB's byte order is numeric order.

@@ -50,29 +50,69 @@ public enum RecordCodec {
         sequence: UInt64, stream: String, streamVersion: UInt64, recordedAt: Int64,
         event: ProposedEvent, previousHash: ChainHash
     ) -> (bytes: [UInt8], hash: ChainHash) {
-        var out = [UInt8]()
-        out.reserveCapacity(
-            fixedSize + event.type.utf8.count + stream.utf8.count + event.payload.count)
-        out.append(formatVersion)
-        append(sequence, to: &out)
-        append(streamVersion, to: &out)
-        append(UInt64(bitPattern: recordedAt), to: &out)
-        out.append(contentsOf: event.id.bytes)
-        out.append(UInt8(event.type.utf8.count))
-        out.append(contentsOf: event.type.utf8)
-        let s = UInt16(stream.utf8.count)
-        out.append(UInt8(truncatingIfNeeded: s))
-        out.append(UInt8(truncatingIfNeeded: s >> 8))
-        out.append(contentsOf: stream.utf8)
-        let p = UInt32(event.payload.count)
-        for shift in stride(from: 0, to: 32, by: 8) {
-            out.append(UInt8(truncatingIfNeeded: p >> UInt32(shift)))
+        var stream = stream
+        return stream.withUTF8 { streamBytes in
+            var hash = previousHash
+            let bytes = [UInt8](
+                unsafeUninitializedCapacity: encodedSize(
+                    streamBytes: streamBytes.count, event: event)
+            ) { buffer, count in
+                hash = encode(
+                    into: UnsafeMutableRawBufferPointer(buffer), sequence: sequence,
+                    stream: UnsafeRawBufferPointer(streamBytes), streamVersion: streamVersion,
+                    recordedAt: recordedAt, event: event, previousHash: previousHash)
+                count = buffer.count
+            }
+            return (bytes, hash)
         }
-        out.append(contentsOf: event.payload)
-        let hash = out.withUnsafeBytes { chainHash(previous: previousHash, canonical: $0) }
-        out.append(contentsOf: previousHash.bytes)
-        out.append(contentsOf: hash.bytes)
-        return (out, hash)
+    }
+
+    /// The stored size of a record of `event` in a stream id of `streamBytes` UTF-8 bytes.
+    @inline(__always)
+    static func encodedSize(streamBytes: Int, event: ProposedEvent) -> Int {
+        fixedSize + event.type.utf8.count + streamBytes + event.payload.count
+    }
+
+    /// Writes one record into `out`, which must be exactly
+    /// ``encodedSize(streamBytes:event:)`` bytes (LMDB's reserved space for the value, so the
+    /// record is built where it is stored), and returns its hash.
+    static func encode(
+        into out: UnsafeMutableRawBufferPointer, sequence: UInt64, stream: UnsafeRawBufferPointer,
+        streamVersion: UInt64, recordedAt: Int64, event: ProposedEvent, previousHash: ChainHash
+    ) -> ChainHash {
+        precondition(out.count == encodedSize(streamBytes: stream.count, event: event))
+        var at = 0
+        @inline(__always) func put<T: FixedWidthInteger>(_ value: T) {
+            out.storeBytes(of: value.littleEndian, toByteOffset: at, as: T.self)
+            at += MemoryLayout<T>.size
+        }
+        @inline(__always) func put(_ bytes: UnsafeRawBufferPointer) {
+            guard let source = bytes.baseAddress, bytes.count > 0 else { return }
+            (out.baseAddress! + at).copyMemory(from: source, byteCount: bytes.count)
+            at += bytes.count
+        }
+        put(formatVersion)
+        put(sequence)
+        put(streamVersion)
+        put(UInt64(bitPattern: recordedAt))
+        // The event id is stored big-endian, as its 16 bytes read.
+        out.storeBytes(of: event.id.high.bigEndian, toByteOffset: at, as: UInt64.self)
+        out.storeBytes(of: event.id.low.bigEndian, toByteOffset: at + 8, as: UInt64.self)
+        at += 16
+        var type = event.type
+        type.withUTF8 { t in
+            put(UInt8(t.count))
+            put(UnsafeRawBufferPointer(t))
+        }
+        put(UInt16(stream.count))
+        put(stream)
+        put(UInt32(event.payload.count))
+        event.payload.withUnsafeBytes { put($0) }
+        let canonical = UnsafeRawBufferPointer(rebasing: out[0..<at])
+        let hash = chainHash(previous: previousHash, canonical: canonical)
+        previousHash.withBytes { put($0) }
+        hash.withBytes { put($0) }
+        return hash
     }
 
     @inline(__always)

@@ -63,6 +63,23 @@ public struct LMDBTransaction: ~Copyable {
         try LMDBError.check(mdb_put(handle, db.dbi, &k, &v, flags.rawValue))
     }
 
+    /// Reserves `count` bytes for the value of `key` (`MDB_RESERVE`) and has `fill` write them,
+    /// so the value is built where it is stored instead of being copied there. `fill` must
+    /// write every byte; it runs before any other change to the transaction.
+    /// - Throws: as ``put(_:key:value:flags:)``.
+    @inlinable
+    public func put<R>(
+        _ db: LMDBDatabase, key: UnsafeRawBufferPointer, reserving count: Int,
+        flags: LMDBPutFlags = [], fill: (UnsafeMutableRawBufferPointer) -> R
+    ) throws(LMDBError) -> R {
+        var k = MDB_val(
+            mv_size: key.count, mv_data: UnsafeMutableRawPointer(mutating: key.baseAddress))
+        var v = MDB_val(mv_size: count, mv_data: nil)
+        try LMDBError.check(
+            mdb_put(handle, db.dbi, &k, &v, flags.rawValue | UInt32(MDB_RESERVE)))
+        return fill(UnsafeMutableRawBufferPointer(start: v.mv_data, count: count))
+    }
+
     /// Stores `value` under `key` (array convenience).
     public func put(_ db: LMDBDatabase, key: [UInt8], value: [UInt8], flags: LMDBPutFlags = [])
         throws(LMDBError)

@@ -89,8 +89,8 @@ struct EventLogBench: AsyncParsableCommand {
             (
                 "  writer busy committing",
                 String(
-                    format: "%.0f %% of the run, %.2f ms per commit", append.busy * 100,
-                    append.commitMs), ""
+                    format: "%.0f %% of the run, %.2f ms per commit (%.2f ms staging)",
+                    append.busy * 100, append.commitMs, append.stagingMs), ""
             ))
         rows.append(
             (
@@ -225,7 +225,7 @@ struct EventLogBench: AsyncParsableCommand {
 
     func durableAppends(path: String) async throws -> (
         rate: Double, batch: Double, p50: Double, p99: Double, busy: Double, commitMs: Double,
-        kibPerCommit: Double, writesPerCommit: Double, writerCPUms: Double
+        kibPerCommit: Double, writesPerCommit: Double, writerCPUms: Double, stagingMs: Double
     ) {
         let log = try LMDBEventLog.open(LMDBEventLog.Configuration(directory: path))
         let before = ProcessIO.now()
@@ -250,7 +250,7 @@ struct EventLogBench: AsyncParsableCommand {
             latencies[latencies.count / 2], latencies[latencies.count * 99 / 100],
             busy / elapsed, busy * 1_000 / commits,
             Double(io.bytes) / 1_024 / commits, Double(io.calls) / commits,
-            writerCPU * 1_000 / commits
+            writerCPU * 1_000 / commits, Double(stats.stagingNanoseconds) / 1e6 / commits
         )
     }
 
