@@ -48,6 +48,36 @@ def fsync_loop(directory, count=2000, size=4096):
     return count / elapsed
 
 
+def flush_shapes(directory, count=400, pages=15, runs=10):
+    """Milliseconds per `fdatasync` after overwriting `pages` 4 KiB pages of a written file:
+    (a) as one contiguous run, (b) spread over `runs` separate places, like an LMDB commit's
+    copy-on-write pages. The gap is what each separate run costs this disk."""
+    path = os.path.join(directory, "flush-shapes")
+    page = 4096
+    span = 16384  # pages in the file (64 MiB), written and flushed once first
+    fd = os.open(path, os.O_CREAT | os.O_RDWR | os.O_TRUNC, 0o600)
+    try:
+        os.pwrite(fd, b"\0" * (span * page), 0)
+        os.fdatasync(fd)
+        sizes = [pages // runs + (1 if i < pages % runs else 0) for i in range(runs)]
+        step = span // runs
+
+        def timed_loop(placements):
+            started = time.perf_counter()
+            for i in range(count):
+                for first, length in placements(i):
+                    os.pwrite(fd, b"\x5a" * (length * page), first * page)
+                os.fdatasync(fd)
+            return (time.perf_counter() - started) / count * 1000
+
+        together = timed_loop(lambda i: [((i * pages) % (span - pages), pages)])
+        apart = timed_loop(lambda i: [((r * step + i * 7) % (span - 8), n) for r, n in enumerate(sizes)])
+    finally:
+        os.close(fd)
+        os.remove(path)
+    return together, apart
+
+
 def run(command, **kwargs):
     log("bench-all: " + " ".join(command))
     result = subprocess.run(command, capture_output=True, text=True, **kwargs)
@@ -109,6 +139,8 @@ def main():
     try:
         log("bench-all: fsync loop (4 KiB pwrite + fdatasync, 2,000 times)")
         fsyncs = fsync_loop(work)
+        log("bench-all: flush shapes (15 pages overwritten in 1 run or in 10 runs, then fdatasync)")
+        together_ms, apart_ms = flush_shapes(work)
         eventlog = run([bench, "eventlog", "--append-events", args.append_events, "--directory", work + "/eventlog"])
         engine = run([bench, "engine", "--fixture", fixture])
         records = 1_000_001
@@ -129,7 +161,12 @@ def main():
     config, mint, listing = route("config"), route("mint"), route("list")
     lmdb1 = first_number(row(eventlog, "LMDB, 1 event per flushed commit"))
     lmdb100 = first_number(row(eventlog, "LMDB, 100 events per flushed commit"))
+    shaped = row(eventlog, r"LMDB, log-shaped: \d+ events on \d+ streams, format 2 indexes")
+    shaped_rate = first_number(shaped)
+    shaped_commit = re.search(r"\(([\d.]+ ms), ([\d,]+ KiB) written\)", shaped)
     append = first_number(row(eventlog, r"log: \d+ appenders on \d+ streams, durable"))
+    per_commit = row(eventlog, r"  mean events per commit").split("  ")[0]
+    writes = row(eventlog, r"  written per commit").split("  ")[0]
     append_latency = row(eventlog, r"  append latency p50 / p99").split("  ")[0]
     raw_scan = first_number(row(eventlog, "LMDB cursor scan, same log"))
     scan = first_number(row(eventlog, "log: forward scan verifying hashes"))
@@ -144,8 +181,15 @@ def main():
         ("figure", "measured", "target", "machine limit, same run"),
         ("flush: 4 KiB pwrite + fdatasync", f"{fsyncs:,.0f}/s", "", "(limits.md ~7,600/s fast disk)"),
         ("LMDB, 1 event per flushed commit", f"{lmdb1:,.0f} commits/s", "", f"flush loop {fsyncs:,.0f}/s"),
+        ("flush: 15 pages in 1 run / in 10 runs", f"{together_ms:.2f} / {apart_ms:.2f} ms", "",
+         "what a commit's scattered pages cost"),
         ("durable append, 64 appenders", f"{append:,.0f} events/s", f">= 50,000: {met(append >= 50000)}",
          f"LMDB 100/commit {lmdb100:,.0f} events/s"),
+        ("  per commit", f"{per_commit} events, {writes}", "",
+         f"LMDB log-shaped commits {shaped_rate:,.0f} events/s"
+         + (f" ({shaped_commit.group(1)}, {shaped_commit.group(2)})" if shaped_commit else "")),
+        ("  per 1-event commit time", f"{append / lmdb1:.1f} events", "the target's 50,000/5,000 = 10",
+         "append rate / LMDB 1-event commit rate"),
         ("  append latency p50 / p99", append_latency, "", ""),
         ("verifying forward scan", f"{scan:,.0f} events/s", f">= 2,000,000: {met(scan >= 2e6)}",
          f"raw LMDB scan {raw_scan:,.0f} events/s"),
