@@ -64,17 +64,18 @@ struct EventLogBench: AsyncParsableCommand {
                 "machine ceiling (~200,000)"
             ))
 
-        for layout in [RawLayout.format1, .format2] {
+        for layout in [RawLayout.format1, .format2, .noLinks, .recordsOnly] {
             let shaped = try rawShaped(
-                path: base + "/shaped-\(layout)", commits: 300, perCommit: shapeEvents,
+                path: base + "/shaped-\(layout)", commits: 1000, perCommit: shapeEvents,
                 layout: layout)
             rows.append(
                 (
                     "LMDB, log-shaped: \(shapeEvents) events on \(streams) streams, \(layout)",
                     rate(shaped.rate, "events/s"),
-                    String(
-                        format: "ceiling for the log's commits (%.2f ms, %.0f KiB written)",
-                        shaped.commitMs, shaped.kibPerCommit)
+                    layout.note
+                        + String(
+                            format: " (%.2f ms, %.0f KiB written)", shaped.commitMs,
+                            shaped.kibPerCommit)
                 ))
         }
 
@@ -161,7 +162,17 @@ struct EventLogBench: AsyncParsableCommand {
         case format1 = "format 1 indexes"
         /// Format 2: sequence → previous sequence (appended), one head per stream; event ids.
         case format2 = "format 2 indexes"
+        /// What if: format 2 without the links (a record's predecessor kept in its value).
+        case noLinks = "heads and ids, no links"
+        /// What if: no index written with the records (indexes written later, in bulk).
+        case recordsOnly = "records only"
         var description: String { rawValue }
+        var note: String {
+            switch self {
+            case .format1, .format2: "ceiling for the log's commits"
+            case .noLinks, .recordsOnly: "what-if ceiling"
+            }
+        }
     }
 
     /// A plain LMDB loop writing what the log writes for `perCommit` events spread round-robin
@@ -206,6 +217,12 @@ struct EventLogBench: AsyncParsableCommand {
                         try txn.put(
                             index, key: stream,
                             value: SequenceKey(versions[s]).bytes + key.bytes)
+                    case .noLinks:
+                        try txn.put(
+                            index, key: stream,
+                            value: SequenceKey(versions[s]).bytes + key.bytes)
+                    case .recordsOnly:
+                        continue
                     }
                     last[s] = sequence
                     let id = EventID.random()
