@@ -60,7 +60,9 @@ public struct ReplayedState: Sendable {
                 return
             }
             let instance: InstanceID
-            if let last = lastInstance, view.stream.elementsEqual(lastStream) {
+            if let last = lastInstance,
+                lastStream.withUnsafeBytes({ view.stream.hasSameBytes(as: $0) })
+            {
                 instance = last
             } else {
                 if let last = lastInstance { versions[last] = lastVersion }

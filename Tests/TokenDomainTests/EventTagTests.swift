@@ -78,3 +78,28 @@ struct EventTagTests {
         }
     }
 }
+
+@Suite("Byte comparison")
+struct ByteComparisonTests {
+    @Test("equal bytes match; one changed byte anywhere, or another length, does not")
+    func everyPosition() {
+        for length in 0...33 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            bytes.withUnsafeBytes { a in
+                Array(bytes).withUnsafeBytes { b in #expect(a.hasSameBytes(as: b)) }
+                (bytes + [0]).withUnsafeBytes { longer in
+                    #expect(!a.hasSameBytes(as: longer))
+                    #expect(!longer.hasSameBytes(as: a))
+                }
+            }
+            for position in 0..<length {
+                var changed = bytes
+                changed[position] ^= 0x01
+                let same = bytes.withUnsafeBytes { a in
+                    changed.withUnsafeBytes { a.hasSameBytes(as: $0) }
+                }
+                #expect(!same, "length \(length), byte \(position)")
+            }
+        }
+    }
+}

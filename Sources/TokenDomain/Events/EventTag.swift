@@ -54,8 +54,8 @@ public enum EventTag: String, CaseIterable, Sendable {
         }
         let expected = candidate.staticName
         guard
-            bytes.elementsEqual(
-                UnsafeRawBufferPointer(
+            bytes.hasSameBytes(
+                as: UnsafeRawBufferPointer(
                     start: expected.utf8Start, count: expected.utf8CodeUnitCount))
         else { return nil }
         self = candidate
