@@ -23,7 +23,7 @@ import Synchronization
 final class GroupCommitWriter: @unchecked Sendable {
     /// An append whose shape was checked when it was queued (by its caller, not the writer).
     /// A class, so that passing a request around the writer costs one reference count.
-    private final class QueuedAppend {
+    private final class QueuedAppend: Sendable {
         let stream: String
         let expecting: ExpectedVersion
         let events: [ProposedEvent]
@@ -208,6 +208,9 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private func commit(_ first: [Request]) {
         let started = DispatchTime.now().uptimeNanoseconds
+        // Outside the transaction's closure on purpose: the closure takes requests from the
+        // queue into it, and when LMDB grows the map and runs the closure again, every
+        // request taken so far must be staged again and answered once.
         var batch = first
         var stagedAt = started
         let staged: Staging

@@ -575,8 +575,8 @@ public struct GroupCommitStatistics: Sendable, Equatable {
     public var largestBatch = 0
     /// Time spent staging and committing (including the flush), in nanoseconds.
     public var commitNanoseconds: UInt64 = 0
-    /// The part of ``commitNanoseconds`` spent staging, before LMDB's commit (the writes and
-    /// flushes) began.
+    /// The part of ``commitNanoseconds`` spent before LMDB's commit (the writes and flushes)
+    /// began: staging, and any staging redone after the map grew.
     public var stagingNanoseconds: UInt64 = 0
 }
 

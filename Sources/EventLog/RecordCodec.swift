@@ -112,6 +112,7 @@ public enum RecordCodec {
         let hash = chainHash(previous: previousHash, canonical: canonical)
         previousHash.withBytes { put($0) }
         hash.withBytes { put($0) }
+        assert(at == out.count, "record encoder and encodedSize disagree")
         return hash
     }
 

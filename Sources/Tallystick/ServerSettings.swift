@@ -1,3 +1,4 @@
+import EventLog
 import Foundation
 import Logging
 import TokenDomain
@@ -138,10 +139,16 @@ struct ServerSettings: Equatable {
                 throw Invalid(description: "unknown setting \(key)")
             }
         }
-        if let initial = settings.mapSize, let maximum = settings.maxMapSize, initial > maximum {
-            throw Invalid(
-                description:
-                    "map-size (\(initial) bytes) is larger than max-map-size (\(maximum) bytes)")
+        if let initial = settings.mapSize {
+            let maximum =
+                settings.maxMapSize
+                ?? LMDBEventLog.Configuration(directory: settings.dataDirectory).maximumMapSize
+            if initial > maximum {
+                throw Invalid(
+                    description:
+                        "map-size (\(initial) bytes) is larger than max-map-size (\(maximum) bytes)"
+                )
+            }
         }
         return settings
     }

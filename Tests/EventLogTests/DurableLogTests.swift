@@ -381,6 +381,47 @@ struct DurableLogTests {
         #expect(try log.verify().isValid)
     }
 
+    @Test func aJoinedAppendThatFillsTheMapIsStagedAgainAfterTheMapGrows() async throws {
+        let dir = try TemporaryDirectory()
+        let clock = HookedClock()
+        var c = LMDBEventLog.Configuration(directory: dir.appending("log"))
+        c.durability = .unsafeNoSync
+        c.clock = clock
+        c.initialMapSize = 64 << 10
+        let log = try LMDBEventLog.open(c)
+        let mapBefore =
+            try FileManager.default.attributesOfItem(
+                atPath: dir.appending("log/data.mdb"))[.size] as? Int ?? 0
+        // 300 events of 1 KiB join the first append's transaction: more than the 64 KiB map
+        // holds, so LMDB reports a full map, the map grows and the whole batch is staged again.
+        let big = (0..<300).map { _ in
+            ProposedEvent(type: "big.v1", payload: [UInt8](repeating: 0x42, count: 1024))
+        }
+        let late = Mutex<PendingAppend?>(nil)
+        clock.hook.withLock {
+            $0 = {
+                let pending = log.submit(to: "b", expecting: .noStream, events: big)
+                late.withLock { $0 = pending }
+            }
+        }
+        let before = log.writerStatistics
+        let first = try await log.append(
+            to: "a", expecting: .noStream, events: [event("first.v1")])
+        let second = try await #require(late.withLock { $0 }).result()
+        #expect(first.positions.map(\.sequence) == [1])
+        #expect(second.positions.map(\.sequence) == Array(2...301))
+        let after = log.writerStatistics
+        #expect(after.commits - before.commits == 1)
+        #expect(after.requests - before.requests == 2)
+        #expect(try log.readAll().count == 301)
+        #expect(try log.verify().isValid)
+        await log.close()
+        let mapAfter =
+            try FileManager.default.attributesOfItem(
+                atPath: dir.appending("log/data.mdb"))[.size] as? Int ?? 0
+        #expect(mapAfter > max(mapBefore, 64 << 10))
+    }
+
     @Test func storageErrorsMapToClearCases() {
         #expect(LMDBError(code: ENOSPC) == .diskFull)
         #expect(EventLogError.from(LMDBError.diskFull, maximumMapSize: 1) == .diskFull)

@@ -81,24 +81,36 @@ struct EventTagTests {
 
 @Suite("Byte comparison")
 struct ByteComparisonTests {
-    @Test("equal bytes match; one changed byte anywhere, or another length, does not")
-    func everyPosition() {
+    /// `bytes` placed `offset` bytes into a fresh buffer (records hold stream ids and tags at
+    /// any alignment), passed to `body` as a buffer of exactly their length.
+    func placed<R>(_ bytes: [UInt8], at offset: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let storage = [UInt8](repeating: 0xEE, count: offset) + bytes
+        return storage.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+    }
+
+    @Test(
+        "equal bytes match at any alignment; one changed byte anywhere, or another length, does not",
+        arguments: 0..<8)
+    func everyPosition(offset: Int) {
         for length in 0...33 {
             let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
-            bytes.withUnsafeBytes { a in
-                Array(bytes).withUnsafeBytes { b in #expect(a.hasSameBytes(as: b)) }
-                (bytes + [0]).withUnsafeBytes { longer in
+            placed(bytes, at: offset) { a in
+                // A separate copy, at another alignment, so equal contents are compared and
+                // not one buffer with itself.
+                placed(bytes, at: (offset + 3) % 8) { b in
+                    #expect(a.baseAddress != b.baseAddress || length == 0)
+                    #expect(a.hasSameBytes(as: b))
+                }
+                placed(bytes + [0], at: offset) { longer in
                     #expect(!a.hasSameBytes(as: longer))
                     #expect(!longer.hasSameBytes(as: a))
                 }
-            }
-            for position in 0..<length {
-                var changed = bytes
-                changed[position] ^= 0x01
-                let same = bytes.withUnsafeBytes { a in
-                    changed.withUnsafeBytes { a.hasSameBytes(as: $0) }
+                for position in 0..<length {
+                    var changed = bytes
+                    changed[position] ^= 0x01
+                    let same = placed(changed, at: (offset + 5) % 8) { a.hasSameBytes(as: $0) }
+                    #expect(!same, "length \(length), byte \(position), offset \(offset)")
                 }
-                #expect(!same, "length \(length), byte \(position)")
             }
         }
     }
