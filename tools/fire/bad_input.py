@@ -15,15 +15,14 @@ from firelib import (
     cleanup,
     ROOT,
     Failed,
-    Secrets,
     Server,
     bearer,
     check,
     new_password,
-    say,
     taler_error,
-    temporary_directory,
     verify,
+    admin_password,
+    fault_paths,
 )
 from lifecycle import mint_parent, no_secrets
 
@@ -379,11 +378,8 @@ NOT_HTTP = {
 
 
 def run_corpus(short):
-    base = temporary_directory("badinput")
-    data_dir, output = base + "/data", base + "/server.out"
-    password = new_password()
-    secrets = Secrets()
-    secrets.password("admin", password)
+    base, data_dir, output = fault_paths("badinput")
+    password, secrets = admin_password()
     server = Server(data_dir, password, output, log_level="trace").start()
     token = mint_parent(server, secrets, password)
     victim_password = new_password()
@@ -454,12 +450,9 @@ def schemathesis(short):
     st = os.path.join(ROOT, ".venv", "bin", "schemathesis")
     if not os.access(st, os.X_OK):
         raise Failed("schemathesis is missing: tools/fire/run installs it into .venv")
-    base = temporary_directory("schemathesis")
+    base, data_dir, output = fault_paths("schemathesis")
     spec = os.path.join(ROOT, "openapi", "merchant-auth-api.yaml")
-    data_dir, output = base + "/data", base + "/server.out"
-    password = new_password()
-    secrets = Secrets()
-    secrets.password("admin", password)
+    password, secrets = admin_password()
     server = Server(data_dir, password, output, log_level="debug").start()
     token = mint_parent(server, secrets, password)
     examples = "5" if short else "100"

@@ -16,18 +16,16 @@ import time
 
 from firelib import (
     cleanup,
-    Failed,
-    Secrets,
     Server,
     basic,
     bearer,
     check,
-    new_password,
     parallel,
     say,
     temporary_directory,
     tokens_in_log,
     verify,
+    admin_password,
 )
 
 
@@ -194,9 +192,7 @@ def run(short, rounds=None, clients=16):
     rounds = rounds or (3 if short else 20)
     data_dir = temporary_directory("crash") + "/data"
     output = data_dir + ".out"
-    password = new_password()
-    secrets = Secrets()
-    secrets.password("admin", password)
+    password, secrets = admin_password()
     ledger = Ledger()
     rng = random.Random()
     server = Server(data_dir, password, output).start()

@@ -100,6 +100,15 @@ def new_password():
     return "fire-" + secrets.token_urlsafe(18)
 
 
+def admin_password():
+    """A fresh admin password, and a new Secrets that already holds it: every fault searches
+    its data and output for it (and for what else it registers) at the end."""
+    password = new_password()
+    tracked = Secrets()
+    tracked.password("admin", password)
+    return password, tracked
+
+
 # Every server started, so that a failed fault leaves none running (see `kill_all`).
 STARTED = []
 
@@ -286,6 +295,13 @@ def tokens_in_log(data_dir):
 
 def temporary_directory(prefix):
     return tempfile.mkdtemp(prefix=f"tallystick-fire-{prefix}-")
+
+
+def fault_paths(prefix):
+    """A fault's temporary directory, the server's data directory in it and the file that
+    captures the server's output."""
+    base = temporary_directory(prefix)
+    return base, base + "/data", base + "/server.out"
 
 
 def cleanup(directory):

@@ -16,13 +16,11 @@ from firelib import (
     kill_all,
     cleanup,
     Failed,
-    Secrets,
     Server,
     basic,
     bearer,
     binary,
     check,
-    new_password,
     parallel,
     say,
     taler_error,
@@ -30,6 +28,8 @@ from firelib import (
     tokens_in_log,
     tool,
     verify,
+    admin_password,
+    fault_paths,
 )
 
 
@@ -189,9 +189,7 @@ def fill(path):
 def _disk_full(short, base, mount):
     data_dir = mount + "/data"
     output = base + "/server.out"
-    password = new_password()
-    secrets = Secrets()
-    secrets.password("admin", password)
+    password, secrets = admin_password()
     server = Server(data_dir, password, output, log_level="debug").start()
     parent = mint_parent(server, secrets, password)
     load = Minting(server, parent, secrets, tag="diskfull")
@@ -247,11 +245,8 @@ def _disk_full(short, base, mount):
 def map_full(short):
     """A 256 KiB map that may grow to 1 MiB: minting grows it twice, then fails with a clear
     500 while everything else keeps working; a restart with a larger maximum serves again."""
-    base = temporary_directory("mapfull")
-    data_dir, output = base + "/data", base + "/server.out"
-    password = new_password()
-    secrets = Secrets()
-    secrets.password("admin", password)
+    base, data_dir, output = fault_paths("mapfull")
+    password, secrets = admin_password()
     backwards = ["--map-size", str(2 << 20), "--max-map-size", str(1 << 20)]
     status, printed = serve_once(data_dir, password, backwards)
     check(status != 0 and "map-size (2097152 bytes) is larger than max-map-size (1048576 bytes)"
@@ -305,11 +300,8 @@ def old_format(short):
         import lmdb  # from PyPI, in the fire venv
     except ImportError:
         raise Failed("needs the Python lmdb package: run tools/fire/run (it sets up the venv)")
-    base = temporary_directory("format")
-    data_dir, output = base + "/data", base + "/server.out"
-    password = new_password()
-    secrets = Secrets()
-    secrets.password("admin", password)
+    base, data_dir, output = fault_paths("format")
+    password, secrets = admin_password()
     server = Server(data_dir, password, output).start()
     mint_parent(server, secrets, password)
     check(server.stop() == 0, "SIGTERM exit status")
@@ -347,11 +339,8 @@ def old_format(short):
 def second_server(short):
     """A second `serve` on the same directory (also through a symlink) exits non-zero with a
     clear message; the first keeps serving."""
-    base = temporary_directory("second")
-    data_dir, output = base + "/data", base + "/server.out"
-    password = new_password()
-    secrets = Secrets()
-    secrets.password("admin", password)
+    base, data_dir, output = fault_paths("second")
+    password, secrets = admin_password()
     server = Server(data_dir, password, output).start()
     parent = mint_parent(server, secrets, password)
     os.symlink(data_dir, base + "/link")
@@ -376,11 +365,8 @@ def second_server(short):
 def sigterm(short):
     """SIGTERM while clients mint: exit 0 in bounded time, every acknowledged mint kept."""
     rounds = 2 if short else 5
-    base = temporary_directory("sigterm")
-    data_dir, output = base + "/data", base + "/server.out"
-    password = new_password()
-    secrets = Secrets()
-    secrets.password("admin", password)
+    base, data_dir, output = fault_paths("sigterm")
+    password, secrets = admin_password()
     server = Server(data_dir, password, output).start()
     parent = mint_parent(server, secrets, password)
     minted = {}

@@ -8,15 +8,15 @@ import stat
 
 from firelib import (
     Failed,
-    Secrets,
     Server,
     basic,
     bearer,
     check,
     cleanup,
     new_password,
-    temporary_directory,
     verify,
+    admin_password,
+    fault_paths,
 )
 from lifecycle import mint_parent, no_secrets
 
@@ -52,12 +52,9 @@ def run(short):
     Some rounds kill the server with SIGKILL between sending and confirming: the code still
     solves the challenge after the restart (its HMAC key is in the data directory)."""
     rounds = 3 if short else 20
-    base = temporary_directory("tan")
-    data_dir, output = base + "/data", base + "/server.out"
+    base, data_dir, output = fault_paths("tan")
     helper, messages = helper_script(base)
-    password = new_password()
-    secrets = Secrets()
-    secrets.password("admin", password)
+    password, secrets = admin_password()
     server = Server(data_dir, password, output, extra=["--helper-email", helper]).start()
     admin = mint_parent(server, secrets, password)
     shop_password = new_password()
