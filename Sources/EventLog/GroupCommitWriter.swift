@@ -198,9 +198,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 for w in waiters { w.resume() }
                 return
             }
-            let take = min(pending.count, configuration.maximumRequestsPerCommit)
-            let batch = Array(pending.prefix(take))
-            pending.removeFirst(take)
+            let batch = dequeue(atMost: configuration.maximumRequestsPerCommit)
             condition.unlock()
             commit(batch)
         }
@@ -262,6 +260,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         guard limit > 0 else { return [] }
         condition.lock()
         defer { condition.unlock() }
+        return dequeue(atMost: limit)
+    }
+
+    /// Removes and returns the oldest `limit` queued requests (or all). Call with `condition`
+    /// locked.
+    private func dequeue(atMost limit: Int) -> [Request] {
         let take = min(pending.count, limit)
         guard take > 0 else { return [] }
         let taken = Array(pending.prefix(take))
