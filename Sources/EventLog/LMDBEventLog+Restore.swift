@@ -18,7 +18,9 @@ extension LMDBEventLog {
         }
         var previous = LogHead.empty
         var heads = [String: StreamHead]()
-        var pending = [EventRecord]()
+        /// Checked records with their stored bytes and their stream's previous record, waiting
+        /// for the next transaction.
+        var pending = [(record: EventRecord, bytes: [UInt8], link: UInt64)]()
         var changed = [String: StreamHead]()
         func flush() throws {
             guard !pending.isEmpty else { return }
@@ -28,25 +30,9 @@ extension LMDBEventLog {
             changed.removeAll(keepingCapacity: true)
             try env.retryingResize {
                 try env.write { txn in
-                    var links = [String: UInt64]()
-                    for record in chunk {
-                        let proposed = ProposedEvent(
-                            id: record.eventID, type: record.type, payload: record.payload)
-                        let (bytes, _) = RecordCodec.encode(
-                            sequence: record.sequence, stream: record.stream,
-                            streamVersion: record.streamVersion,
-                            recordedAt: record.recordedAt, event: proposed,
-                            previousHash: record.previousHash)
-                        try txn.put(
-                            databases.records, key: SequenceKey.bytes(record.sequence),
-                            value: bytes, flags: .append)
+                    for (record, bytes, link) in chunk {
                         let sequence = SequenceKey.bytes(record.sequence)
-                        let link =
-                            try links[record.stream]
-                            ?? StreamHead.stored(
-                                record.stream, txn: txn, heads: databases.streamHeads
-                            ).sequence
-                        links[record.stream] = record.sequence
+                        try txn.put(databases.records, key: sequence, value: bytes, flags: .append)
                         try txn.put(
                             databases.streamLinks, key: sequence, value: SequenceKey.bytes(link),
                             flags: .append)
@@ -86,7 +72,7 @@ extension LMDBEventLog {
                     "record \(record.sequence): stream version \(record.streamVersion), expected \(version)"
                 )
             }
-            let (_, hash) = RecordCodec.encode(
+            let (bytes, hash) = RecordCodec.encode(
                 sequence: record.sequence, stream: record.stream,
                 streamVersion: record.streamVersion,
                 recordedAt: record.recordedAt, event: proposed, previousHash: record.previousHash)
@@ -94,12 +80,13 @@ extension LMDBEventLog {
                 throw EventLogError.invalidEvent(
                     "record \(record.sequence): hash does not match its contents")
             }
+            let link = heads[record.stream]?.sequence ?? 0
             let head = StreamHead(version: version, sequence: record.sequence)
             heads[record.stream] = head
             changed[record.stream] = head
             previous = LogHead(
                 sequence: record.sequence, hash: record.hash, recordedAt: record.recordedAt)
-            pending.append(record)
+            pending.append((record, bytes, link))
             if pending.count >= batch { try flush() }
         }
         try flush()
