@@ -179,11 +179,7 @@ struct TwoFactorOperationTests {
             let mint = "/instances/kiosk/private/token"
             let token = try await TwoFactor.mintThroughEmail(
                 sender: sender, client: client, harness: h)
-            let second = try #require(
-                try TwoFactor.challenges(
-                    try await client.call(
-                        .post, mint, auth: TwoFactor.kioskBasic, json: TwoFactor.mintBody))["email"]
-            )
+            let second = try await TwoFactor.emailChallengeForMint(client: client)
 
             sender.hold()
             var started = sender.started.makeAsyncIterator()
@@ -214,11 +210,7 @@ struct TwoFactorOperationTests {
         }
         try await h.test { client in
             let mint = "/instances/kiosk/private/token"
-            let solvedEarlier = try #require(
-                try TwoFactor.challenges(
-                    try await client.call(
-                        .post, mint, auth: TwoFactor.kioskBasic, json: TwoFactor.mintBody))["email"]
-            )
+            let solvedEarlier = try await TwoFactor.emailChallengeForMint(client: client)
             try await TwoFactor.solve(
                 solvedEarlier, at: TwoFactor.email, sender: sender, client: client, harness: h)
             let id = try #require(

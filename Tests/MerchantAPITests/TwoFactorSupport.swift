@@ -112,6 +112,15 @@ enum TwoFactor {
         return out
     }
 
+    /// Mints with kiosk's password, expects 202, and returns the e-mail challenge's id.
+    static func emailChallengeForMint(client: any TestClientProtocol) async throws -> String {
+        try #require(
+            try challenges(
+                try await client.call(
+                    .post, "/instances/kiosk/private/token", auth: kioskBasic, json: mintBody))[
+                    "email"])
+    }
+
     /// Asks for a code, answers it, and expects 200 then 204.
     static func solve(
         _ id: String, at address: String, sender: RecordingSender, client: any TestClientProtocol,
@@ -133,9 +142,7 @@ enum TwoFactor {
         sender: RecordingSender, client: any TestClientProtocol, harness: APIHarness
     ) async throws -> String {
         let mint = "/instances/kiosk/private/token"
-        let id = try #require(
-            try challenges(
-                try await client.call(.post, mint, auth: kioskBasic, json: mintBody))["email"])
+        let id = try await emailChallengeForMint(client: client)
         try await solve(id, at: email, sender: sender, client: client, harness: harness)
         let minted = try await client.call(
             .post, mint, auth: kioskBasic, json: mintBody, challengeIDs: [id])

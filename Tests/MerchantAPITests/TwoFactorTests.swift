@@ -194,11 +194,7 @@ struct TwoFactorTests {
         h.remember("cafe pass phrase")
         try await h.test { client in
             let mint = "/instances/kiosk/private/token"
-            let pending = try #require(
-                try TwoFactor.challenges(
-                    try await client.call(
-                        .post, mint, auth: TwoFactor.kioskBasic, json: TwoFactor.mintBody))["email"]
-            )
+            let pending = try await TwoFactor.emailChallengeForMint(client: client)
             let unsolved = try await client.call(
                 .post, mint, auth: TwoFactor.kioskBasic, json: TwoFactor.mintBody,
                 challengeIDs: [pending])
