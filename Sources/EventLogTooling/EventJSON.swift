@@ -19,6 +19,8 @@ import TokenDomain
 /// - `challenge-solved.v1`, `challenge-expired.v1`: `challenge_id`, `at_us`
 /// - `challenge-consumed.v1`: `challenge_id`, `at_us`, `operation`
 /// - `instance-logins-blocked.v1`: `at_us`, `until_us`; `instance-logins-unblocked.v1`: `at_us`
+/// - `instance-address-validated.v1`: `at_us`, `tan_channel`, `address`, `challenge_id`
+///   (`null` when the operator vouched)
 ///
 /// `auth` is `{"method":"external"}` or `{"method":"token","algorithm":...,"log2N":...,
 /// "r":...,"p":...}`: never the salt or the derived bytes. `minted_by` is `basic`,
@@ -95,6 +97,11 @@ enum EventJSON {
                 w.number("until_us", e.until)
             case .instanceLoginsUnblocked(let e):
                 w.number("at_us", e.at)
+            case .instanceAddressValidated(let e):
+                w.number("at_us", e.at)
+                w.string("tan_channel", e.channel.wireName)
+                w.string("address", e.address)
+                w.string("challenge_id", e.challenge?.rawValue)
             }
         }
     }
@@ -105,6 +112,8 @@ enum EventJSON {
         case .tokenIssue: "token-issue"
         case .credentialChange: "credential-change"
         case .instanceDeletion: "instance-deletion"
+        case .addressChange: "address-change"
+        case .addressValidation: "address-validation"
         }
     }
 

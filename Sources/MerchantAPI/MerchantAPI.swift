@@ -507,7 +507,10 @@ extension MerchantAPI {
     }
 
     /// `PATCH [/instances/$ID]/private`: sets the fields present (JSON `null` = absent =
-    /// unchanged); business fields are merged member by member into the stored ones.
+    /// unchanged; `""` removes an address); business fields are merged member by member into
+    /// the stored ones. A change of `email` or `phone_number` is a protected operation
+    /// (spec §10.1): `202` with challenges, then the repeated request with
+    /// `Taler-Challenge-Ids`.
     func updateInstance(
         _ request: Request, _ context: MerchantRequestContext, _ instance: InstanceID
     ) async throws -> Response {
@@ -535,8 +538,10 @@ extension MerchantAPI {
             }
             update.details = .set(WireTypes.encode(merged))
         }
-        try await engine.updateInstance(instance: instance, update, by: principal)
-        return Self.noContent()
+        return Self.answer(
+            try await engine.updateInstance(
+                instance: instance, update, by: principal,
+                twoFactor: try Self.twoFactor(request, body: bytes)))
     }
 
     /// `DELETE [/instances/$ID]/private[?purge=yes]`.

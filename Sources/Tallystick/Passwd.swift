@@ -46,6 +46,7 @@ struct Passwd: AsyncParsableCommand {
                     .init(id: id, name: "admin", auth: .password(password)))
             } else {
                 try await engine.changeCredentials(instance: id, to: .password(password), by: nil)
+                    .value
             }
         } catch {
             await log.close()

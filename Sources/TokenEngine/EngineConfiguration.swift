@@ -19,6 +19,9 @@ public struct EngineConfiguration: Sendable {
     public var checkpointInterval = 100_000
     /// Two-factor authentication: helpers, when challenges apply, code length and key.
     public var twoFactor = TwoFactorConfiguration()
+    /// Whether `{"method":"external"}` (an instance with no checks at all) may be set
+    /// (spec §10.2). Instances that already have it keep it either way.
+    public var allowExternalAuth = false
 
     public init() {}
 }

@@ -29,10 +29,8 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String { "\(code.code) \(code.name): \(hint)" }
 
     static func rejected(_ rejection: Rejection) -> EngineError {
-        var parameter: String?
-        if case .malformedParameter(let name) = rejection { parameter = name }
-        return EngineError(
-            code: rejection.errorCode, hint: rejection.hint, parameter: parameter,
+        EngineError(
+            code: rejection.errorCode, hint: rejection.hint, parameter: rejection.parameter,
             rejection: rejection)
     }
 

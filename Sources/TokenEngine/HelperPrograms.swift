@@ -5,6 +5,10 @@ import TokenDomain
 /// The operator's helper programs (`HELPER_SMS`, `HELPER_EMAIL`): each is run with the address
 /// as its only argument and the message on standard input; exit status 0 means sent.
 ///
+/// Addresses pass ``ContactAddress``'s rules before they are stored (spec §10.3); as a
+/// second line for addresses stored before those rules, an address that starts with `-` or
+/// holds a control character is never passed to a helper (the transmission fails, 502).
+///
 /// A helper that exits otherwise, is killed by a signal, cannot be started or runs longer
 /// than ``timeout`` (then it is killed) fails the transmission. Its output is discarded, so a
 /// helper that echoes its input cannot leak a code into the server's log. Each run waits on
@@ -30,6 +34,11 @@ public struct HelperPrograms: TANSender {
     {
         guard let path = programs[channel] else {
             throw Failure(description: "no helper for \(channel.wireName)")
+        }
+        guard !address.hasPrefix("-"),
+            !address.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw Failure(description: "the \(channel.wireName) address is unusable")
         }
         _ = Self.ignoreBrokenPipes
         let process = Process()

@@ -15,6 +15,11 @@ public struct TwoFactorRequest: Sendable {
         bodyHash = RequestBodyHash(bytes: Array(SHA256.hash(data: body)))!
         self.challengeIDs = challengeIDs
     }
+
+    /// A caller with no request to bind (the offline tools, benchmarks, tests of other
+    /// things): an empty body and no challenge ids. Where two-factor authentication applies,
+    /// the answer is still the challenges.
+    public static let unbound = TwoFactorRequest(body: [], challengeIDs: nil)
 }
 
 /// The `202` answer: the challenges to solve before the request is repeated.
@@ -35,6 +40,21 @@ public struct ChallengeResponse: Sendable, Equatable {
 public enum Guarded<Value: Sendable>: Sendable {
     case performed(Value)
     case challenged(ChallengeResponse)
+
+    /// The value when performed.
+    /// - Throws: 403 (2031) when the operation was answered with challenges instead: for
+    ///   callers that cannot solve them (the offline tools, benchmarks).
+    public var value: Value {
+        get throws(EngineError) {
+            switch self {
+            case .performed(let value): return value
+            case .challenged:
+                throw EngineError(
+                    code: .merchantGenericMFAMissing,
+                    hint: "two-factor authentication is required for this operation")
+            }
+        }
+    }
 }
 
 /// When a challenge may be solved and another TAN be sent (`POST .../challenge/$ID`).
@@ -47,27 +67,23 @@ public struct ChallengeTimes: Sendable, Equatable {
 extension TokenEngine {
     // MARK: Protected operations
 
-    /// Mints a token like ``issueToken(instance:by:scope:duration:description:)``, behind
-    /// the two-factor gate when the principal used the instance's credentials.
+    /// Mints a login token (`POST [/instances/$ID]/private/token`) for an authenticated
+    /// principal: with the instance's credentials any scope, behind the two-factor gate;
+    /// with a login token (refresh, never challenged) one that holds `token-refresh` and
+    /// every permission of the new token.
     public func issueToken(
         instance: InstanceID, by principal: Principal, scope: TokenScope,
         duration: TokenDuration = .default, description: String? = nil,
-        twoFactor: TwoFactorRequest
+        twoFactor: TwoFactorRequest = .unbound
     ) async throws(EngineError) -> Guarded<IssuedToken> {
-        let gate = configuration.twoFactor.gate
-        if principal.isLoginToken || gate.isOff {
-            return .performed(
-                try await issueToken(
-                    instance: instance, by: principal, scope: scope, duration: duration,
-                    description: description))
-        }
         let now = clock.nowMicroseconds()
         let (text, hash) = LoginTokenSecret.generate()
-        let command = IssueToken(
+        let issue = IssueToken(
             scope, duration: duration, description: description, newTokenHash: hash,
             authenticatedBy: principal.credential)
-        let events = try await runProtected(
-            .tokenIssue, .issueToken(command), instance: instance, request: twoFactor, now: now)
+        let command: DomainCommand =
+            principal.isLoginToken ? .issueToken(issue) : protected(.issueToken(issue), twoFactor)
+        let events = try await run(command, on: instance, now: now)
         if let response = challengeResponse(events) { return .challenged(response) }
         for case .tokenIssued(let issued) in events {
             return .performed(
@@ -78,61 +94,69 @@ extension TokenEngine {
         throw EngineError(code: .genericInternalInvariantFailure, hint: "no token was issued")
     }
 
-    /// Changes credentials like ``changeCredentials(instance:to:by:)``, behind the gate.
+    /// Replaces an instance's credentials, behind the two-factor gate; needs
+    /// `instances-auth-write` when a principal is given (management calls pass `nil` after
+    /// checking the admin). Existing login tokens stay valid.
     public func changeCredentials(
         instance: InstanceID, to newAuth: NewAuth, by principal: Principal?,
-        twoFactor: TwoFactorRequest
+        twoFactor: TwoFactorRequest = .unbound
     ) async throws(EngineError) -> Guarded<Void> {
-        guard !configuration.twoFactor.gate.isOff else {
-            try await changeCredentials(instance: instance, to: newAuth, by: principal)
-            return .performed(())
-        }
         let auth: InstanceAuth
         switch newAuth {
         case .external: auth = .external
         case .password(let password): auth = .password(try await hasher.hash(password))
         }
-        let events = try await runProtected(
-            .credentialChange, .changeCredentials(ChangeCredentials(auth: auth)),
-            instance: instance, request: twoFactor, now: clock.nowMicroseconds(),
-            principal: principal, permission: .instancesAuthWrite)
+        let events = try await run(
+            protected(.changeCredentials(ChangeCredentials(auth: auth)), twoFactor),
+            on: instance, now: clock.nowMicroseconds(), credential: principal?.credential,
+            permission: principal == nil ? nil : .instancesAuthWrite)
         if let response = challengeResponse(events) { return .challenged(response) }
         cache.drop(instance)
         return .performed(())
     }
 
-    /// Deletes an instance like ``deleteInstance(instance:purge:by:)``, behind the gate.
-    public func deleteInstance(
-        instance: InstanceID, purge: Bool, by principal: Principal?, twoFactor: TwoFactorRequest
+    /// Changes an instance's name, addresses or business fields; needs `instances-write`
+    /// when a principal is given. A change of `email` or `phone_number` is behind the
+    /// two-factor gate, and a new address is proved by a challenge sent to it (spec §10.1).
+    public func updateInstance(
+        instance: InstanceID, _ update: UpdateInstanceDetails, by principal: Principal?,
+        twoFactor: TwoFactorRequest = .unbound
     ) async throws(EngineError) -> Guarded<Void> {
-        guard !configuration.twoFactor.gate.isOff else {
-            try await deleteInstance(instance: instance, purge: purge, by: principal)
-            return .performed(())
-        }
-        let events = try await runProtected(
-            .instanceDeletion, .deleteInstance(DeleteInstance(purge: purge)),
-            instance: instance, request: twoFactor, now: clock.nowMicroseconds(),
-            principal: principal, permission: .instancesWrite)
+        let events = try await run(
+            protected(.updateInstanceDetails(update), twoFactor), on: instance,
+            now: clock.nowMicroseconds(), credential: principal?.credential,
+            permission: principal == nil ? nil : .instancesWrite)
+        if let response = challengeResponse(events) { return .challenged(response) }
+        return .performed(())
+    }
+
+    /// Deletes (or with `purge`, removes) an instance, behind the two-factor gate; its tokens
+    /// stop working at once. Needs `instances-write` when a principal is given.
+    public func deleteInstance(
+        instance: InstanceID, purge: Bool, by principal: Principal?,
+        twoFactor: TwoFactorRequest = .unbound
+    ) async throws(EngineError) -> Guarded<Void> {
+        let events = try await run(
+            protected(.deleteInstance(DeleteInstance(purge: purge)), twoFactor), on: instance,
+            now: clock.nowMicroseconds(), credential: principal?.credential,
+            permission: principal == nil ? nil : .instancesWrite)
         if let response = challengeResponse(events) { return .challenged(response) }
         cache.drop(instance)
         return .performed(())
     }
 
-    private func runProtected(
-        _ operation: ProtectedOperation, _ command: DomainCommand, instance: InstanceID,
-        request: TwoFactorRequest, now: Int64, principal: Principal? = nil,
-        permission: Permission? = nil
-    ) async throws(EngineError) -> [DomainEvent] {
+    /// `command` behind the gate, with fresh ids for the challenges it may create; the
+    /// command alone when the operator's gate is off (then password mints stay pipelined).
+    private func protected(_ command: DomainCommand, _ request: TwoFactorRequest) -> DomainCommand {
+        guard !configuration.twoFactor.gate.isOff else { return command }
         var newIDs: [TANChannel: ChallengeID] = [:]
         for channel in TANChannel.allCases {
             newIDs[channel] = ChallengeID(randomBytes: SecureRandom.bytes(16))
         }
-        let plan = ProtectedPlan(
-            operation: operation, bodyHash: request.bodyHash, challengeIDs: request.challengeIDs,
-            newIDs: newIDs, gate: configuration.twoFactor.gate, command: command)
-        return try await run(
-            plan: .protected(plan), on: instance, now: now, credential: principal?.credential,
-            permission: principal == nil ? nil : permission)
+        return .protected(
+            ProtectedCommand(
+                command, bodyHash: request.bodyHash, challengeIDs: request.challengeIDs,
+                newIDs: newIDs))
     }
 
     /// The `202` answer when `events` created challenges (and performed nothing).

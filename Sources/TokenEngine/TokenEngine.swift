@@ -57,10 +57,12 @@ public final class TokenEngine: Sendable {
     func context(now: Int64) -> DecisionContext {
         DecisionContext(
             now: now, maxTokenDuration: configuration.maxTokenDuration,
-            challengePolicy: configuration.twoFactor.policy)
+            challengePolicy: configuration.twoFactor.policy,
+            twoFactor: configuration.twoFactor.gate,
+            allowExternalAuth: configuration.allowExternalAuth)
     }
 
-    private func run(
+    func run(
         _ command: DomainCommand, on instance: InstanceID, now: Int64,
         credential: Credential? = nil,
         permission: Permission? = nil
@@ -152,28 +154,6 @@ public final class TokenEngine: Sendable {
 
     // MARK: Tokens
 
-    /// Mints a login token (`POST [/instances/$ID]/private/token`) for an authenticated
-    /// principal: with the instance's credentials any scope; with a login token (refresh) one
-    /// that holds `token-refresh` and every permission of the new token.
-    public func issueToken(
-        instance: InstanceID, by principal: Principal, scope: TokenScope,
-        duration: TokenDuration = .default,
-        description: String? = nil
-    ) async throws(EngineError) -> IssuedToken {
-        let now = clock.nowMicroseconds()
-        let (text, hash) = LoginTokenSecret.generate()
-        let command = IssueToken(
-            scope, duration: duration, description: description, newTokenHash: hash,
-            authenticatedBy: principal.credential)
-        let events = try await run(.issueToken(command), on: instance, now: now)
-        guard case .tokenIssued(let issued)? = events.first else {
-            throw EngineError(code: .genericInternalInvariantFailure, hint: "no token was issued")
-        }
-        return IssuedToken(
-            accessToken: text, serial: issued.serial,
-            scope: scope, expiry: issued.expiry, issuedAt: issued.issuedAt)
-    }
-
     /// Revokes the login token the request presented (`DELETE [/instances/$ID]/private/token`).
     /// - Throws: 400 (26) when the principal is a password, 401 when the token is not valid.
     public func revokePresentedToken(instance: InstanceID, by principal: Principal)
@@ -253,11 +233,14 @@ public final class TokenEngine: Sendable {
         public var phoneNumber: String?
         /// The merchant's business fields as JSON bytes, stored and returned as given.
         public var details: [UInt8]
+        /// Whether the creator vouches for the addresses, which are then recorded validated
+        /// (spec §10.1): the operator, through `/management/instances` or at bootstrap.
+        public var addressesVouched: Bool
 
         public init(
             id: InstanceID, name: String, auth: NewAuth, email: String? = nil,
             phoneNumber: String? = nil,
-            details: [UInt8] = []
+            details: [UInt8] = [], addressesVouched: Bool = true
         ) {
             self.id = id
             self.name = name
@@ -265,6 +248,7 @@ public final class TokenEngine: Sendable {
             self.email = email
             self.phoneNumber = phoneNumber
             self.details = details
+            self.addressesVouched = addressesVouched
         }
     }
 
@@ -293,51 +277,9 @@ public final class TokenEngine: Sendable {
         }
         let command = CreateInstance(
             id: new.id, name: new.name, auth: auth, email: new.email, phoneNumber: new.phoneNumber,
-            details: new.details, passwordVerifiedAgainstGeneration: verified)
+            details: new.details, passwordVerifiedAgainstGeneration: verified,
+            addressesVouched: new.addressesVouched)
         return !(try await run(.createInstance(command), on: new.id, now: now)).isEmpty
-    }
-
-    /// Replaces an instance's credentials; needs `instances-auth-write` (the instance's own
-    /// credentials or a token with that permission). Existing login tokens stay valid.
-    public func changeCredentials(
-        instance: InstanceID, to newAuth: NewAuth, by principal: Principal?
-    )
-        async throws(EngineError)
-    {
-        let auth: InstanceAuth
-        switch newAuth {
-        case .external: auth = .external
-        case .password(let password): auth = .password(try await hasher.hash(password))
-        }
-        _ = try await run(
-            .changeCredentials(ChangeCredentials(auth: auth)), on: instance,
-            now: clock.nowMicroseconds(),
-            credential: principal?.credential,
-            permission: principal == nil ? nil : .instancesAuthWrite)
-        cache.drop(instance)
-    }
-
-    /// Changes an instance's name, addresses or business fields; needs `instances-write`
-    /// when a principal is given (management calls pass `nil` after checking the admin).
-    public func updateInstance(
-        instance: InstanceID, _ update: UpdateInstanceDetails, by principal: Principal?
-    )
-        async throws(EngineError)
-    {
-        _ = try await run(
-            .updateInstanceDetails(update), on: instance, now: clock.nowMicroseconds(),
-            credential: principal?.credential, permission: principal == nil ? nil : .instancesWrite)
-    }
-
-    /// Deletes (or with `purge`, removes) an instance; its tokens stop working at once.
-    public func deleteInstance(instance: InstanceID, purge: Bool, by principal: Principal?)
-        async throws(EngineError)
-    {
-        _ = try await run(
-            .deleteInstance(DeleteInstance(purge: purge)), on: instance,
-            now: clock.nowMicroseconds(),
-            credential: principal?.credential, permission: principal == nil ? nil : .instancesWrite)
-        cache.drop(instance)
     }
 
     /// The instance's committed state (for details and tests). Callers must not keep it across

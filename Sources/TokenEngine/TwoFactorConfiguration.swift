@@ -24,7 +24,8 @@ public struct TwoFactorConfiguration: Sendable {
     /// The channels with a helper.
     public var channels: Set<TANChannel> { sender?.channels ?? [] }
 
-    var gate: TwoFactorGate {
+    /// The rule `decide` applies (``DecisionContext/twoFactor``).
+    public var gate: TwoFactorGate {
         TwoFactorGate(
             channels: channels, mandatory: mandatory, requireAllChannels: requireAllChannels)
     }

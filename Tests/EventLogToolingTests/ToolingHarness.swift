@@ -22,6 +22,7 @@ struct Workload {
         var ec = EngineConfiguration()
         ec.passwordHashing = .testing
         ec.checkpointInterval = 0
+        ec.allowExternalAuth = true
         let engine = try TokenEngine(log: log, configuration: ec, clock: clock)
         var w = Workload()
         func mark() { w.checkpoints.append((engine.appliedThrough, engine.digest())) }
@@ -37,7 +38,8 @@ struct Workload {
         clock.advance(by: 60_000_000)
         let t1 = try await engine.issueToken(
             instance: shop, by: owner, scope: TokenScope(wire: "all:refreshable")!,
-            description: "back office")
+            description: "back office"
+        ).value
         w.secrets[t1.serial] = t1.accessToken
         mark()
         let p1 = try await engine.authenticate(
@@ -45,19 +47,22 @@ struct Workload {
         clock.advance(by: 60_000_000)
         let t2 = try await engine.issueToken(
             instance: shop, by: p1, scope: TokenScope(wire: "order-pos:refreshable")!,
-            duration: .micros(600_000_000))
+            duration: .micros(600_000_000)
+        ).value
         w.secrets[t2.serial] = t2.accessToken
         mark()
         let p2 = try await engine.authenticate(
             .secretToken(String(t2.accessToken.dropFirst(13))), instance: shop)
         clock.advance(by: 60_000_000)
         let t3 = try await engine.issueToken(
-            instance: shop, by: p2, scope: TokenScope(wire: "order-simple")!)
+            instance: shop, by: p2, scope: TokenScope(wire: "order-simple")!
+        ).value
         w.secrets[t3.serial] = t3.accessToken
         mark()
         let legacy = try await engine.authenticate(.secretToken("shop password"), instance: shop)
         let t4 = try await engine.issueToken(
-            instance: shop, by: legacy, scope: TokenScope(wire: "readonly")!, duration: .forever)
+            instance: shop, by: legacy, scope: TokenScope(wire: "readonly")!, duration: .forever
+        ).value
         w.secrets[t4.serial] = t4.accessToken
         mark()
         clock.advance(by: 700_000_000)  // t2 has expired by now
@@ -66,16 +71,18 @@ struct Workload {
         try await engine.deleteToken(instance: shop, serial: t4.serial, by: owner)
         mark()
         try await engine.changeCredentials(
-            instance: shop, to: .password("new shop password"), by: owner)
+            instance: shop, to: .password("new shop password"), by: owner
+        ).value
         mark()
         try await engine.createInstance(
             .init(id: InstanceID("gone")!, name: "Gone", auth: .external))
         mark()
         let open = try await engine.authenticate(.none, instance: InstanceID("gone")!)
         _ = try await engine.issueToken(
-            instance: InstanceID("gone")!, by: open, scope: TokenScope(wire: "all")!)
+            instance: InstanceID("gone")!, by: open, scope: TokenScope(wire: "all")!
+        ).value
         mark()
-        try await engine.deleteInstance(instance: InstanceID("gone")!, purge: false, by: nil)
+        try await engine.deleteInstance(instance: InstanceID("gone")!, purge: false, by: nil).value
         mark()
         await log.close()
         return w

@@ -37,7 +37,8 @@ struct InstanceRouteTests {
             #expect(details.json["name"]?.stringValue == "Shop Two")
             #expect(details.json["auth"]?["method"]?.stringValue == "token")
             #expect(details.json["email"]?.stringValue == "a@example.com")
-            #expect(details.json["email_validated"]?.boolValue == false)
+            // The operator vouches for what it sets through /management (spec §10.1).
+            #expect(details.json["email_validated"]?.boolValue == true)
             #expect(details.json["phone_validated"]?.boolValue == false)
             #expect(details.json["address"]?["town"]?.stringValue == "Bern")
             #expect(details.json["use_stefan"]?.boolValue == true)
@@ -121,12 +122,13 @@ struct InstanceRouteTests {
             let patched = try await client.call(
                 .patch, "/instances/shop/private", auth: owner,
                 json:
-                    #"{"name":"Renamed","email":null,"phone_number":"+41 1","website":"https://x"}"#
+                    #"{"name":"Renamed","email":null,"phone_number":"+41 79 123 45 67","website":"https://x"}"#
             )
             #expect(patched.status == .noContent)
             let details = try await client.call(.get, "/instances/shop/private", auth: owner)
             #expect(details.json["name"]?.stringValue == "Renamed")
-            #expect(details.json["phone_number"]?.stringValue == "+41 1")
+            #expect(details.json["phone_number"]?.stringValue == "+41791234567")
+            #expect(details.json["phone_validated"]?.boolValue == false)
             #expect(details.json["website"]?.stringValue == "https://x")
             let managed = try await client.call(
                 .get, "/management/instances/shop", auth: bearer(APIHarness.adminPassword))
@@ -181,8 +183,31 @@ struct InstanceRouteTests {
         }
     }
 
-    @Test func anExternalInstanceNeedsNoCredentials() async throws {
+    /// Spec §10.2: `external` (no checks at all) only where the operator allows it.
+    @Test func externalAuthIsRefusedUnlessTheOperatorAllowsIt() async throws {
         let h = try await APIHarness()
+        try await h.test { client in
+            let created = try await client.call(
+                .post, "/management/instances", auth: bearer(APIHarness.adminPassword),
+                json: #"{"id":"open","name":"Open","auth":{"method":"external"}}"#)
+            #expect(created.status == .badRequest)
+            #expect(created.code == 2601)
+            let switched = try await client.call(
+                .post, "/instances/shop/private/auth", auth: bearer(APIHarness.shopPassword),
+                json: #"{"method":"external"}"#)
+            #expect(switched.status == .badRequest)
+            #expect(switched.code == 2602)
+            let managed = try await client.call(
+                .post, "/management/instances/shop/auth", auth: bearer(APIHarness.adminPassword),
+                json: #"{"method":"external"}"#)
+            #expect(managed.code == 2602)
+            let still = try await client.call(.get, "/instances/shop/private")
+            #expect(still.status == .unauthorized)
+        }
+    }
+
+    @Test func anExternalInstanceNeedsNoCredentials() async throws {
+        let h = try await APIHarness { $0.allowExternalAuth = true }
         try await h.test { client in
             let created = try await client.call(
                 .post, "/management/instances", auth: bearer(APIHarness.adminPassword),

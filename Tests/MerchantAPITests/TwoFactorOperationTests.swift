@@ -263,7 +263,7 @@ struct TwoFactorOperationTests {
         try await h.engine.createInstance(
             .init(
                 id: InstanceID("phoneonly")!, name: "P", auth: .password("phone only pass"),
-                phoneNumber: "+4100"))
+                phoneNumber: "+41000000000"))
         h.remember("phone only pass")
         try await h.test { client in
             let config = try await client.call(.get, "/config")

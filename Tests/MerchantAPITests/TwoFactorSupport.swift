@@ -11,9 +11,54 @@ import TokenEngine
 
 @testable import MerchantAPI
 
+/// Where a test reads the code a helper was given.
+protocol CodeSource: Sendable {
+    /// The code of the last message to `address`.
+    func lastCode(to address: String) throws -> String
+}
+
+/// A real helper program: a shell script that appends its first argument and its standard
+/// input to a file, run by ``HelperPrograms`` exactly as the server runs the operator's.
+struct HelperScript: CodeSource {
+    let programs: HelperPrograms
+    let file: String
+
+    init(in directory: TemporaryDirectory, channels: Set<TANChannel> = [.email, .sms]) throws {
+        file = directory.appending("messages")
+        let path = directory.appending("helper.sh")
+        let script =
+            "#!/bin/sh\n{ printf '%s\\n' \"$1\"; cat; printf '\\n--\\n'; } >> '\(file)'\n"
+        try script.write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        var programs: [TANChannel: String] = [:]
+        for channel in channels { programs[channel] = path }
+        self.programs = HelperPrograms(programs: programs, timeout: .seconds(20))
+    }
+
+    /// Every address the helper was run with, in order.
+    func addresses() throws -> [String] {
+        try messages().map(\.address)
+    }
+
+    func lastCode(to address: String) throws -> String {
+        let message = try #require(try messages().last { $0.address == address })
+        return String(message.text.prefix { $0 != " " })
+    }
+
+    /// (argument, message) per run: the script writes the argument's line, the message and
+    /// a `--` line.
+    private func messages() throws -> [(address: String, text: String)] {
+        let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        return text.components(separatedBy: "\n--\n").compactMap { block in
+            guard let newline = block.firstIndex(of: "\n") else { return nil }
+            return (String(block[..<newline]), String(block[block.index(after: newline)...]))
+        }
+    }
+}
+
 /// A TAN sender that keeps every message instead of sending it; it can be told to fail, or
 /// to hold each delivery until the test releases it.
-final class RecordingSender: TANSender {
+final class RecordingSender: TANSender, CodeSource {
     struct Sent: Sendable {
         var channel: TANChannel
         var address: String
@@ -93,7 +138,7 @@ enum TwoFactor {
         try await h.engine.createInstance(
             .init(
                 id: kiosk, name: "Kiosk", auth: .password(kioskPassword), email: email,
-                phoneNumber: phone))
+                phoneNumber: phone, addressesVouched: false))
         h.remember(kioskPassword)
         return h
     }
@@ -123,7 +168,7 @@ enum TwoFactor {
 
     /// Asks for a code, answers it, and expects 200 then 204.
     static func solve(
-        _ id: String, at address: String, sender: RecordingSender, client: any TestClientProtocol,
+        _ id: String, at address: String, sender: some CodeSource, client: any TestClientProtocol,
         harness: APIHarness, instance: String = "kiosk"
     ) async throws {
         let sent = try await client.call(

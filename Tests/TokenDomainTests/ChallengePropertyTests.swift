@@ -155,7 +155,7 @@ struct ChallengePropertyTests {
         for (id, instance) in simulation.state.instances {
             #expect(replayed[id]?.challenges == instance.challenges, "seed \(seed)")
             #expect(replayed[id]?.loginsBlockedUntil == instance.loginsBlockedUntil)
-            #expect(replayed[id]?.tokenIssueFailures == instance.tokenIssueFailures)
+            #expect(replayed[id]?.challengeFailures == instance.challengeFailures)
         }
         #expect(replayed.digestBytes() == simulation.state.digestBytes())
         // The run reached every answer.

@@ -25,7 +25,7 @@ struct ChallengeStorageTests {
     static let invalid: [(String, Int, [UInt8], EventDecodingError.Reason)] = [
         ("id", 1, [0, 0, 0, 0], .invalidValue),  // empty id
         ("id", 5, [0x2F], .invalidValue),  // '/' in an id
-        ("operation", 7, [4], .invalidValue),
+        ("operation", 7, [6], .invalidValue),
         ("operation", 7, [0], .invalidValue),
         ("channel", 8, [3], .invalidValue),
         ("combiAnd", 51 + C.email.utf8.count, [2], .invalidValue),

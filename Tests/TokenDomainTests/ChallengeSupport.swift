@@ -78,6 +78,10 @@ enum ChallengeFixture {
         .challengeConsumed(ChallengeConsumed(id: c1, at: F.t0 + 3, operation: .credentialChange)),
         .challengeExpired(ChallengeExpired(id: c2, at: F.t0 + 4)),
         .instanceLoginsBlocked(InstanceLoginsBlocked(at: F.t0, until: F.t0 + F.hour)),
+        .instanceAddressValidated(
+            InstanceAddressValidated(at: F.t0, channel: .email, address: email, challenge: c3)),
+        .instanceAddressValidated(
+            InstanceAddressValidated(at: -1, channel: .sms, address: "", challenge: nil)),
         .instanceLoginsUnblocked(InstanceLoginsUnblocked(at: F.t0 + F.hour)),
     ]
 }
@@ -88,6 +92,8 @@ enum ChallengeFixture {
 struct ChallengeStory {
     var events: [DomainEvent]
     var policy = ChallengePolicy.default
+    /// The operator's two-factor rule, for ``ProtectedCommand``s.
+    var gate = TwoFactorGate.off
     var instance = Fixture.shop
 
     init(_ events: [DomainEvent] = [ChallengeFixture.created], policy: ChallengePolicy = .default) {
@@ -103,7 +109,7 @@ struct ChallengeStory {
     func decision(_ command: DomainCommand, at now: Int64) throws -> Decision {
         Decider.decision(
             command, instance: instance, state: try fold(events, instance: instance),
-            context: DecisionContext(now: now, challengePolicy: policy))
+            context: DecisionContext(now: now, challengePolicy: policy, twoFactor: gate))
     }
 
     /// Decides `command` at `now` and appends its events.

@@ -337,7 +337,9 @@ struct ChallengeTests {
 
     // MARK: blocking logins
 
-    @Test func repeatedFailuresBlockPasswordLogins() throws {
+    /// Spec §10.4: failures of every operation's challenges count towards the one block (a
+    /// regression: credential-change and deletion challenges had no overall cap).
+    @Test func repeatedFailuresOfAnyOperationBlockLoginsAndChallenges() throws {
         var policy = ChallengePolicy.default
         policy.loginBlockThreshold = 4
         policy.loginBlockDuration = F.hour
@@ -345,12 +347,8 @@ struct ChallengeTests {
         try story.run(C.create(), at: Self.t0)
         try story.run(C.create(.credentialChange, ids: [.email: C.c2]), at: Self.t0)
         try story.run(C.transmit(C.c2), at: Self.t0)
-        // Failures of other operations do not count.
         for _ in 0..<3 { try story.run(C.confirm(C.c2, tan: C.wrongTAN), at: Self.t0) }
-        #expect(try story.state().tokenIssueFailures == 0)
-        try story.run(C.transmit(), at: Self.t0)
-        for _ in 0..<3 { try story.run(C.confirm(tan: C.wrongTAN), at: Self.t0) }
-        #expect(try story.state().tokenIssueFailures == 3)
+        #expect(try story.state().challengeFailures == 3)
         try story.run(C.transmit(), at: Self.t0 + Self.minute)
         let now = Self.t0 + 2 * Self.minute
         let fourth = try story.run(C.confirm(tan: C.wrongTAN), at: now)
@@ -364,21 +362,19 @@ struct ChallengeTests {
                     ], rejection: .challengeFailed(C.c1, retryCounter: 2)))
         let state = try story.state()
         #expect(state.loginsBlocked(at: now))
-        #expect(state.tokenIssueFailures == 0)
-        // While blocked: 403, code 2131 for password logins and token-issue challenges.
+        #expect(state.challengeFailures == 0)
+        // While blocked: 403, code 2131 for password logins and every operation's challenges.
         let blocked = Rejection.loginsBlocked(until: now + F.hour)
         #expect(blocked.errorCode.code == 2131)
         #expect(blocked.errorCode.httpStatus == 403)
         for command in [
             C.issueWithPassword, C.confirm(), C.transmit(), C.create(ids: [.email: C.c3]),
+            C.create(.instanceDeletion, ids: [.email: C.c3]),
+            C.create(.addressChange, ids: [.email: C.c3]), C.transmit(C.c2), C.confirm(C.c2),
         ] {
             #expect(try story.decision(command, at: now + 1).rejection == blocked)
         }
         #expect(try story.decision(C.issueWithPassword, at: now + F.hour - 1).rejection == blocked)
-        // Other operations go on.
-        #expect(
-            try story.decision(C.create(.instanceDeletion, ids: [.email: C.c3]), at: now).rejection
-                == nil)
         // The block ends by time.
         #expect(try story.decision(C.issueWithPassword, at: now + F.hour).rejection == nil)
         #expect(try story.run(.unblockLogins(UnblockLogins()), at: now + F.hour - 1).events == [])
@@ -404,14 +400,16 @@ struct ChallengeTests {
                 == .loginsBlocked(until: Self.t0 + F.hour))
     }
 
-    @Test func aSolvedTokenIssueChallengeResetsTheCount() throws {
+    @Test func aSolvedChallengeOfAnyOperationResetsTheCount() throws {
         var story = ChallengeStory()
         try story.run(C.create(), at: Self.t0)
+        try story.run(C.create(.instanceDeletion, ids: [.email: C.c2]), at: Self.t0)
         try story.run(C.transmit(), at: Self.t0)
+        try story.run(C.transmit(C.c2), at: Self.t0)
         try story.run(C.confirm(tan: C.wrongTAN), at: Self.t0)
-        #expect(try story.state().tokenIssueFailures == 1)
-        try story.run(C.confirm(), at: Self.t0)
-        #expect(try story.state().tokenIssueFailures == 0)
+        #expect(try story.state().challengeFailures == 1)
+        try story.run(C.confirm(C.c2), at: Self.t0)
+        #expect(try story.state().challengeFailures == 0)
     }
 
     @Test func blockingCanBeDisabled() throws {

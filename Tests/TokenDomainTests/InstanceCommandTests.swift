@@ -8,13 +8,14 @@ struct InstanceCommandTests {
 
     static func create(
         name: String = "Shop One", auth: InstanceAuth = .password(F.password),
-        email: String? = nil, details: [UInt8] = Array(#"{"a":1}"#.utf8), verified: UInt64? = nil,
-        id: InstanceID = F.shop
+        email: String? = nil, phone: String? = nil, details: [UInt8] = Array(#"{"a":1}"#.utf8),
+        verified: UInt64? = nil, id: InstanceID = F.shop, vouched: Bool = false
     ) -> DomainCommand {
         .createInstance(
             CreateInstance(
-                id: id, name: name, auth: auth, email: email, details: details,
-                passwordVerifiedAgainstGeneration: verified))
+                id: id, name: name, auth: auth, email: email, phoneNumber: phone,
+                details: details, passwordVerifiedAgainstGeneration: verified,
+                addressesVouched: vouched))
     }
 
     static let deleted = DomainEvent.instanceDeleted(InstanceDeleted(at: F.t0 + 1))
@@ -26,7 +27,39 @@ struct InstanceCommandTests {
     static let createTable:
         [(String, [DomainEvent], DomainCommand, Result<[DomainEvent], Rejection>)] = [
             ("new instance", [], create(), .success([F.created()])),
-            ("external auth", [], create(auth: .external), .success([F.created(auth: .external)])),
+            (
+                "external auth, not allowed (spec §10.2)", [], create(auth: .external),
+                .failure(.externalAuthNotAllowed(onCreation: true))
+            ),
+            (
+                "unusable e-mail", [], create(email: "-oProxyCommand=x@example.com"),
+                .failure(.addressUnusable(.email))
+            ),
+            ("unusable phone", [], create(phone: "+41 79\n"), .failure(.addressUnusable(.sms))),
+            (
+                "phone stored in E.164", [], create(phone: "+41 (79) 000-00-00"),
+                .success([F.created(phone: "+41790000000")])
+            ),
+            ("empty addresses are none", [], create(email: "", phone: ""), .success([F.created()])),
+            (
+                "addresses the operator vouches for are validated (spec §10.1)", [],
+                create(email: "shop@example.com", phone: "0041 79 000 00 00", vouched: true),
+                .success([
+                    F.created(email: "shop@example.com", phone: "+41790000000"),
+                    .instanceAddressValidated(
+                        InstanceAddressValidated(
+                            at: F.t0, channel: .sms, address: "+41790000000", challenge: nil)),
+                    .instanceAddressValidated(
+                        InstanceAddressValidated(
+                            at: F.t0, channel: .email, address: "shop@example.com",
+                            challenge: nil)),
+                ])
+            ),
+            (
+                "the same phone in another form is the same data",
+                [F.created(phone: "+41790000000")],
+                create(phone: "+41 79 000 00 00", verified: 1), .success([])
+            ),
             (
                 "same data again, password verified", [F.created()], create(verified: 1),
                 .success([])
@@ -89,6 +122,40 @@ struct InstanceCommandTests {
         then: Result<[DomainEvent], Rejection>
     ) throws {
         #expect(try decide(given: given, when: command) == then, "\(name)")
+    }
+
+    @Test func externalAuthWhenTheOperatorAllowsIt() throws {
+        #expect(
+            try decide(given: [], when: Self.create(auth: .external), allowExternalAuth: true)
+                == .success([F.created(auth: .external)]))
+        let change = DomainCommand.changeCredentials(ChangeCredentials(auth: .external))
+        #expect(
+            try decide(given: [F.created()], when: change)
+                == .failure(.externalAuthNotAllowed(onCreation: false)))
+        #expect(
+            try decide(given: [F.created()], when: change, allowExternalAuth: true).events.count
+                == 1)
+        #expect(Rejection.externalAuthNotAllowed(onCreation: false).errorCode.code == 2602)
+        #expect(Rejection.externalAuthNotAllowed(onCreation: true).errorCode.code == 2601)
+        #expect(Rejection.externalAuthNotAllowed(onCreation: false).errorCode.httpStatus == 400)
+    }
+
+    @Test func vouchedAddressesFoldValidated() throws {
+        let events = try decide(
+            given: [],
+            when: Self.create(email: "shop@example.com", phone: "+41790000000", vouched: true)
+        ).get()
+        let state = try #require(try fold(events))
+        #expect(state.emailValidated && state.phoneValidated)
+        // The fold refuses a validation of an address the instance does not have.
+        var other: InstanceState? = state
+        #expect(throws: FoldError.self) {
+            try Decider.evolve(
+                &other, instance: F.shop,
+                with: .instanceAddressValidated(
+                    InstanceAddressValidated(
+                        at: F.t0, channel: .email, address: "else@example.com", challenge: nil)))
+        }
     }
 
     @Test func createRejectionCodes() {
@@ -180,6 +247,35 @@ struct InstanceCommandTests {
             try decide(
                 given: [F.created(phone: "+41"), expected], when: .updateInstanceDetails(update))
                 == .success([]))
+    }
+
+    @Test func updatedAddressesAreCheckedAndNormalized() throws {
+        let bad = UpdateInstanceDetails(email: .set("a b@example.com"))
+        #expect(
+            try decide(given: [F.created()], when: .updateInstanceDetails(bad))
+                == .failure(.addressUnusable(.email)))
+        #expect(Rejection.addressUnusable(.email).errorCode.code == 2132)
+        #expect(Rejection.addressUnusable(.sms).parameter == "phone_number")
+        let phone = UpdateInstanceDetails(phoneNumber: .set("+41 79 000 00 00"))
+        let result = try decide(
+            given: [F.created()], when: .updateInstanceDetails(phone), now: F.t0 + 5)
+        #expect(
+            result
+                == .success([
+                    .instanceDetailsUpdated(
+                        InstanceDetailsUpdated(
+                            at: F.t0 + 5, name: "Shop One", email: nil,
+                            phoneNumber: "+41790000000", details: Array(#"{"a":1}"#.utf8)))
+                ]))
+        // An empty string removes the address.
+        let removed = UpdateInstanceDetails(email: .set(""))
+        let cleared = try decide(
+            given: [F.created(email: "shop@example.com")], when: .updateInstanceDetails(removed))
+        guard case .instanceDetailsUpdated(let event)? = cleared.events.first else {
+            Issue.record("no update")
+            return
+        }
+        #expect(event.email == nil)
     }
 
     @Test func updatingADeletedInstanceIsRefused() throws {

@@ -26,7 +26,7 @@ struct SnapshotTests {
 
     @Test func emptyState() throws {
         let bytes = ServerState().encodeSnapshot()
-        #expect(bytes == [2, 0, 0, 0, 0, 0, 0, 0, 0])
+        #expect(bytes == [3, 0, 0, 0, 0, 0, 0, 0, 0])
         #expect(try ServerState(snapshot: bytes) == ServerState())
     }
 
@@ -146,9 +146,9 @@ struct SnapshotTests {
         return state
     }
 
-    /// Pins layout 2 (see `EVENTS.md`): a change here needs a new layout version.
+    /// Pins layout 3 (see `EVENTS.md`): a change here needs a new layout version.
     @Test func layoutIsPinned() throws {
-        var expected: [UInt8] = [2, 1, 0, 0, 0, 0, 0, 0, 0]
+        var expected: [UInt8] = [3, 1, 0, 0, 0, 0, 0, 0, 0]
         expected += [2, 0, 0, 0, 0x61, 0x62]  // id
         expected += [0x10, 0, 0, 0, 0, 0, 0, 0]  // createdAt
         expected += [1, 0, 0, 0, 0x4E]  // name
@@ -167,7 +167,7 @@ struct SnapshotTests {
         expected += [0x30, 0, 0, 0, 0, 0, 0, 0]  // revokedAt
         expected += [1, 1, 0, 0, 0, 0x64]  // description
         expected += [0, 0, 0, 0, 0, 0, 0, 0]  // challenge count
-        expected += [0, 0, 0, 0]  // token-issue failures in a row
+        expected += [0, 0, 0, 0]  // failed confirmations in a row
         expected += [0, 0, 0, 0, 0, 0, 0, 0, 0]  // no login block
         #expect(try Self.pinnedState().encodeSnapshot() == expected)
     }
@@ -177,6 +177,7 @@ struct SnapshotTests {
     /// (field, bytes to write, offset, reason) on the pinned snapshot.
     static let invalid: [(String, [UInt8], Int, SnapshotDecodingError.Reason)] = [
         ("version", [1], 0, .unsupportedLayoutVersion(1)),
+        ("version", [2], 0, .unsupportedLayoutVersion(2)),
         ("instanceCount", [3], 1, .truncated),
         ("instanceCount", [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], 1, .truncated),
         ("id", [0x2D], 13, .invalidValue),

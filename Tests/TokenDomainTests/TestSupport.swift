@@ -94,10 +94,11 @@ func fold(_ events: [DomainEvent], instance: InstanceID = Fixture.shop) throws -
 /// Given `events`, when `command` at `now`: the events or the rejection.
 func decide(
     given events: [DomainEvent], when command: DomainCommand, now: Int64 = Fixture.t0,
-    cap: UInt64? = nil, instance: InstanceID = Fixture.shop
+    cap: UInt64? = nil, instance: InstanceID = Fixture.shop, allowExternalAuth: Bool = false
 ) throws -> Result<[DomainEvent], Rejection> {
     let state = try fold(events, instance: instance)
-    let context = DecisionContext(now: now, maxTokenDuration: cap)
+    let context = DecisionContext(
+        now: now, maxTokenDuration: cap, allowExternalAuth: allowExternalAuth)
     return Result { () throws(Rejection) in
         try Decider.decide(command, instance: instance, state: state, context: context)
     }

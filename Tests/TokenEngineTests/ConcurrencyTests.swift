@@ -19,7 +19,7 @@ struct ConcurrencyTests {
                 group.addTask {
                     try await engine.issueToken(
                         instance: .shop, by: principal, scope: scope("readonly")
-                    ).serial
+                    ).value.serial
                 }
             }
             var all = [TokenSerial]()
@@ -49,7 +49,8 @@ struct ConcurrencyTests {
                                 instance: .shop, by: principal)
                         } else {
                             _ = try? await engine.issueToken(
-                                instance: .shop, by: principal, scope: scope("readonly"))
+                                instance: .shop, by: principal, scope: scope("readonly")
+                            ).value
                         }
                     }
                 }
@@ -87,7 +88,8 @@ struct ConcurrencyTests {
                     for n in 0..<60 {
                         let t = try await engine.issueToken(
                             instance: instance, by: owner,
-                            scope: scope(n % 2 == 0 ? "all:refreshable" : "order-pos"))
+                            scope: scope(n % 2 == 0 ? "all:refreshable" : "order-pos")
+                        ).value
                         if n % 7 == 0 {
                             try await engine.deleteToken(
                                 instance: instance, serial: t.serial, by: owner)

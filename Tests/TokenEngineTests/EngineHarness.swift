@@ -76,7 +76,8 @@ extension EngineHarness {
     func refreshableParent() async throws -> (token: IssuedToken, principal: Principal) {
         let owner = try await makeInstance()
         let parent = try await engine.issueToken(
-            instance: .shop, by: owner, scope: scope("all:refreshable"))
+            instance: .shop, by: owner, scope: scope("all:refreshable")
+        ).value
         return (parent, try await principal(of: parent))
     }
 }

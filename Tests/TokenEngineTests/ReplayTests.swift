@@ -18,13 +18,15 @@ struct ReplayTests {
             let t = try await h.engine.issueToken(
                 instance: .shop, by: owner,
                 scope: scope(n % 2 == 0 ? "all:refreshable" : "readonly"),
-                duration: .micros(UInt64(5 + n) * 1_000_000), description: "till \(n)")
+                duration: .micros(UInt64(5 + n) * 1_000_000), description: "till \(n)"
+            ).value
             secrets.append(t.accessToken)
             if n % 2 == 0 {
                 let p = try await h.engine.authenticate(
                     .secretToken(String(t.accessToken.dropFirst(13))), instance: .shop)
                 let child = try await h.engine.issueToken(
-                    instance: .shop, by: p, scope: scope("order-simple"))
+                    instance: .shop, by: p, scope: scope("order-simple")
+                ).value
                 secrets.append(child.accessToken)
             }
             if n == 3 {
@@ -32,7 +34,8 @@ struct ReplayTests {
             }
         }
         try await h.engine.changeCredentials(
-            instance: .shop, to: .password("third password"), by: owner)
+            instance: .shop, to: .password("third password"), by: owner
+        ).value
         return (secrets, ["first password", "second password", "third password"])
     }
 
@@ -79,6 +82,7 @@ struct ReplayTests {
         let covered = try #require(try await h.engine.checkpoint())
         let owner = try await h.engine.authenticate(.secretToken("third password"), instance: .shop)
         _ = try await h.engine.issueToken(instance: .shop, by: owner, scope: scope("readonly"))
+            .value
         let live = h.engine.digest()
         try await h.restart()
         #expect(h.engine.digest() == live)

@@ -13,7 +13,8 @@ struct TokenEngineTests {
         let owner = try await h.makeInstance()
         let engine = h.engine
         let first = try await engine.issueToken(
-            instance: .shop, by: owner, scope: scope("order-pos:refreshable"))
+            instance: .shop, by: owner, scope: scope("order-pos:refreshable")
+        ).value
         #expect(first.accessToken.hasPrefix("secret-token:") && first.accessToken.count == 13 + 52)
         #expect(first.serial == TokenSerial(1))
         #expect(first.expiry == .at(first.issuedAt + 86_400_000_000))
@@ -24,11 +25,13 @@ struct TokenEngineTests {
         #expect(viaToken.permissions.contains(.tokenRefresh))
 
         let refreshed = try await engine.issueToken(
-            instance: .shop, by: viaToken, scope: scope("order-simple"))
+            instance: .shop, by: viaToken, scope: scope("order-simple")
+        ).value
         #expect(refreshed.serial == TokenSerial(2))
         await #expect(throws: EngineError.self) {
             // The subset rule: order-pos cannot mint order-full.
             try await engine.issueToken(instance: .shop, by: viaToken, scope: scope("order-full"))
+                .value
         }
         #expect(
             try engine.listTokens(instance: .shop, by: owner, limit: -20, offset: nil).map(
@@ -66,7 +69,8 @@ struct TokenEngineTests {
         let h = try EngineHarness(store)
         let owner = try await h.makeInstance()
         let token = try await h.engine.issueToken(
-            instance: .shop, by: owner, scope: scope("readonly"), duration: .micros(10_000_000))
+            instance: .shop, by: owner, scope: scope("readonly"), duration: .micros(10_000_000)
+        ).value
         let presented = PresentedCredential.secretToken(String(token.accessToken.dropFirst(13)))
         h.clock.advance(by: 9_999_999)
         _ = try await h.engine.authenticate(presented, instance: .shop)
@@ -80,7 +84,7 @@ struct TokenEngineTests {
 
     @Test(arguments: EngineHarness.Store.allCases)
     func credentialsAreCheckedAsTheSpecSays(_ store: EngineHarness.Store) async throws {
-        let h = try EngineHarness(store)
+        let h = try EngineHarness(store) { $0.allowExternalAuth = true }
         try await h.makeInstance(password: "pw-1")
         let engine = h.engine
         // Basic only where allowed, with the instance id as user.
@@ -129,7 +133,7 @@ struct TokenEngineTests {
         #expect(engine.hasher.runs.current == before + 2)
         // A password change drops the cache: the old password stops working at once.
         let owner = try await engine.authenticate(.secretToken("pw-1"), instance: .shop)
-        try await engine.changeCredentials(instance: .shop, to: .password("pw-2"), by: owner)
+        try await engine.changeCredentials(instance: .shop, to: .password("pw-2"), by: owner).value
         await #expect(throws: EngineError.self) {
             try await engine.authenticate(.secretToken("pw-1"), instance: .shop)
         }
@@ -149,9 +153,9 @@ struct TokenEngineTests {
     {
         let h = try EngineHarness(store)
         let stale = try await h.makeInstance(password: "old")
-        try await h.engine.changeCredentials(instance: .shop, to: .password("new"), by: stale)
+        try await h.engine.changeCredentials(instance: .shop, to: .password("new"), by: stale).value
         let refused = await #expect(throws: EngineError.self) {
-            try await h.engine.issueToken(instance: .shop, by: stale, scope: scope("all"))
+            try await h.engine.issueToken(instance: .shop, by: stale, scope: scope("all")).value
         }
         #expect(refused?.code == .merchantGenericUnauthorized)
         // Tokens minted before the change keep working (spec decision).
@@ -163,13 +167,14 @@ struct TokenEngineTests {
         let h = try EngineHarness(store)
         let owner = try await h.makeInstance()
         let token = try await h.engine.issueToken(instance: .shop, by: owner, scope: scope("all"))
+            .value
         let presented = PresentedCredential.secretToken(String(token.accessToken.dropFirst(13)))
-        try await h.engine.deleteInstance(instance: .shop, purge: false, by: nil)
+        try await h.engine.deleteInstance(instance: .shop, purge: false, by: nil).value
         let gone = await #expect(throws: EngineError.self) {
             try await h.engine.authenticate(presented, instance: .shop)
         }
         #expect(gone?.code == .merchantGenericInstanceDeleted)
-        try await h.engine.deleteInstance(instance: .shop, purge: true, by: nil)
+        try await h.engine.deleteInstance(instance: .shop, purge: true, by: nil).value
         #expect(h.engine.instance(.shop) == nil)
         await h.finish()
     }

@@ -140,13 +140,15 @@ struct EngineBench: AsyncParsableCommand {
         let owner = try await engine.authenticate(
             .basic(user: "shop", password: "bench password"), instance: shop, allowBasic: true)
         let parent = try await engine.issueToken(
-            instance: shop, by: owner, scope: TokenScope(wire: "all:refreshable")!)
+            instance: shop, by: owner, scope: TokenScope(wire: "all:refreshable")!
+        ).value
         let principal = try await engine.authenticate(
             .secretToken(String(parent.accessToken.dropFirst(13))), instance: shop)
         let perTask = mints / concurrency
         let (elapsed, latencies) = try await concurrently(tasks: concurrency, each: perTask) { _ in
             _ = try await engine.issueToken(
-                instance: shop, by: principal, scope: TokenScope(wire: "readonly")!)
+                instance: shop, by: principal, scope: TokenScope(wire: "readonly")!
+            ).value
         }
         await log.close()
         return (

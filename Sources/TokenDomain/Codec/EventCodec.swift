@@ -74,6 +74,16 @@ public enum EventCodec {
             writer.i64(blocked.until)
         case .instanceLoginsUnblocked(let unblocked):
             writer.i64(unblocked.at)
+        case .instanceAddressValidated(let validated):
+            writer.i64(validated.at)
+            writer.u8(validated.channel.rawValue)
+            writer.string(validated.address)
+            if let challenge = validated.challenge {
+                writer.u8(1)
+                writer.challengeID(challenge)
+            } else {
+                writer.u8(0)
+            }
         }
         return (event.tag.rawValue, writer.bytes)
     }
@@ -212,6 +222,14 @@ public enum EventCodec {
                 InstanceLoginsBlocked(at: try reader.i64("at"), until: try reader.i64("until")))
         case .instanceLoginsUnblocked:
             return .instanceLoginsUnblocked(InstanceLoginsUnblocked(at: try reader.i64("at")))
+        case .instanceAddressValidated:
+            let at = try reader.i64("at")
+            let channel = try reader.channel("channel")
+            let address = try reader.string("address")
+            let challenge = try reader.bool("challenge") ? try reader.challengeID("challenge") : nil
+            return .instanceAddressValidated(
+                InstanceAddressValidated(
+                    at: at, channel: channel, address: address, challenge: challenge))
         case .instanceCreated, .instanceCredentialsChanged, .instanceDetailsUpdated,
             .instanceDeleted, .instancePurged, .tokenIssued, .tokenRevoked:
             preconditionFailure("decoded by decodeFields")

@@ -1,5 +1,9 @@
 /// Create an instance (`POST /management/instances`).
 ///
+/// `email` and `phone_number` must pass ``ContactAddress``'s rules (an empty string is no
+/// address); the phone number is stored in its E.164 form. `{"method":"external"}` needs the
+/// operator's ``DecisionContext/allowExternalAuth``.
+///
 /// Creating an id that exists with identical data succeeds with no events (idempotent); with
 /// different data it is rejected (409, code 2600). Because every password hash has a fresh
 /// salt, "identical password" cannot be seen by comparing hashes: the engine verifies the
@@ -18,11 +22,15 @@ public struct CreateInstance: Hashable, Sendable {
     /// Set by the engine when the id already exists with a password and the request's
     /// password matched that instance's hash of this generation; `nil` otherwise.
     public var passwordVerifiedAgainstGeneration: UInt64?
+    /// Whether the creator vouches for the addresses (the operator through
+    /// `/management/instances`, spec §10.1): each one given is recorded validated
+    /// (``InstanceAddressValidated`` with no challenge).
+    public var addressesVouched: Bool
 
     public init(
         id: InstanceID, name: String, auth: InstanceAuth, email: String? = nil,
         phoneNumber: String? = nil, details: [UInt8] = [],
-        passwordVerifiedAgainstGeneration: UInt64? = nil
+        passwordVerifiedAgainstGeneration: UInt64? = nil, addressesVouched: Bool = false
     ) {
         self.id = id
         self.name = name
@@ -31,5 +39,6 @@ public struct CreateInstance: Hashable, Sendable {
         self.phoneNumber = phoneNumber
         self.details = details
         self.passwordVerifiedAgainstGeneration = passwordVerifiedAgainstGeneration
+        self.addressesVouched = addressesVouched
     }
 }

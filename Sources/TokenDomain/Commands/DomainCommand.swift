@@ -20,4 +20,6 @@ public enum DomainCommand: Hashable, Sendable {
     case consumeChallenges(ConsumeChallenges)
     case expireChallenges(ExpireChallenges)
     case unblockLogins(UnblockLogins)
+    /// A command behind the two-factor gate; see ``ProtectedCommand``.
+    indirect case protected(ProtectedCommand)
 }

@@ -4,14 +4,17 @@
 ///
 /// Expired challenges are unknown to the challenge endpoints (404, code 2126); for the
 /// repeated request they are one more unusable challenge (403, code 2031).
+///
+/// Failed confirmations count towards the login block whatever operation the challenge
+/// protects (spec §10.4), and while the block lasts no challenge of any operation is created,
+/// sent, confirmed or consumed (403, code 2131): so guessing TANs has one overall cap per
+/// instance, not one per operation.
 extension Decider {
     static func decideCreateChallenges(
         _ create: CreateChallenges, state: InstanceState, context: DecisionContext
     ) throws(Rejection) -> [DomainEvent] {
         let now = context.now
-        if create.operation == .tokenIssue, let until = state.loginsBlockedUntil,
-            state.loginsBlocked(at: now)
-        {
+        if let until = state.loginsBlockedUntil, state.loginsBlocked(at: now) {
             throw .loginsBlocked(until: until)
         }
         let solveExpiry = saturatingAdd(now, context.challengePolicy.solveLifetime)
@@ -19,8 +22,9 @@ extension Decider {
         var group: ChallengeID?
         var used: Set<ChallengeID> = []
         for channel in create.newIDs.keys.sorted() {
-            guard let address = state.address(for: channel), let id = create.newIDs[channel]
-            else { continue }
+            let address =
+                create.addresses.isEmpty ? state.address(for: channel) : create.addresses[channel]
+            guard let address, let id = create.newIDs[channel] else { continue }
             guard state.challenges[id] == nil, used.insert(id).inserted else {
                 throw .duplicateChallengeID
             }
@@ -41,9 +45,7 @@ extension Decider {
         let now = context.now
         let policy = context.challengePolicy
         let challenge = try liveChallenge(transmission.id, in: state, at: now)
-        if challenge.operation == .tokenIssue, let until = state.loginsBlockedUntil,
-            state.loginsBlocked(at: now)
-        {
+        if let until = state.loginsBlockedUntil, state.loginsBlocked(at: now) {
             throw .loginsBlocked(until: until)
         }
         if challenge.code != nil {
@@ -65,9 +67,7 @@ extension Decider {
         let now = context.now
         let policy = context.challengePolicy
         let challenge = try liveChallenge(confirm.id, in: state, at: now)
-        if challenge.operation == .tokenIssue, let until = state.loginsBlockedUntil,
-            state.loginsBlocked(at: now)
-        {
+        if let until = state.loginsBlockedUntil, state.loginsBlocked(at: now) {
             throw .loginsBlocked(until: until)
         }
         guard let code = challenge.code, now < code.validUntil, code.attemptsLeft > 0 else {
@@ -81,8 +81,8 @@ extension Decider {
             .challengeAttemptFailed(
                 ChallengeAttemptFailed(id: challenge.id, at: now, attemptsLeft: left))
         ]
-        if challenge.operation == .tokenIssue, policy.loginBlockThreshold > 0,
-            state.tokenIssueFailures >= policy.loginBlockThreshold - 1
+        if policy.loginBlockThreshold > 0,
+            state.challengeFailures >= policy.loginBlockThreshold - 1
         {
             let until = saturatingAdd(now, policy.loginBlockDuration)
             events.append(.instanceLoginsBlocked(InstanceLoginsBlocked(at: now, until: until)))
@@ -127,9 +127,7 @@ extension Decider {
                 throw .challengesNotUsable(.groupIncomplete(missing: member.id))
             }
         }
-        if consume.operation == .tokenIssue, let until = state.loginsBlockedUntil,
-            state.loginsBlocked(at: now)
-        {
+        if let until = state.loginsBlockedUntil, state.loginsBlocked(at: now) {
             throw .loginsBlocked(until: until)
         }
         return challenges.map { challenge in

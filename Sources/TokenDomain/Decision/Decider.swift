@@ -34,6 +34,9 @@ public enum Decider {
         case .changeCredentials(let change):
             let state = try requireActive(state)
             guard change.auth.isWellFormed else { throw .badCredentialsChange }
+            if case .external = change.auth, !context.allowExternalAuth {
+                throw .externalAuthNotAllowed(onCreation: false)
+            }
             let changed = InstanceCredentialsChanged(
                 at: context.now, auth: change.auth, generation: state.credentialGeneration + 1)
             return [.instanceCredentialsChanged(changed)]
@@ -70,6 +73,9 @@ public enum Decider {
             let state = try requireActive(state)
             guard let until = state.loginsBlockedUntil, context.now >= until else { return [] }
             return [.instanceLoginsUnblocked(InstanceLoginsUnblocked(at: context.now))]
+        case .protected(let protected):
+            return try decideProtected(
+                protected, instance: instance, state: state, context: context)
         }
     }
 
@@ -132,18 +138,45 @@ public enum Decider {
     ) throws(Rejection) -> [DomainEvent] {
         guard create.id == instance else { throw .malformedParameter("id") }
         guard create.auth.isWellFormed else { throw .badInstanceAuth }
+        let email = try usableAddress(create.email, for: .email)
+        let phoneNumber = try usableAddress(create.phoneNumber, for: .sms)
         if let existing = state {
             guard existing.isActive else { throw .purgeRequired }
-            guard existing.name == create.name, existing.email == create.email,
-                existing.phoneNumber == create.phoneNumber, existing.details == create.details,
+            guard existing.name == create.name, existing.address(for: .email) == email,
+                existing.address(for: .sms) == phoneNumber, existing.details == create.details,
                 sameAuth(existing, create)
             else { throw .instanceAlreadyExists }
             return []
         }
+        if case .external = create.auth, !context.allowExternalAuth {
+            throw .externalAuthNotAllowed(onCreation: true)
+        }
         let created = InstanceCreated(
-            at: context.now, name: create.name, auth: create.auth, email: create.email,
-            phoneNumber: create.phoneNumber, details: create.details)
-        return [.instanceCreated(created)]
+            at: context.now, name: create.name, auth: create.auth, email: email,
+            phoneNumber: phoneNumber, details: create.details)
+        var events: [DomainEvent] = [.instanceCreated(created)]
+        if create.addressesVouched {
+            for (channel, address) in [(TANChannel.sms, phoneNumber), (.email, email)] {
+                guard let address else { continue }
+                events.append(
+                    .instanceAddressValidated(
+                        InstanceAddressValidated(
+                            at: context.now, channel: channel, address: address, challenge: nil)))
+            }
+        }
+        return events
+    }
+
+    /// `address` normalized by ``ContactAddress``, `nil` for none or an empty one.
+    /// - Throws: ``Rejection/addressUnusable(_:)`` when it fails the rules.
+    private static func usableAddress(_ address: String?, for channel: TANChannel)
+        throws(Rejection) -> String?
+    {
+        guard let address, !address.isEmpty else { return nil }
+        guard let normalized = ContactAddress.normalized(address, for: channel) else {
+            throw .addressUnusable(channel)
+        }
+        return normalized
     }
 
     /// Whether a repeated creation asks for the auth the instance has. Password hashes are
@@ -169,20 +202,46 @@ public enum Decider {
         return [.instanceDeleted(InstanceDeleted(at: context.now))]
     }
 
+    /// A change of either address also ends every address-change challenge still open
+    /// (`challenge-expired`): they were asked about addresses that are gone.
     private static func decideUpdate(
         _ update: UpdateInstanceDetails, state: InstanceState, context: DecisionContext
     ) throws(Rejection) -> [DomainEvent] {
+        let addresses = try update.addresses(from: state)
+        let email: String? =
+            if case .set = update.email { addresses[.email] } else { state.email }
+        let phoneNumber: String? =
+            if case .set = update.phoneNumber { addresses[.sms] } else { state.phoneNumber }
         let updated = InstanceDetailsUpdated(
             at: context.now,
             name: update.name.applied(to: state.name),
-            email: update.email.applied(to: state.email),
-            phoneNumber: update.phoneNumber.applied(to: state.phoneNumber),
+            email: email,
+            phoneNumber: phoneNumber,
             details: update.details.applied(to: state.details))
+        let addressesChanged = TANChannel.allCases.contains {
+            addresses[$0] != state.address(for: $0)
+        }
         guard
             updated.name != state.name || updated.email != state.email
                 || updated.phoneNumber != state.phoneNumber || updated.details != state.details
         else { return [] }
-        return [.instanceDetailsUpdated(updated)]
+        var events: [DomainEvent] = [.instanceDetailsUpdated(updated)]
+        if addressesChanged {
+            events += state.challenges.values
+                .filter { challenge in
+                    guard
+                        challenge.operation == .addressChange
+                            || challenge.operation == .addressValidation
+                    else { return false }
+                    switch challenge.status {
+                    case .pending, .solved: return !challenge.isExpired(at: context.now)
+                    case .consumed, .expired: return false
+                    }
+                }
+                .map(\.id).sorted()
+                .map { .challengeExpired(ChallengeExpired(id: $0, at: context.now)) }
+        }
+        return events
     }
 
     private static func decideIssue(

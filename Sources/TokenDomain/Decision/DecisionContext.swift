@@ -25,16 +25,25 @@ public struct DecisionContext: Hashable, Sendable {
     /// The operator's two-factor settings: lifetimes, retransmission interval, attempts,
     /// login blocking.
     public var challengePolicy: ChallengePolicy
+    /// The operator's two-factor rule: which channels have a helper, whether challenges are
+    /// mandatory, `combi_and`. Decides when a ``ProtectedCommand`` is challenged.
+    public var twoFactor: TwoFactorGate
+    /// Whether the operator allows `{"method":"external"}` (no checks at all; spec §10.2).
+    /// When `false`, creating an instance with it or changing to it is refused.
+    public var allowExternalAuth: Bool
 
     public init(
         now: Int64, maxTokenDuration: UInt64? = nil, reservedSerials: UInt64 = 0,
-        pendingRevocations: Set<TokenSerial> = [], challengePolicy: ChallengePolicy = .default
+        pendingRevocations: Set<TokenSerial> = [], challengePolicy: ChallengePolicy = .default,
+        twoFactor: TwoFactorGate = .off, allowExternalAuth: Bool = false
     ) {
         self.now = now
         self.maxTokenDuration = maxTokenDuration
         self.reservedSerials = reservedSerials
         self.pendingRevocations = pendingRevocations
         self.challengePolicy = challengePolicy
+        self.twoFactor = twoFactor
+        self.allowExternalAuth = allowExternalAuth
     }
 
     /// Counts `events`, just decided and not yet committed, into the pending fields: one

@@ -48,6 +48,14 @@ public enum Rejection: Error, Hashable, Sendable, CustomStringConvertible {
     case challengesNotUsable(ChallengeRefusal)
     /// The engine offered a challenge id the instance already has (a broken random source).
     case duplicateChallengeID
+    /// An `email` or `phone_number` that fails ``ContactAddress``'s rules (spec §10.3).
+    case addressUnusable(TANChannel)
+    /// An event `decide` produced does not fold into the state it was decided on: a bug,
+    /// answered as an internal error and never appended.
+    case decidedEventDoesNotFold
+    /// `{"method":"external"}` while the operator does not allow it (spec §10.2): on
+    /// creation (code 2601) or as a credential change (code 2602).
+    case externalAuthNotAllowed(onCreation: Bool)
 
     /// Why a credential was refused; for logs and tests: the client gets one answer (401).
     public enum UnauthorizedReason: Hashable, Sendable {
@@ -78,6 +86,11 @@ public enum Rejection: Error, Hashable, Sendable, CustomStringConvertible {
         case mixedGroups
         /// The group needs every challenge (`combi_and`) and this one was not given.
         case groupIncomplete(missing: ChallengeID)
+        /// A new address's challenge was made before the instance's current addresses
+        /// protected it, and they do now: the change must start again at them.
+        case currentAddressesNotAsked(ChallengeID)
+        /// No consumed challenge went to the new address for this channel.
+        case addressNotProven(TANChannel)
     }
 
     /// The Taler error for this rejection: the one mapping from rejections to codes.
@@ -101,7 +114,11 @@ public enum Rejection: Error, Hashable, Sendable, CustomStringConvertible {
         case .challengeTooManyAttempts: .merchantTANTooManyAttempts
         case .loginsBlocked: .merchantMFAForbidden
         case .mfaMissing, .challengesNotUsable: .merchantGenericMFAMissing
-        case .duplicateChallengeID: .genericInternalInvariantFailure
+        case .duplicateChallengeID, .decidedEventDoesNotFold: .genericInternalInvariantFailure
+        case .addressUnusable: .merchantTANAddressUnusable
+        case .externalAuthNotAllowed(let onCreation):
+            onCreation
+                ? .merchantPrivatePostInstancesBadAuth : .merchantPrivatePostInstanceAuthBadAuth
         }
     }
 
@@ -129,6 +146,23 @@ public enum Rejection: Error, Hashable, Sendable, CustomStringConvertible {
         case .mfaMissing: "two-factor authentication required but no usable address"
         case .challengesNotUsable(let refusal): "challenges do not allow this request: \(refusal)"
         case .duplicateChallengeID: "challenge id collision"
+        case .decidedEventDoesNotFold: "internal error: a decided event does not fold"
+        case .addressUnusable(let channel):
+            channel == .email
+                ? "unusable e-mail address (an addr-spec of at most 254 bytes, no spaces, no leading -)"
+                : "unusable phone number (E.164: + and 7 to 15 digits)"
+        case .externalAuthNotAllowed:
+            "the external auth method is disabled on this server (allow-external-auth)"
+        }
+    }
+
+    /// The request parameter at fault, for 400s: the field a client must change.
+    public var parameter: String? {
+        switch self {
+        case .malformedParameter(let name): name
+        case .addressUnusable(let channel): channel == .email ? "email" : "phone_number"
+        case .externalAuthNotAllowed: "auth"
+        default: nil
         }
     }
 

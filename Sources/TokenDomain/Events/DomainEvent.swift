@@ -19,6 +19,7 @@ public enum DomainEvent: Hashable, Sendable {
     case challengeExpired(ChallengeExpired)
     case instanceLoginsBlocked(InstanceLoginsBlocked)
     case instanceLoginsUnblocked(InstanceLoginsUnblocked)
+    case instanceAddressValidated(InstanceAddressValidated)
 
     /// The stored type tag.
     public var tag: EventTag {
@@ -38,6 +39,7 @@ public enum DomainEvent: Hashable, Sendable {
         case .challengeExpired: .challengeExpired
         case .instanceLoginsBlocked: .instanceLoginsBlocked
         case .instanceLoginsUnblocked: .instanceLoginsUnblocked
+        case .instanceAddressValidated: .instanceAddressValidated
         }
     }
 }

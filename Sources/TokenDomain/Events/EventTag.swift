@@ -19,6 +19,7 @@ public enum EventTag: String, CaseIterable, Sendable {
     case challengeExpired = "challenge-expired.v1"
     case instanceLoginsBlocked = "instance-logins-blocked.v1"
     case instanceLoginsUnblocked = "instance-logins-unblocked.v1"
+    case instanceAddressValidated = "instance-address-validated.v1"
 
     /// Every tag this module writes and reads, for the log's FORMAT.md and for checks that
     /// a log holds nothing else.
@@ -48,7 +49,10 @@ public enum EventTag: String, CaseIterable, Sendable {
             candidate =
                 bytes[0] == UInt8(ascii: "c") ? .challengeAttemptFailed : .instanceDetailsUpdated
         case 28: candidate = .instanceLoginsUnblocked
-        case 29: candidate = .challengeCodeTransmitted
+        case 29:
+            candidate =
+                bytes[0] == UInt8(ascii: "c")
+                ? .challengeCodeTransmitted : .instanceAddressValidated
         case 31: candidate = .instanceCredentialsChanged
         default: return nil
         }
@@ -79,6 +83,7 @@ public enum EventTag: String, CaseIterable, Sendable {
         case .challengeExpired: "challenge-expired.v1"
         case .instanceLoginsBlocked: "instance-logins-blocked.v1"
         case .instanceLoginsUnblocked: "instance-logins-unblocked.v1"
+        case .instanceAddressValidated: "instance-address-validated.v1"
         }
     }
 }

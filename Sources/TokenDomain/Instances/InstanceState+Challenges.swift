@@ -17,7 +17,7 @@ extension InstanceState {
     /// Whether the instance has any two-factor data: a challenge, a failure count or a
     /// recorded login block.
     var hasChallengeState: Bool {
-        !challenges.isEmpty || tokenIssueFailures != 0 || loginsBlockedUntil != nil
+        !challenges.isEmpty || challengeFailures != 0 || loginsBlockedUntil != nil
     }
 
     /// The challenge with this id, whatever its status.
@@ -65,7 +65,7 @@ extension InstanceState {
             code.attemptsLeft = failed.attemptsLeft
             challenge.code = code
             challenges[failed.id] = challenge
-            if challenge.operation == .tokenIssue { tokenIssueFailures &+= 1 }
+            challengeFailures &+= 1
         case .challengeSolved(let solved):
             var challenge = try existing(solved.id)
             guard challenge.status == .pending else {
@@ -73,7 +73,7 @@ extension InstanceState {
             }
             challenge.status = .solved(at: solved.at)
             challenges[solved.id] = challenge
-            if challenge.operation == .tokenIssue { tokenIssueFailures = 0 }
+            challengeFailures = 0
             switch challenge.channel {
             case .email where challenge.address == email: emailValidated = true
             case .sms where challenge.address == phoneNumber: phoneValidated = true
@@ -95,7 +95,7 @@ extension InstanceState {
             challenges[expired.id] = challenge
         case .instanceLoginsBlocked(let blocked):
             loginsBlockedUntil = blocked.until
-            tokenIssueFailures = 0
+            challengeFailures = 0
         case .instanceLoginsUnblocked:
             loginsBlockedUntil = nil
         default:

@@ -36,7 +36,7 @@ extension InstanceState {
         for id in challenges.keys.sorted() {
             writer.challengeState(challenges[id]!)
         }
-        writer.u32(tokenIssueFailures)
+        writer.u32(challengeFailures)
         writer.bool(loginsBlockedUntil != nil)
         writer.i64(loginsBlockedUntil ?? 0)
     }
@@ -103,7 +103,7 @@ extension InstanceState {
             previousChallenge = challenge.id
             challenges[challenge.id] = challenge
         }
-        let failures = try reader.u32("tokenIssueFailures")
+        let failures = try reader.u32("challengeFailures")
         let blockOffset = reader.offset
         let blockedUntil: Int64?
         switch (try reader.bool("loginsBlocked"), try reader.i64("loginsBlocked.until")) {
@@ -116,7 +116,7 @@ extension InstanceState {
             credentialGeneration: generation, email: email, phoneNumber: phoneNumber,
             emailValidated: validated & 1 != 0, phoneValidated: validated & 2 != 0,
             details: details, lifecycle: lifecycle, tokens: tokens, tokenIndex: index,
-            challenges: challenges, tokenIssueFailures: failures, loginsBlockedUntil: blockedUntil)
+            challenges: challenges, challengeFailures: failures, loginsBlockedUntil: blockedUntil)
     }
 }
 

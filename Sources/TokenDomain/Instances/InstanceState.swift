@@ -16,8 +16,8 @@ public struct InstanceState: Sendable {
     public internal(set) var credentialGeneration: UInt64
     public internal(set) var email: String?
     public internal(set) var phoneNumber: String?
-    /// Set when an e-mail challenge sent to the current e-mail address is solved; reset
-    /// when the e-mail changes.
+    /// Set when an e-mail challenge sent to the current e-mail address is solved, or when
+    /// `instance-address-validated` records it; reset when the e-mail changes.
     public internal(set) var emailValidated: Bool
     /// Set when an SMS challenge sent to the current phone number is solved; reset when
     /// the phone number changes.
@@ -30,9 +30,9 @@ public struct InstanceState: Sendable {
     private var tokenIndex: TokenHashIndex
     /// Every TAN challenge of the instance, by id, whatever its status.
     public internal(set) var challenges: [ChallengeID: ChallengeState]
-    /// Failed confirmations of token-issue challenges in a row: since the last login block
-    /// or the last solved token-issue challenge.
-    public internal(set) var tokenIssueFailures: UInt32
+    /// Failed confirmations of challenges in a row, whatever operation they protect: since
+    /// the last login block or the last solved challenge (spec §10.4).
+    public internal(set) var challengeFailures: UInt32
     /// The end of the last login block, until `instance-logins-unblocked` records its end;
     /// whether logins are blocked is ``loginsBlocked(at:)``.
     public internal(set) var loginsBlockedUntil: Int64?
@@ -55,7 +55,7 @@ public struct InstanceState: Sendable {
         tokens = []
         tokenIndex = TokenHashIndex()
         challenges = [:]
-        tokenIssueFailures = 0
+        challengeFailures = 0
         loginsBlockedUntil = nil
     }
 
@@ -66,7 +66,7 @@ public struct InstanceState: Sendable {
         credentialGeneration: UInt64, email: String?, phoneNumber: String?,
         emailValidated: Bool, phoneValidated: Bool, details: [UInt8],
         lifecycle: InstanceLifecycle, tokens: [TokenRecord], tokenIndex: TokenHashIndex,
-        challenges: [ChallengeID: ChallengeState] = [:], tokenIssueFailures: UInt32 = 0,
+        challenges: [ChallengeID: ChallengeState] = [:], challengeFailures: UInt32 = 0,
         loginsBlockedUntil: Int64? = nil
     ) {
         self.id = id
@@ -83,7 +83,7 @@ public struct InstanceState: Sendable {
         self.tokens = tokens
         self.tokenIndex = tokenIndex
         self.challenges = challenges
-        self.tokenIssueFailures = tokenIssueFailures
+        self.challengeFailures = challengeFailures
         self.loginsBlockedUntil = loginsBlockedUntil
     }
 
@@ -241,6 +241,15 @@ public struct InstanceState: Sendable {
             .challengeSolved, .challengeConsumed, .challengeExpired, .instanceLoginsBlocked,
             .instanceLoginsUnblocked:
             try applyChallengeEvent(event)
+        case .instanceAddressValidated(let validated):
+            guard address(for: validated.channel) == validated.address else {
+                throw FoldError(
+                    instance: id, tag: event.tag, problem: .addressMismatch(validated.channel))
+            }
+            switch validated.channel {
+            case .email: emailValidated = true
+            case .sms: phoneValidated = true
+            }
         }
     }
 
@@ -270,7 +279,7 @@ extension InstanceState: Equatable {
             && lhs.emailValidated == rhs.emailValidated && lhs.phoneValidated == rhs.phoneValidated
             && lhs.details == rhs.details && lhs.lifecycle == rhs.lifecycle
             && lhs.tokens == rhs.tokens && lhs.challenges == rhs.challenges
-            && lhs.tokenIssueFailures == rhs.tokenIssueFailures
+            && lhs.challengeFailures == rhs.challengeFailures
             && lhs.loginsBlockedUntil == rhs.loginsBlockedUntil
     }
 }

@@ -27,6 +27,8 @@ public struct FoldError: Error, Hashable, Sendable, CustomStringConvertible {
         /// without a TAN or with attempts it did not have, solved or consumed when not
         /// possible, transmitted or expired after the end of its life.
         case challengeStatusMismatch(ChallengeID)
+        /// `instance-address-validated` for an address the instance does not have now.
+        case addressMismatch(TANChannel)
     }
 
     public var instance: InstanceID

@@ -65,7 +65,7 @@ extension ServerState {
                     writer.challengeState(instance.challenges[challengeID]!)
                     flushIfFull()
                 }
-                writer.u32(instance.tokenIssueFailures)
+                writer.u32(instance.challengeFailures)
                 writer.bool(instance.loginsBlockedUntil != nil)
                 writer.i64(instance.loginsBlockedUntil ?? 0)
             }
