@@ -60,6 +60,11 @@ struct Serve: AsyncParsableCommand {
     var mapSize: Int?
     @Option(help: "Bytes the log's map never grows past; appends beyond fail (default 1 TiB).")
     var maxMapSize: Int?
+    @Option(
+        help:
+            "yes: instances may be set to {\"method\":\"external\"}, no checks at all (default no)."
+    )
+    var allowExternalAuth: String?
 
     func run() async throws {
         var flags = [String: String]()
@@ -78,6 +83,7 @@ struct Serve: AsyncParsableCommand {
         flags["login-block-time"] = loginBlockTime.map(String.init)
         flags["map-size"] = mapSize.map(String.init)
         flags["max-map-size"] = maxMapSize.map(String.init)
+        flags["allow-external-auth"] = allowExternalAuth
         let settings: ServerSettings
         do {
             settings = try ServerSettings.resolve(
@@ -105,6 +111,7 @@ struct Serve: AsyncParsableCommand {
         }
         var engineConfiguration = EngineConfiguration()
         engineConfiguration.maxTokenDuration = settings.maxTokenDuration.map { $0 * 1_000_000 }
+        engineConfiguration.allowExternalAuth = settings.allowExternalAuth
         do {
             engineConfiguration.twoFactor = try settings.twoFactor()
         } catch {
@@ -119,6 +126,9 @@ struct Serve: AsyncParsableCommand {
         } catch {
             await log.close()
             throw ValidationError("cannot start: \(error)")
+        }
+        if !settings.allowExternalAuth {
+            Self.warnAboutOpenInstances(engine)
         }
 
         let api = MerchantAPI(
@@ -162,6 +172,18 @@ struct Serve: AsyncParsableCommand {
             .init(id: .admin, name: "admin", auth: .password(chosen)))
     }
 
+    /// Instances that already have `{"method":"external"}` keep it (they were set up that way
+    /// on purpose, and refusing them would lock their users out); each start names them.
+    static func warnAboutOpenInstances(_ engine: TokenEngine) {
+        for id in engine.instanceIDs() {
+            guard let state = engine.instance(id), state.isActive, case .external = state.auth
+            else { continue }
+            warn(
+                "tallystick: warning: instance \(id) needs no credentials (external auth); "
+                    + "set a password with: tallystick passwd \(id)")
+        }
+    }
+
     /// 26 characters of Crockford base32 from 16 random bytes (128 bits).
     static func generatedPassword() -> String {
         let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
@@ -173,4 +195,9 @@ struct Serve: AsyncParsableCommand {
 /// Writes a line to standard output at once (unbuffered: a supervisor or test reads it live).
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Writes a line to standard error at once.
+func warn(_ line: String) {
+    FileHandle.standardError.write(Data((line + "\n").utf8))
 }

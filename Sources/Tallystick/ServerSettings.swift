@@ -24,6 +24,7 @@ import TokenEngine
 /// | `login-block-time` | `--login-block-time` | `TALLYSTICK_LOGIN_BLOCK_TIME` | `3600` (seconds) |
 /// | `map-size` | `--map-size` | `TALLYSTICK_MAP_SIZE` | 64 MiB (or `max-map-size`) |
 /// | `max-map-size` | `--max-map-size` | `TALLYSTICK_MAX_MAP_SIZE` | 1 TiB |
+/// | `allow-external-auth` | `--allow-external-auth` | `TALLYSTICK_ALLOW_EXTERNAL_AUTH` | `no` |
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
@@ -51,6 +52,8 @@ struct ServerSettings: Equatable {
     var mapSize: Int?
     /// Bytes; the map never grows past this, and appends beyond it fail (HTTP 500, code 54).
     var maxMapSize: Int?
+    /// Whether `{"method":"external"}` (an instance with no checks at all) may be set.
+    var allowExternalAuth = false
 
     static let keys: [String: String] = [
         "host": "TALLYSTICK_HOST", "port": "TALLYSTICK_PORT", "data-dir": "TALLYSTICK_DATA_DIR",
@@ -61,6 +64,7 @@ struct ServerSettings: Equatable {
         "tan-all-channels": "TALLYSTICK_TAN_ALL_CHANNELS", "tan-digits": "TALLYSTICK_TAN_DIGITS",
         "login-block-time": "TALLYSTICK_LOGIN_BLOCK_TIME",
         "map-size": "TALLYSTICK_MAP_SIZE", "max-map-size": "TALLYSTICK_MAX_MAP_SIZE",
+        "allow-external-auth": "TALLYSTICK_ALLOW_EXTERNAL_AUTH",
     ]
 
     struct Invalid: Error, CustomStringConvertible {
@@ -116,6 +120,7 @@ struct ServerSettings: Equatable {
                 settings.helperTimeout = seconds
             case "mandatory-2fa": settings.mandatoryTwoFactor = try yesNo(key, value)
             case "tan-all-channels": settings.tanAllChannels = try yesNo(key, value)
+            case "allow-external-auth": settings.allowExternalAuth = try yesNo(key, value)
             case "tan-digits":
                 guard let digits = Int(value), (6...12).contains(digits) else {
                     throw Invalid(description: "tan-digits must be 6...12")

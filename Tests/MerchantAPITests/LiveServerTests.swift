@@ -252,4 +252,46 @@ struct LiveServerTests {
                 ["passwd", "admin", "--data-dir", directory.appending("d")],
                 environment: ["TALER_MERCHANT_PASSWORD": "x y z"]) == 0)
     }
+
+    /// Spec §10.2: `external` only with `allow-external-auth = yes`; an instance that has it
+    /// is named at every start without the setting.
+    @Test func externalAuthNeedsTheOperatorsSettingAndIsNamedAtStart() async throws {
+        let directory = try TemporaryDirectory(prefix: "live-external")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let create = ByteBuffer(
+            string: #"{"id":"open","name":"Open","auth":{"method":"external"}}"#)
+        let admin: HTTPFields = [.authorization: "Bearer secret-token:live admin pw"]
+        let base = [
+            "serve", "--port", "0", "--data-dir", data, "--admin-password", "live admin pw",
+        ]
+        let allowing = try Server.start(
+            arguments: base + ["--allow-external-auth", "yes"], environment: [:])
+        defer { allowing.killIfRunning() }
+        try await TestClient.withClient(
+            host: "127.0.0.1", port: allowing.port, configuration: LiveServerTests.patient
+        ) { client in
+            let created = try await client.post(
+                "/management/instances", headers: admin,
+                body: create)
+            #expect(created.status == .noContent)
+        }
+        #expect(allowing.stop() == 0)
+        #expect(!allowing.takeLog().contains("needs no credentials"))
+
+        let strict = try Server.start(arguments: base, environment: [:])
+        defer { strict.killIfRunning() }
+        try await TestClient.withClient(
+            host: "127.0.0.1", port: strict.port, configuration: LiveServerTests.patient
+        ) { client in
+            let refused = try await client.post(
+                "/management/instances", headers: admin,
+                body: ByteBuffer(
+                    string: #"{"id":"open2","name":"Open","auth":{"method":"external"}}"#))
+            #expect(refused.status == .badRequest)
+            #expect(text(refused.body ?? ByteBuffer()).contains("2601"))
+        }
+        #expect(strict.stop() == 0)
+        #expect(strict.takeLog().contains("instance open needs no credentials (external auth)"))
+    }
 }

@@ -263,6 +263,58 @@ def corpus(token, victim_token):
         "name missing": b'{"id":"fuzz5","auth":{"method":"external"}}',
         "email number": b'{"id":"fuzz6","name":"x","auth":{"method":"external"},"email":5}',
     }
+    # Instance ids at and past the documented maximum length (spec §10.9), in a creation
+    # body and in the path: 400 or 404, never a 5xx.
+    for length in (63, 64, 65, 128, 200, 255, 256, 511, 1000):
+        long_id = b"i" * length
+        instance_bodies[f"id {length} bytes"] = (
+            b'{"id":"' + long_id + b'","name":"x","auth":{"method":"token","password":"p w"}}'
+        )
+        for path in (b"/instances/" + long_id + b"/private", b"/instances/" + long_id + b"/private/token",
+                     b"/management/instances/" + long_id):
+            cases.append((f"long id {length}: GET {path[:40]!r}", request(b"GET", path, [(b"Authorization", good)]), False))
+    # Addresses a helper program would get as its first argument (spec §10.3): option-like,
+    # control and format characters, overlong, internationalised. Refused with 400 (2132)
+    # or stored; never a 5xx.
+    addresses = {
+        "option-like": "--exec=/bin/sh",
+        "leading dash": "-oProxyCommand=x@example.com",
+        "newline": "a@example.com\nBcc: x@example.net",
+        "CR LF": "a@example.com\r\nX-Injected: 1",
+        "NUL": "a@exa\u0000mple.com",
+        "tab": "a\t@example.com",
+        "space": "a b@example.com",
+        "bidi override": "a\u202e@example.com",
+        "zero width": "a\u200b@example.com",
+        "overlong": "a" * 250 + "@example.com",
+        "local part 65": "a" * 65 + "@example.com",
+        "IDN": "kundin@b\u00e4ckerei.de",
+        "IDN punycode": "kundin@xn--bckerei-5wa.de",
+        "IDN local part": "\u7528\u6237@\u4f8b\u5b50.\u5e7f\u544a",
+        "only at": "@",
+        "quoted": '"a b"@example.com',
+        "literal": "a@[127.0.0.1]",
+    }
+    phones = {
+        "option-like": "--exec=/bin/sh",
+        "leading dash": "-41790000000",
+        "newline": "+41 79\n000 00 00",
+        "shell": "+41790000000; rm -rf /",
+        "overlong": "+" + "9" * 40,
+        "fullwidth digits": "\uff0b\uff14\uff11\uff17\uff19\uff10\uff10\uff10\uff10\uff10\uff10\uff10",
+        "letters": "+41 79 CALL NOW",
+        "E.164 with spaces": "+41 79 000 00 00",
+    }
+    for number, (name, value) in enumerate(addresses.items()):
+        body = json.dumps({"email": value}).encode()
+        cases.append((f"email {name}: PATCH private", request(b"PATCH", b"/private", [(b"Authorization", good)], body), False))
+        create = json.dumps({"id": f"mail{number}", "name": "x", "auth": {"method": "token", "password": "p w"}, "email": value})
+        instance_bodies[f"email {name}"] = create.encode()
+    for number, (name, value) in enumerate(phones.items()):
+        body = json.dumps({"phone_number": value}).encode()
+        cases.append((f"phone {name}: PATCH private", request(b"PATCH", b"/private", [(b"Authorization", good)], body), False))
+        create = json.dumps({"id": f"phone{number}", "name": "x", "auth": {"method": "token", "password": "p w"}, "phone_number": value})
+        instance_bodies[f"phone {name}"] = create.encode()
     for name, body in instance_bodies.items():
         cases.append(
             (f"instance {name}", request(b"POST", b"/management/instances", [(b"Authorization", good)], body), False)
