@@ -243,4 +243,15 @@ struct AddressChangeTests {
                     == Decision(rejection: .addressUnusable(.email)), "\(bad)")
         }
     }
+
+    @Test func aCommandThatWouldBeRefusedIsRefusedBeforeAnyChallenge() throws {
+        let story = Self.story()
+        let external = DomainCommand.protected(
+            ProtectedCommand(
+                .changeCredentials(ChangeCredentials(auth: .external)), bodyHash: Self.body,
+                challengeIDs: nil, newIDs: [.email: C.c1]))
+        #expect(
+            try story.decision(external, at: Self.t0)
+                == Decision(rejection: .externalAuthNotAllowed(onCreation: false)))
+    }
 }

@@ -3,10 +3,12 @@
 ///
 /// Decided in one turn on the committed state, so an address added or removed meanwhile
 /// cannot let a request slip through. Order: the command's own instance checks (404), the
-/// gate (does two-factor authentication apply to this command on this state?), an ended
-/// login block and expired challenges recorded, then new challenges, or the named ones
-/// consumed and the command decided on the state with them folded (a copy), all in one list
-/// of events for one append.
+/// gate (does two-factor authentication apply to this command on this state?), then, for a
+/// request that names no challenge, the command's own refusals (a malformed or disallowed
+/// change is refused before anyone is asked for a code); an ended login block and expired
+/// challenges recorded, then new challenges, or the named ones consumed and the command
+/// decided on the state with them folded (a copy), all in one list of events for one
+/// append.
 ///
 /// An address change (``ProtectedOperation/addressChange``) has two steps when it brings a
 /// new address for a channel with a helper: the challenges at the current addresses (as
@@ -39,6 +41,7 @@ extension Decider {
         try run.decide(.expireChallenges(ExpireChallenges()))
 
         guard let ids = protected.challengeIDs else {
+            _ = try decide(command, instance: instance, state: state, context: context)
             if current {
                 try run.decide(
                     .createChallenges(
