@@ -15,16 +15,20 @@ public protocol EventStore: Sendable {
         -> PendingAppend
 
     /// The newest record's sequence and hash (``LogHead/empty`` for an empty log).
-    func head() throws -> LogHead
+    ///
+    /// This read and the next four are `async` so that a store whose records live elsewhere
+    /// (a database server) can answer them; a local store answers at once (LMDB's are plain
+    /// synchronous functions, which satisfy these requirements).
+    func head() async throws -> LogHead
 
     /// Up to `limit` records from `sequence` on, in order.
-    func read(from sequence: UInt64, limit: Int) throws -> [EventRecord]
+    func read(from sequence: UInt64, limit: Int) async throws -> [EventRecord]
 
     /// The events of `stream` from stream version `version` on, in order.
-    func readStream(_ stream: String, from version: UInt64) throws -> [EventRecord]
+    func readStream(_ stream: String, from version: UInt64) async throws -> [EventRecord]
 
     /// The current version of `stream` (0 when it has no events).
-    func streamVersion(_ stream: String) throws -> UInt64
+    func streamVersion(_ stream: String) async throws -> UInt64
 
     /// Calls `body` with each record from `sequence` through `through` (or the newest record
     /// when `nil`), read in place from one consistent snapshot. With `verifyingChain`, each
@@ -38,8 +42,9 @@ public protocol EventStore: Sendable {
         _ body: (RecordView) throws -> Void
     ) throws -> LogHead
 
-    /// Calls `onRecord` with every record from `sequence` on, and then with each new record as
-    /// it commits, until the log closes or the task is cancelled.
+    /// Every record from `sequence` on, then each new record as it commits: a stream that ends
+    /// when the log closes (or throws when it fails) and stops when the consuming task is
+    /// cancelled.
     func follow(from sequence: UInt64) -> AsyncThrowingStream<EventRecord, any Error>
 
     /// Saves a projection's snapshot with the position it covers. The position must be a
@@ -48,7 +53,7 @@ public protocol EventStore: Sendable {
 
     /// The checkpoint saved under `name`, if there is one whose sequence and hash match this
     /// log; a stale or foreign one is reported as rejected and must not be used.
-    func checkpoint(named name: String) throws -> CheckpointLookup
+    func checkpoint(named name: String) async throws -> CheckpointLookup
 
     /// Finishes appends in flight, stops followers and releases the storage.
     func close() async

@@ -161,7 +161,6 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         }
     }
 
-    /// `flock` on `writer.lock`: one writing process per log.
     /// Directories this process holds the writer lock of (POSIX record locks cannot tell two
     /// holders in one process apart).
     private static let lockedHere = Mutex(Set<String>())

@@ -49,8 +49,10 @@ public final class PendingAppend: Sendable {
         }
     }
 
-    /// Delivers the answer; later calls are ignored.
-    func complete(_ result: Result<AppendResult, EventLogError>) {
+    /// Delivers the answer; later calls are ignored. Called by the store that took the append
+    /// (in its own module for a store other than LMDB), once the transaction holding its
+    /// events committed durably or failed.
+    public func complete(_ result: Result<AppendResult, EventLogError>) {
         let waiters: [CheckedContinuation<AppendResult, any Error>] = state.withLock { s in
             guard case .waiting(let waiters) = s else { return [] }
             s = .done(result)

@@ -4,8 +4,10 @@ import TokenDomain
 import TokenEngine
 
 /// The offline tools as library functions: `tallystick-log` is a thin command line over
-/// these, and the tests call them directly. Every function opens the log read-only (safe
-/// while a server writes it) except ``load(_:into:)``, which fills a new log.
+/// these, and the tests call them directly. `dump`, `state`, `stats` and `explain` read any
+/// ``EventStore``; `verify` (it checks LMDB's indexes too), `backup` (a copy of LMDB's file)
+/// and `load` (it fills a new LMDB log) work on the LMDB log of a data directory, which they
+/// open read-only (safe while a server writes it) except `load`.
 public enum LogTool {
     /// Opens the log in `dataDir` read-only, or fails with one clear line.
     public static func open(_ dataDir: String) throws -> LMDBEventLog {
@@ -52,10 +54,9 @@ public enum LogTool {
     /// Writes records `from`...`to` as JSON lines (``RecordJSON``). Returns how many.
     @discardableResult
     public static func dump(
-        _ dataDir: String, from: UInt64 = 1, to: UInt64? = nil, progress: Progress? = nil,
+        _ log: any EventStore, from: UInt64 = 1, to: UInt64? = nil, progress: Progress? = nil,
         write: (String) -> Void
     ) throws -> Int {
-        let log = try open(dataDir)
         var count = 0
         try log.scan(from: from, through: to, verifyingChain: false) { view in
             write(RecordJSON.line(view.copy()))
@@ -122,21 +123,20 @@ public enum LogTool {
 
     /// The state folded up to `point`, and the moment token validity is judged at (the
     /// recorded time of the last record folded, or the requested time).
-    public static func state(_ dataDir: String, at point: Point) throws -> (
+    public static func state(_ log: any EventStore, at point: Point) async throws -> (
         ReplayedState, moment: Int64
     ) {
-        let log = try open(dataDir)
         var replayed = ReplayedState()
         switch point {
         case .sequence(let n):
-            let head = try log.head()
+            let head = try await log.head()
             guard n <= head.sequence else {
                 throw ToolError("the log has \(head.sequence) records; there is no sequence \(n)")
             }
-            try replayed.fold(log, through: n)
+            try await replayed.fold(log, through: n)
             return (replayed, replayed.head.recordedAt)
         case .time(let t):
-            try replayed.fold(log, stopAt: t)
+            try await replayed.fold(log, stopAt: t)
             return (replayed, t)
         }
     }
@@ -387,8 +387,8 @@ public enum LogTool {
         public var lastRecordAt: Int64?
     }
 
-    public static func stats(_ dataDir: String, now: Int64) throws -> Stats {
-        let log = try open(dataDir)
+    /// Counts what `log` holds; `logBytes` is the size of its storage when it can tell.
+    public static func stats(_ log: any EventStore, now: Int64) async throws -> Stats {
         var stats = Stats()
         try log.scan(from: 1, through: nil, verifyingChain: false) { view in
             stats.eventsByType[view.typeString, default: 0] += 1
@@ -396,7 +396,7 @@ public enum LogTool {
             stats.lastRecordAt = view.recordedAt
             stats.records = view.sequence
         }
-        let replayed = try ReplayedState.load(log)
+        let replayed = try await ReplayedState.load(log)
         stats.instances = replayed.state.instances.count
         for (_, s) in replayed.state.instances {
             stats.tokens += s.tokens.count
@@ -404,7 +404,7 @@ public enum LogTool {
                 stats.tokensValidNow += s.tokens.filter { $0.status(at: now) == .valid }.count
             }
         }
-        stats.logBytes = log.storedBytes
+        stats.logBytes = (log as? LMDBEventLog)?.storedBytes ?? 0
         return stats
     }
 

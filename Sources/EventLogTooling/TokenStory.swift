@@ -25,8 +25,8 @@ public struct TokenStory: Sendable {
     /// only the hash is looked up).
     /// - Throws: ``ToolError`` when there is no such instance or token.
     public static func find(
-        _ dataDir: String, instance: InstanceID, serial: TokenSerial?, token: String?
-    ) throws
+        in log: any EventStore, instance: InstanceID, serial: TokenSerial?, token: String?
+    ) async throws
         -> TokenStory
     {
         let wanted: TokenHash?
@@ -38,8 +38,7 @@ public struct TokenStory: Sendable {
         } else {
             wanted = nil
         }
-        let log = try LogTool.open(dataDir)
-        let records = try log.readStream(instance.rawValue, from: 1)
+        let records = try await log.readStream(instance.rawValue, from: 1)
         guard !records.isEmpty else { throw ToolError("no instance \(instance) in the log") }
         var story: TokenStory?
         for record in records {

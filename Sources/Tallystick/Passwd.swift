@@ -40,7 +40,7 @@ struct Passwd: AsyncParsableCommand {
             throw ValidationError("cannot open the event log in \(dataDir): \(error)")
         }
         do {
-            let engine = try TokenEngine(log: log, clock: SystemLogClock())
+            let engine = try await TokenEngine(log: log, clock: SystemLogClock())
             if engine.instance(id) == nil, id == .admin {
                 try await engine.createInstance(
                     .init(id: id, name: "admin", auth: .password(password)))

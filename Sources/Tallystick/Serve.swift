@@ -121,7 +121,8 @@ struct Serve: AsyncParsableCommand {
         let clock = SystemLogClock()
         let engine: TokenEngine
         do {
-            engine = try TokenEngine(log: log, configuration: engineConfiguration, clock: clock)
+            engine = try await TokenEngine(
+                log: log, configuration: engineConfiguration, clock: clock)
             try await Self.bootstrapAdmin(engine, password: settings.adminPassword)
         } catch {
             await log.close()

@@ -42,7 +42,7 @@ public struct ReplayedState: Sendable {
     public mutating func fold(
         _ log: any EventStore, through: UInt64? = nil, stopAt time: Int64? = nil,
         verifyingChain: Bool = true
-    ) throws {
+    ) async throws {
         var lastStream: [UInt8] = []
         var lastInstance: InstanceID?
         var lastVersion: UInt64 = 0
@@ -50,7 +50,7 @@ public struct ReplayedState: Sendable {
         var reachedTime = false
         // Index token hashes once at the end: inserting them one by one is most of a fold.
         state.deferTokenIndexes()
-        let newest = (try? log.head().sequence) ?? 0
+        let newest = (try? await log.head().sequence) ?? 0
         let end = try log.scan(
             from: head.sequence + 1, through: through, verifyingChain: verifyingChain
         ) { view in
@@ -110,14 +110,14 @@ public struct ReplayedState: Sendable {
 
     /// The state of `log`: its newest valid checkpoint (if any) plus every record after it.
     /// A rejected checkpoint is ignored and the whole log is folded.
-    public static func load(_ log: any EventStore) throws -> ReplayedState {
+    public static func load(_ log: any EventStore) async throws -> ReplayedState {
         var replayed = ReplayedState()
-        if let checkpoint = try log.checkpoint(named: checkpointName).checkpoint,
+        if let checkpoint = try await log.checkpoint(named: checkpointName).checkpoint,
             let restored = try? ReplayedState(checkpoint: checkpoint)
         {
             replayed = restored
         }
-        try replayed.fold(log)
+        try await replayed.fold(log)
         return replayed
     }
 }

@@ -29,12 +29,12 @@ public final class TokenEngine: Sendable {
         log: any EventStore, configuration: EngineConfiguration = EngineConfiguration(),
         clock: any LogClock
     )
-        throws
+        async throws
     {
         self.log = log
         self.configuration = configuration
         self.clock = clock
-        projection = Projection(try ReplayedState.load(log))
+        projection = Projection(try await ReplayedState.load(log))
         hasher = PasswordHasher(
             parameters: configuration.passwordHashing, threads: configuration.kdfThreads)
         cache = CredentialCache(
@@ -315,7 +315,8 @@ public final class TokenEngine: Sendable {
         }
         guard let (taken, sequence) = taken else { return nil }
         var replayed = taken
-        guard let record = try log.read(from: sequence, limit: 1).first, record.sequence == sequence
+        guard let record = try await log.read(from: sequence, limit: 1).first,
+            record.sequence == sequence
         else {
             return nil
         }

@@ -12,7 +12,7 @@ import TokenEngine
 struct LogToolTests {
     func dumpText(_ dir: String) throws -> String {
         var out = ""
-        try LogTool.dump(dir) { out += $0 + "\n" }
+        try LogTool.dump(try LogTool.open(dir)) { out += $0 + "\n" }
         return out
     }
 
@@ -39,9 +39,10 @@ struct LogToolTests {
         #expect(report.head == head)
         #expect(try dumpText(tmp.appending("loaded")) == golden)
 
-        let (bySequence, m1) = try LogTool.state(tmp.appending("loaded"), at: .sequence(8))
-        let (byTime, m2) = try LogTool.state(
-            tmp.appending("loaded"), at: .time(try LogTool.parseTime(momentText)))
+        let (bySequence, m1) = try await LogTool.state(
+            try LogTool.open(tmp.appending("loaded")), at: .sequence(8))
+        let (byTime, m2) = try await LogTool.state(
+            try LogTool.open(tmp.appending("loaded")), at: .time(try LogTool.parseTime(momentText)))
         let outputs = [
             (stateBySequence, LogTool.stateJSON(bySequence, moment: m1) + "\n"),
             (stateByTime, LogTool.stateJSON(byTime, moment: m2) + "\n"),
@@ -61,7 +62,8 @@ struct LogToolTests {
         let workload = try await Workload.run(in: tmp.appending("log"))
         #expect(workload.checkpoints.count >= 10)
         for (sequence, digest) in workload.checkpoints {
-            let (replayed, _) = try LogTool.state(tmp.appending("log"), at: .sequence(sequence))
+            let (replayed, _) = try await LogTool.state(
+                try LogTool.open(tmp.appending("log")), at: .sequence(sequence))
             #expect(StateDigest.hex(of: replayed.state) == digest, "at sequence \(sequence)")
         }
     }
@@ -109,14 +111,16 @@ struct LogToolTests {
         defer { tmp.remove() }
         let w = try await Workload.run(in: tmp.appending("log"))
         let dir = tmp.appending("log")
-        let first = try TokenStory.find(
-            dir, instance: InstanceID("shop")!, serial: TokenSerial(1), token: nil)
+        let first = try await TokenStory.find(
+            in: try LogTool.open(dir), instance: InstanceID("shop")!, serial: TokenSerial(1),
+            token: nil)
         #expect(first.issued.origin == .password(basic: true))
         #expect(first.children.map(\.serial) == [TokenSerial(2)])
         #expect(first.revoked?.event.reason == .selfRevoked)
         #expect(first.status(at: Int64.max - 1) == .revoked)
-        let second = try TokenStory.find(
-            dir, instance: InstanceID("shop")!, serial: nil, token: w.secrets[TokenSerial(2)])
+        let second = try await TokenStory.find(
+            in: try LogTool.open(dir), instance: InstanceID("shop")!, serial: nil,
+            token: w.secrets[TokenSerial(2)])
         #expect(second.issued.serial == TokenSerial(2))
         #expect(second.issued.origin == .token(parent: TokenSerial(1)))
         #expect(second.children.map(\.serial) == [TokenSerial(3)])
@@ -124,17 +128,20 @@ struct LogToolTests {
         let json = second.json(now: Workload.start)
         #expect(json.contains(#""minted_by":{"kind":"token","parent_serial":1}"#))
         #expect(!json.contains(w.secrets[TokenSerial(2)]!.dropFirst(13)))
-        let fourth = try TokenStory.find(
-            dir, instance: InstanceID("shop")!, serial: TokenSerial(4), token: nil)
+        let fourth = try await TokenStory.find(
+            in: try LogTool.open(dir), instance: InstanceID("shop")!, serial: TokenSerial(4),
+            token: nil)
         #expect(fourth.revoked?.event.reason == .deletedBySerial)
         #expect(fourth.issued.origin == .password(basic: false))
-        #expect(throws: ToolError.self) {
-            try TokenStory.find(
-                dir, instance: InstanceID("shop")!, serial: TokenSerial(99), token: nil)
+        await #expect(throws: ToolError.self) {
+            try await TokenStory.find(
+                in: try LogTool.open(dir), instance: InstanceID("shop")!, serial: TokenSerial(99),
+                token: nil)
         }
-        #expect(throws: ToolError.self) {
-            try TokenStory.find(
-                dir, instance: InstanceID("nobody")!, serial: TokenSerial(1), token: nil)
+        await #expect(throws: ToolError.self) {
+            try await TokenStory.find(
+                in: try LogTool.open(dir), instance: InstanceID("nobody")!, serial: TokenSerial(1),
+                token: nil)
         }
     }
 
@@ -145,8 +152,8 @@ struct LogToolTests {
         let report = try LogTool.backup(
             tmp.appending("log"), to: tmp.appending("copy"), verify: true)
         #expect(try LogTool.verify(tmp.appending("copy")).isValid)
-        let source = try ReplayedState.load(try LogTool.open(tmp.appending("log")))
-        let copy = try ReplayedState.load(try LogTool.open(tmp.appending("copy")))
+        let source = try await ReplayedState.load(try LogTool.open(tmp.appending("log")))
+        let copy = try await ReplayedState.load(try LogTool.open(tmp.appending("copy")))
         #expect(report.head == source.head)
         #expect(StateDigest.hex(of: copy.state) == StateDigest.hex(of: source.state))
         #expect(throws: ToolError.self) {
@@ -158,7 +165,8 @@ struct LogToolTests {
         let tmp = try TemporaryDirectory(prefix: "stats")
         defer { tmp.remove() }
         _ = try await Workload.run(in: tmp.appending("log"))
-        let s = try LogTool.stats(tmp.appending("log"), now: Workload.start + 1_000_000_000)
+        let s = try await LogTool.stats(
+            try LogTool.open(tmp.appending("log")), now: Workload.start + 1_000_000_000)
         #expect(s.eventsByType["token-issued.v1"] == 5)
         #expect(s.eventsByType["token-revoked.v1"] == 2)
         #expect(s.instances == 3)

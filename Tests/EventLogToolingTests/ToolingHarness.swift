@@ -23,7 +23,7 @@ struct Workload {
         ec.passwordHashing = .testing
         ec.checkpointInterval = 0
         ec.allowExternalAuth = true
-        let engine = try TokenEngine(log: log, configuration: ec, clock: clock)
+        let engine = try await TokenEngine(log: log, configuration: ec, clock: clock)
         var w = Workload()
         func mark() { w.checkpoints.append((engine.appliedThrough, engine.digest())) }
         let shop = InstanceID("shop")!

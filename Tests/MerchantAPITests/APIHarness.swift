@@ -61,7 +61,7 @@ final class APIHarness: Sendable {
         configure(&configuration)
         let log = InMemoryEventLog(clock: clock)
         self.log = log
-        engine = try TokenEngine(log: log, configuration: configuration, clock: clock)
+        engine = try await TokenEngine(log: log, configuration: configuration, clock: clock)
         let capture = capture
         var logger = Logger(label: "test") { _ in CapturingLogHandler(capture: capture) }
         logger.logLevel = .trace

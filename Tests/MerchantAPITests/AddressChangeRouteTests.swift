@@ -162,7 +162,7 @@ struct AddressChangeRouteTests {
                 "instance-details-updated.v1", "instance-address-validated.v1",
                 "challenge-created.v1",
             ])
-        try Self.expectReplayMatches(h)
+        try await Self.expectReplayMatches(h)
         try TwoFactor.expectNoSecretInEvents(h)
     }
 
@@ -189,7 +189,7 @@ struct AddressChangeRouteTests {
             #expect(external.status == .badRequest)
             #expect(external.code == 2602)
         }
-        try Self.expectReplayMatches(h)
+        try await Self.expectReplayMatches(h)
     }
 
     @Test func anInstanceWithoutAnAddressAddsOneOnlyThroughItsChallenge() async throws {
@@ -215,7 +215,7 @@ struct AddressChangeRouteTests {
             #expect(after.json["email"]?.stringValue == Self.attacker)
             #expect(after.json["email_validated"]?.boolValue == true)
         }
-        try Self.expectReplayMatches(h)
+        try await Self.expectReplayMatches(h)
     }
 
     @Test func withoutAHelperAddressesChangeAtOnceUnvalidated() async throws {
@@ -257,8 +257,8 @@ struct AddressChangeRouteTests {
     }
 
     /// The events of the whole flow fold, offline, into the state the server has.
-    static func expectReplayMatches(_ h: APIHarness) throws {
-        let replayed = try ReplayedState.load(h.log)
+    static func expectReplayMatches(_ h: APIHarness) async throws {
+        let replayed = try await ReplayedState.load(h.log)
         #expect(h.engine.digest() == StateDigest.hex(of: replayed.state))
     }
 }

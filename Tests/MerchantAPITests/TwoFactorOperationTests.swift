@@ -312,7 +312,7 @@ struct TwoFactorOperationTests {
             _ = try await client.call(
                 .post, mint, auth: TwoFactor.kioskBasic, json: #"{"scope":"readonly"}"#)
         }
-        let replayed = try ReplayedState.load(h.log.reopen())
+        let replayed = try await ReplayedState.load(h.log.reopen())
         #expect(StateDigest.hex(of: replayed.state) == h.engine.digest())
         let live = try #require(h.engine.instance(TwoFactor.kiosk))
         let again = try #require(replayed.state[TwoFactor.kiosk])

@@ -11,7 +11,7 @@ struct ConcurrencyTests {
     func concurrentRefreshesWithOneTokenAllSucceedWithDistinctSerials(_ store: EngineHarness.Store)
         async throws
     {
-        let h = try EngineHarness(store)
+        let h = try await EngineHarness(store)
         let engine = h.engine
         let (_, principal) = try await h.refreshableParent()
         let serials = try await withThrowingTaskGroup(of: TokenSerial.self) { group in
@@ -29,7 +29,7 @@ struct ConcurrencyTests {
         #expect(Set(serials).count == 200)
         #expect(Set(serials.map(\.rawValue)) == Set(2...201))
         #expect(engine.instance(.shop)?.tokens.count == 201)
-        #expect(engine.digest() == StateDigest.hex(of: try ReplayedState.load(h.log).state))
+        await #expect(engine.digest() == StateDigest.hex(of: try ReplayedState.load(h.log).state))
         await h.finish()
     }
 
@@ -38,7 +38,7 @@ struct ConcurrencyTests {
         async throws
     {
         for round in 0..<5 {
-            let h = try EngineHarness(store)
+            let h = try await EngineHarness(store)
             let engine = h.engine
             let (parent, principal) = try await h.refreshableParent()
             await withTaskGroup(of: Void.self) { group in
@@ -74,7 +74,7 @@ struct ConcurrencyTests {
     }
 
     @Test func manyInstancesAndCommandsReplayToTheLiveDigest() async throws {
-        let h = try EngineHarness(.lmdb) { $0.checkpointInterval = 50 }
+        let h = try await EngineHarness(.lmdb) { $0.checkpointInterval = 50 }
         let engine = h.engine
         var owners = [InstanceID: Principal]()
         for i in 0..<4 {
@@ -100,11 +100,11 @@ struct ConcurrencyTests {
             try await group.waitForAll()
         }
         let live = engine.digest()
-        #expect(live == StateDigest.hex(of: try ReplayedState.load(h.log).state))
+        await #expect(live == StateDigest.hex(of: try ReplayedState.load(h.log).state))
         _ = try await engine.checkpoint()
         try await h.restart()
         #expect(h.engine.digest() == live)
-        let restored = try ReplayedState.load(h.log)
+        let restored = try await ReplayedState.load(h.log)
         #expect(restored.checkpointSequence != nil)
         #expect(restored.eventsFolded == 0)
         await h.finish()

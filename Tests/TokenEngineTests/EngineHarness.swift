@@ -17,20 +17,21 @@ final class EngineHarness: @unchecked Sendable {
     private(set) var engine: TokenEngine
     var configuration: EngineConfiguration
 
-    init(_ store: Store, configure: (inout EngineConfiguration) -> Void = { _ in }) throws {
+    init(_ store: Store, configure: (inout EngineConfiguration) -> Void = { _ in }) async throws {
         self.store = store
         directory = try TemporaryDirectory(prefix: "engine")
         var c = EngineConfiguration()
         c.passwordHashing = .testing
         configure(&c)
         configuration = c
-        log = InMemoryEventLog(storage: memory)
-        engine = try TokenEngine(log: log, configuration: c, clock: clock)
-        log = try openLog()
-        engine = try TokenEngine(log: log, configuration: c, clock: clock)
+        log = try Self.openLog(store, memory: memory, directory: directory, clock: clock)
+        engine = try await TokenEngine(log: log, configuration: c, clock: clock)
     }
 
-    private func openLog() throws -> any EventStore {
+    private static func openLog(
+        _ store: Store, memory: InMemoryEventLog.Storage, directory: TemporaryDirectory,
+        clock: ManualLogClock
+    ) throws -> any EventStore {
         switch store {
         case .memory: return InMemoryEventLog(storage: memory, clock: clock)
         case .lmdb:
@@ -43,8 +44,8 @@ final class EngineHarness: @unchecked Sendable {
     /// Closes the log and starts a new engine over it, as a restarted server would.
     func restart() async throws {
         await log.close()
-        log = try openLog()
-        engine = try TokenEngine(log: log, configuration: configuration, clock: clock)
+        log = try Self.openLog(store, memory: memory, directory: directory, clock: clock)
+        engine = try await TokenEngine(log: log, configuration: configuration, clock: clock)
     }
 
     func finish() async {

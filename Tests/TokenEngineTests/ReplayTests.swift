@@ -41,18 +41,18 @@ struct ReplayTests {
 
     @Test(arguments: EngineHarness.Store.allCases)
     func theLiveStateEqualsAReplayOfTheLog(_ store: EngineHarness.Store) async throws {
-        let h = try EngineHarness(store)
+        let h = try await EngineHarness(store)
         _ = try await workload(h)
-        let replayed = try ReplayedState.load(h.log)
+        let replayed = try await ReplayedState.load(h.log)
         #expect(h.engine.digest() == StateDigest.hex(of: replayed.state))
-        #expect(replayed.head == (try h.log.head()))
+        await #expect(replayed.head == (try h.log.head()))
         try await h.restart()
         #expect(h.engine.digest() == StateDigest.hex(of: replayed.state))
         await h.finish()
     }
 
     @Test func validityAtAnyMomentIsTheSameLiveAndReplayed() async throws {
-        let h = try EngineHarness(.lmdb)
+        let h = try await EngineHarness(.lmdb)
         _ = try await workload(h)
         let records = try h.log.readAll()
         // Replay to each record's time (every record recorded up to then) and compare every
@@ -60,7 +60,7 @@ struct ReplayTests {
         let live = try #require(h.engine.instance(.shop))
         for record in records {
             var then = ReplayedState()
-            try then.fold(h.log, stopAt: record.recordedAt)
+            try await then.fold(h.log, stopAt: record.recordedAt)
             #expect(then.head.sequence >= record.sequence)
             guard let shop = then.state[.shop] else { continue }
             for token in shop.tokens {
@@ -70,14 +70,14 @@ struct ReplayTests {
             }
             // And the state through exactly this record agrees with the log's own head there.
             var upTo = ReplayedState()
-            try upTo.fold(h.log, through: record.sequence)
+            try await upTo.fold(h.log, through: record.sequence)
             #expect(upTo.head.sequence == record.sequence)
         }
         await h.finish()
     }
 
     @Test func aRestartFoldsOnlyTheTailAfterACheckpoint() async throws {
-        let h = try EngineHarness(.lmdb) { $0.checkpointInterval = 0 }
+        let h = try await EngineHarness(.lmdb) { $0.checkpointInterval = 0 }
         _ = try await workload(h)
         let covered = try #require(try await h.engine.checkpoint())
         let owner = try await h.engine.authenticate(.secretToken("third password"), instance: .shop)
@@ -86,17 +86,17 @@ struct ReplayTests {
         let live = h.engine.digest()
         try await h.restart()
         #expect(h.engine.digest() == live)
-        let loaded = try ReplayedState.load(h.log)
+        let loaded = try await ReplayedState.load(h.log)
         #expect(loaded.checkpointSequence == covered)
         #expect(loaded.eventsFolded == 1)
         await h.finish()
     }
 
     @Test func aForeignOrStaleCheckpointIsIgnored() async throws {
-        let h = try EngineHarness(.lmdb) { $0.checkpointInterval = 0 }
+        let h = try await EngineHarness(.lmdb) { $0.checkpointInterval = 0 }
         _ = try await workload(h)
         let live = h.engine.digest()
-        let head = try h.log.head()
+        let head = try await h.log.head()
         let lmdb = try #require(h.log as? LMDBEventLog)
         // Written behind the log's back: the log itself refuses to save either of them.
         let foreign = ReplayedState(
@@ -114,11 +114,12 @@ struct ReplayTests {
                 try txn.put(
                     lmdb.databases.checkpoints, key: Array(bogus.name.utf8), value: bogus.encoded())
             }
-            guard case .rejected = try h.log.checkpoint(named: ReplayedState.checkpointName) else {
+            guard case .rejected = try await h.log.checkpoint(named: ReplayedState.checkpointName)
+            else {
                 Issue.record("a checkpoint that does not match the log was accepted")
                 continue
             }
-            let loaded = try ReplayedState.load(h.log)
+            let loaded = try await ReplayedState.load(h.log)
             #expect(loaded.checkpointSequence == nil)
             #expect(StateDigest.hex(of: loaded.state) == live)
         }
@@ -129,7 +130,7 @@ struct ReplayTests {
 
     @Test(arguments: EngineHarness.Store.allCases)
     func noSecretReachesTheLog(_ store: EngineHarness.Store) async throws {
-        let h = try EngineHarness(store)
+        let h = try await EngineHarness(store)
         let (secrets, passwords) = try await workload(h)
         var haystack = [UInt8]()
         for record in try h.log.readAll() {

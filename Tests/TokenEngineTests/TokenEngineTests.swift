@@ -9,7 +9,7 @@ import TokenDomain
 struct TokenEngineTests {
     @Test(arguments: EngineHarness.Store.allCases)
     func mintUseRefreshListAndRevoke(_ store: EngineHarness.Store) async throws {
-        let h = try EngineHarness(store)
+        let h = try await EngineHarness(store)
         let owner = try await h.makeInstance()
         let engine = h.engine
         let first = try await engine.issueToken(
@@ -66,7 +66,7 @@ struct TokenEngineTests {
 
     @Test(arguments: EngineHarness.Store.allCases)
     func expiryComesFromRecordedTimeNotTheReadingClock(_ store: EngineHarness.Store) async throws {
-        let h = try EngineHarness(store)
+        let h = try await EngineHarness(store)
         let owner = try await h.makeInstance()
         let token = try await h.engine.issueToken(
             instance: .shop, by: owner, scope: scope("readonly"), duration: .micros(10_000_000)
@@ -84,7 +84,7 @@ struct TokenEngineTests {
 
     @Test(arguments: EngineHarness.Store.allCases)
     func credentialsAreCheckedAsTheSpecSays(_ store: EngineHarness.Store) async throws {
-        let h = try EngineHarness(store) { $0.allowExternalAuth = true }
+        let h = try await EngineHarness(store) { $0.allowExternalAuth = true }
         try await h.makeInstance(password: "pw-1")
         let engine = h.engine
         // Basic only where allowed, with the instance id as user.
@@ -118,7 +118,7 @@ struct TokenEngineTests {
     }
 
     @Test func theLegacyPasswordBearerPaysTheKDFOnce() async throws {
-        let h = try EngineHarness(.memory)
+        let h = try await EngineHarness(.memory)
         try await h.makeInstance(password: "pw-1")
         let engine = h.engine
         let before = engine.hasher.runs.current
@@ -151,7 +151,7 @@ struct TokenEngineTests {
     func aLoginCheckedBeforeAPasswordChangeCannotMintAfterIt(_ store: EngineHarness.Store)
         async throws
     {
-        let h = try EngineHarness(store)
+        let h = try await EngineHarness(store)
         let stale = try await h.makeInstance(password: "old")
         try await h.engine.changeCredentials(instance: .shop, to: .password("new"), by: stale).value
         let refused = await #expect(throws: EngineError.self) {
@@ -164,7 +164,7 @@ struct TokenEngineTests {
 
     @Test(arguments: EngineHarness.Store.allCases)
     func aDeletedInstanceStopsItsTokensAtOnce(_ store: EngineHarness.Store) async throws {
-        let h = try EngineHarness(store)
+        let h = try await EngineHarness(store)
         let owner = try await h.makeInstance()
         let token = try await h.engine.issueToken(instance: .shop, by: owner, scope: scope("all"))
             .value
@@ -183,7 +183,7 @@ struct TokenEngineTests {
     func creatingAnInstanceTwiceIsIdempotentOnlyWithTheSameData(_ store: EngineHarness.Store)
         async throws
     {
-        let h = try EngineHarness(store)
+        let h = try await EngineHarness(store)
         let new = TokenEngine.NewInstance(
             id: .shop, name: "Shop", auth: .password("pw"), email: "a@b.c")
         #expect(try await h.engine.createInstance(new))

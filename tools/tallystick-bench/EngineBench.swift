@@ -42,7 +42,7 @@ struct EngineBench: AsyncParsableCommand {
         let before = residentBytes()
         let started = ContinuousClock.now
         var replayed = ReplayedState()
-        try replayed.fold(log)
+        try await replayed.fold(log)
         let foldSeconds = seconds(since: started)
         let after = residentBytes()
         let events = Double(replayed.eventsFolded)
@@ -133,7 +133,7 @@ struct EngineBench: AsyncParsableCommand {
 
     func durableMints(path: String) async throws -> (Double, Double, Double) {
         let log = try LMDBEventLog.open(LMDBEventLog.Configuration(directory: path))
-        let engine = try TokenEngine(log: log, clock: SystemLogClock())
+        let engine = try await TokenEngine(log: log, clock: SystemLogClock())
         let shop = InstanceID("shop")!
         try await engine.createInstance(
             .init(id: shop, name: "Shop", auth: .password("bench password")))

@@ -84,10 +84,11 @@ struct Dump: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
-            let newest = (try? LogTool.open(common.dataDir).head().sequence) ?? 0
+            let log = try LogTool.open(common.dataDir)
+            let newest = (try? log.head().sequence) ?? 0
             var out = FileHandleOutput()
             try LogTool.dump(
-                common.dataDir, from: from, to: to,
+                log, from: from, to: to,
                 progress: Progress(label: "dump", total: to ?? newest)
             ) { out.write($0) }
             out.flush()
@@ -196,7 +197,8 @@ struct StateAt: AsyncParsableCommand {
             }
             let point: LogTool.Point =
                 try sequence.map { .sequence($0) } ?? .time(LogTool.parseTime(time!))
-            let (state, moment) = try LogTool.state(common.dataDir, at: point)
+            let (state, moment) = try await LogTool.state(
+                try LogTool.open(common.dataDir), at: point)
             if let only, state.state[only] == nil {
                 throw ToolError("no instance \(only) at that point")
             }
@@ -238,8 +240,9 @@ struct Explain: AsyncParsableCommand {
             guard let id = InstanceID(instance) else {
                 throw ToolError("'\(instance)' is not an instance id")
             }
-            let story = try TokenStory.find(
-                common.dataDir, instance: id, serial: serial.map { TokenSerial($0) }, token: token)
+            let story = try await TokenStory.find(
+                in: try LogTool.open(common.dataDir), instance: id,
+                serial: serial.map { TokenSerial($0) }, token: token)
             print(
                 json ? story.json(now: now()) : story.text(now: now()), terminator: json ? "\n" : ""
             )
@@ -257,7 +260,7 @@ struct Stats: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
-            let s = try LogTool.stats(common.dataDir, now: now())
+            let s = try await LogTool.stats(try LogTool.open(common.dataDir), now: now())
             if json {
                 print(LogTool.statsJSON(s))
                 return
