@@ -39,19 +39,23 @@ let package = Package(
         ),
         // A safe wrapper: environment, closure-scoped transactions, cursors, errors.
         .target(name: "LMDB", dependencies: ["CLMDB"], swiftSettings: strict),
+        // Bytes as text: hex, the JSON writer and reader, Taler timestamps. No dependencies.
+        .target(name: "TextCoding", swiftSettings: strict),
         // The append-only, hash-chained, group-committed log. Payloads are bytes + a type tag.
         .target(
             name: "EventLog",
-            dependencies: ["LMDB", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "LMDB", "TextCoding", .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
         // Pure token logic: commands, events, decide, evolve, scopes, codec. No I/O, no clock.
-        .target(name: "TokenDomain", swiftSettings: strict),
+        .target(name: "TokenDomain", dependencies: ["TextCoding"], swiftSettings: strict),
         // Runs commands: instance actors, decide -> append -> fold, projections, password KDF.
         .target(
             name: "TokenEngine",
             dependencies: [
-                "TokenDomain", "EventLog",
+                "TokenDomain", "EventLog", "TextCoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ],
@@ -61,7 +65,7 @@ let package = Package(
         .target(
             name: "EventLogTooling",
             dependencies: [
-                "EventLog", "TokenDomain", "TokenEngine",
+                "EventLog", "TokenDomain", "TokenEngine", "TextCoding",
             ],
             swiftSettings: strict
         ),
@@ -78,7 +82,7 @@ let package = Package(
         .target(
             name: "MerchantAPI",
             dependencies: [
-                "TokenEngine", "TokenDomain", "EventLog",
+                "TokenEngine", "TokenDomain", "EventLog", "TextCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -120,6 +124,7 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "LMDBTests", dependencies: ["LMDB"], swiftSettings: strict),
+        .testTarget(name: "TextCodingTests", dependencies: ["TextCoding"], swiftSettings: strict),
         .testTarget(name: "TokenDomainTests", dependencies: ["TokenDomain"], swiftSettings: strict),
         .testTarget(
             name: "EventLogToolingTests",
@@ -140,6 +145,7 @@ let package = Package(
             name: "MerchantAPITests",
             dependencies: [
                 "MerchantAPI", "TokenEngine", "TokenDomain", "EventLog", "EventLogTestSupport",
+                "TextCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,5 @@
+import TextCoding
+
 /// The idempotency id of one event: 16 bytes chosen by the caller, unique across the log.
 ///
 /// Appending an event whose id is already in the log writes nothing and returns the original
@@ -34,11 +36,8 @@ public struct EventID: Hashable, Sendable, CustomStringConvertible {
     /// Parses the 8-4-4-4-12 hex form.
     public init?(uuidString: String) {
         let hex = uuidString.filter { $0 != "-" }
-        guard hex.count == 32, let h = UInt64(hex.prefix(16), radix: 16),
-            let l = UInt64(hex.suffix(16), radix: 16)
-        else { return nil }
-        high = h
-        low = l
+        guard hex.utf8.count == 32, let bytes = Hex.decode(hex) else { return nil }
+        self = bytes.withUnsafeBytes { EventID(bytes: $0) }
     }
 
     /// The 16 bytes as stored.
@@ -49,16 +48,8 @@ public struct EventID: Hashable, Sendable, CustomStringConvertible {
 
     /// The 8-4-4-4-12 lower-case hex form.
     public var description: String {
-        let h = String(high, radix: 16).leftPadded(16)
-        let l = String(low, radix: 16).leftPadded(16)
-        let all = Array(h + l)
+        let all = Array(Hex.encode(bytes))
         return String(all[0..<8]) + "-" + String(all[8..<12]) + "-" + String(all[12..<16]) + "-"
             + String(all[16..<20]) + "-" + String(all[20..<32])
-    }
-}
-
-extension String {
-    func leftPadded(_ width: Int) -> String {
-        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

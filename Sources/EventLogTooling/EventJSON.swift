@@ -1,3 +1,4 @@
+import TextCoding
 import TokenDomain
 
 /// The decoded payload of each event type as JSON, for `dump` and `explain`.
@@ -52,7 +53,7 @@ enum EventJSON {
                 w.number("at_us", e.at)
             case .tokenIssued(let e):
                 w.number("serial", e.serial.rawValue)
-                w.string("token_hash", hex(e.hash.bytes))
+                w.string("token_hash", Hex.encode(e.hash.bytes))
                 w.string("scope", e.tokenScope.wireName)
                 w.bool("refreshable", e.refreshable)
                 w.number("issued_at_us", e.issuedAt)
@@ -68,7 +69,7 @@ enum EventJSON {
                 w.string("operation", operationName(e.operation))
                 w.string("tan_channel", e.channel.wireName)
                 w.string("address", e.address)
-                w.string("body_hash", hex(e.bodyHash.bytes))
+                w.string("body_hash", Hex.encode(e.bodyHash.bytes))
                 w.string("group", e.group.rawValue)
                 w.bool("combi_and", e.combiAnd)
                 w.number("at_us", e.at)

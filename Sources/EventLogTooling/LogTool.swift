@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import TextCoding
 import TokenDomain
 import TokenEngine
 
@@ -154,12 +155,6 @@ public enum LogTool {
         throw ToolError("time '\(text)' is neither RFC 3339 nor Unix seconds")
     }
 
-    /// `{"t_s": seconds}` or `{"t_s": "never"}`, as Taler writes timestamps.
-    static func timestamp(_ micros: Int64?) -> String {
-        guard let micros else { return #"{"t_s":"never"}"# }
-        return #"{"t_s":\#(micros / 1_000_000)}"#
-    }
-
     /// The state as JSON (shape in tools/README.md): instances sorted by id, tokens by serial.
     public static func stateJSON(
         _ replayed: ReplayedState, moment: Int64, instance only: InstanceID? = nil
@@ -243,16 +238,12 @@ public enum LogTool {
         out += quotedScopes[Int(t.scope.rawValue) * 2 + (t.refreshable ? 1 : 0)]
         put(
             t.refreshable
-                ? #","refreshable":true,"creation_time":{"t_s":"#
-                : #","refreshable":false,"creation_time":{"t_s":"#)
-        JSONWriter.integer(t.createdAt / 1_000_000, into: &out)
-        if let expiry = EventJSON.expiration(t.expiry) {
-            put(#"},"expiration":{"t_s":"#)
-            JSONWriter.integer(expiry / 1_000_000, into: &out)
-            put(#"},"status":"#)
-        } else {
-            put(#"},"expiration":{"t_s":"never"},"status":"#)
-        }
+                ? #","refreshable":true,"creation_time":"#
+                : #","refreshable":false,"creation_time":"#)
+        TalerTimestamp(micros: t.createdAt).append(into: &out)
+        put(#","expiration":"#)
+        TalerTimestamp(micros: EventJSON.expiration(t.expiry)).append(into: &out)
+        put(#","status":"#)
         switch t.status(at: moment) {
         case .valid: put(#""valid","revoked_at_us":"#)
         case .expired: put(#""expired","revoked_at_us":"#)

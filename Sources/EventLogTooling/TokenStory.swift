@@ -1,5 +1,6 @@
 import EventLog
 import Foundation
+import TextCoding
 import TokenDomain
 import TokenEngine
 
@@ -146,14 +147,14 @@ public struct TokenStory: Sendable {
             w.number("sequence", mintedAt.sequence)
             w.string("scope", issued.tokenScope.wireName)
             w.bool("refreshable", issued.refreshable)
-            w.raw("creation_time", LogTool.timestamp(issued.issuedAt))
-            w.raw("expiration", LogTool.timestamp(EventJSON.expiration(issued.expiry)))
+            w.timestamp("creation_time", TalerTimestamp(micros: issued.issuedAt))
+            w.timestamp("expiration", TalerTimestamp(micros: EventJSON.expiration(issued.expiry)))
             w.string("description", issued.description)
             w.raw("minted_by", EventJSON.origin(issued.origin))
             w.array(
                 "children",
-                children.map { c in
-                    JSONWriter.object { cw in
+                bytes: children.map { c in
+                    JSONWriter.objectBytes { cw in
                         cw.number("serial", c.serial.rawValue)
                         cw.number("sequence", c.step.sequence)
                     }

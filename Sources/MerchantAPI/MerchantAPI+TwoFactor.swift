@@ -1,4 +1,5 @@
 import Hummingbird
+import TextCoding
 import TokenDomain
 import TokenEngine
 

@@ -1,6 +1,7 @@
 import EventLog
 import Hummingbird
 import Logging
+import TextCoding
 import TokenDomain
 import TokenEngine
 

@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOHTTP1
+import TextCoding
 import TokenDomain
 import TokenEngine
 

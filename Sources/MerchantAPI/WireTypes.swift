@@ -1,3 +1,4 @@
+import TextCoding
 import TokenDomain
 import TokenEngine
 
@@ -31,21 +32,14 @@ enum WireTypes {
 
     /// `Timestamp`: `{"t_s": seconds}` or `{"t_s": "never"}`.
     static func writeTimestamp(_ writer: inout JSONWriter, _ expiry: TokenExpiry) {
-        writer.beginObject()
-        writer.key("t_s")
         switch expiry {
-        case .never: writer.string("never")
-        case .at(let micros): writer.integer(floorSeconds(micros))
+        case .never: TalerTimestamp.never.write(into: &writer)
+        case .at(let micros): TalerTimestamp(micros: micros).write(into: &writer)
         }
-        writer.endObject()
     }
 
     static func writeTimestamp(_ writer: inout JSONWriter, micros: Int64) {
-        writeTimestamp(&writer, .at(micros))
-    }
-
-    static func floorSeconds(_ micros: Int64) -> Int64 {
-        micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
+        TalerTimestamp(micros: micros).write(into: &writer)
     }
 
     /// The body as a JSON object.

@@ -1,4 +1,5 @@
 import Crypto
+import TextCoding
 import TokenDomain
 
 /// SHA-256 over the state's canonical bytes (instances sorted by id, tokens by serial), so two
@@ -15,9 +16,6 @@ public enum StateDigest {
     public static func hex(of state: ServerState) -> String {
         var sink = Sink()
         state.digest(into: &sink)
-        return sink.hasher.finalize().map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])
-        }.joined()
+        return Hex.encode(sink.hasher.finalize())
     }
 }

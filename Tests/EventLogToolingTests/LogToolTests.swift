@@ -2,6 +2,7 @@ import EventLogTestSupport
 import Foundation
 import LMDB
 import Testing
+import TextCoding
 import TokenDomain
 import TokenEngine
 
@@ -104,6 +105,43 @@ struct LogToolTests {
         await #expect(throws: ToolError.self) {
             try await LogTool.load(lines(golden), into: tmp.appending("copy-1"))
         }
+    }
+
+    /// Each field of a dump line read strictly, the line and the field named.
+    static let badLines: [(String, String, String)] = [
+        ("sequence", "\"sequence\":1", "\"sequence\":1.0"),
+        ("sequence", "\"sequence\":1", "\"sequence\":-1"),
+        ("sequence", "\"sequence\":1", "\"sequence\":\"1\""),
+        ("stream_version", "\"stream_version\":1", "\"stream_version\":1e0"),
+        ("recorded_at_us", "\"recorded_at_us\":", "\"recorded_at_us\":\"x\",\"was\":"),
+        ("format", "\"format\":1", "\"format\":3"),
+        ("event_id", "\"event_id\":\"", "\"event_id\":\"zz"),
+        ("payload_hex", "\"payload_hex\":\"", "\"payload_hex\":\"0"),
+        ("hash", "\"hash\":\"", "\"hash\":\"g"),
+        ("stream", "\"stream\":\"", "\"stream\":5,\"x\":\""),
+        ("JSON", "{", "{,"),
+    ]
+
+    @Test("dump lines are read strictly", arguments: badLines)
+    func dumpLinesAreReadStrictly(field: String, find: String, replace: String) throws {
+        let golden = try String(
+            contentsOf: fixtures.appendingPathComponent("small.jsonl"), encoding: .utf8)
+        let line = lines(golden)[0]
+        #expect(line.contains(find), "the fixture's first line has \(find)")
+        var edited = line
+        edited.replaceSubrange(edited.range(of: find)!, with: replace)
+        #expect(throws: ToolError.self) { try RecordJSON.record(from: edited, lineNumber: 7) }
+        do {
+            _ = try RecordJSON.record(from: edited, lineNumber: 7)
+        } catch let error as ToolError {
+            #expect("\(error)".contains("line 7"))
+            #expect(
+                "\(error)".contains(field)
+                    || field == "JSON"
+                        && "\(error)".contains("not a JSON object")
+            )
+        }
+        #expect(try RecordJSON.record(from: line, lineNumber: 1).sequence == 1)
     }
 
     @Test func explainTellsARefreshChain() async throws {

@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import TextCoding
 import TokenDomain
 import TokenEngine
 

@@ -1,6 +1,7 @@
 import EventLog
 import Foundation
 import Testing
+import TextCoding
 import TokenDomain
 
 @testable import TokenEngine

@@ -1,6 +1,7 @@
 import Foundation
 import LMDB
 import Testing
+import TextCoding
 import TokenDomain
 
 @testable import EventLog

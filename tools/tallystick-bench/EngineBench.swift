@@ -2,6 +2,7 @@ import ArgumentParser
 import Crypto
 import EventLog
 import Foundation
+import TextCoding
 import TokenDomain
 import TokenEngine
 

@@ -1,3 +1,5 @@
+import TextCoding
+
 /// The SHA-256 of a login token's 32 secret bytes: how a token is stored, looked up and
 /// recorded in events. The secret itself is never stored.
 ///
@@ -50,16 +52,5 @@ public struct TokenHash: Hashable, Sendable, Comparable, CustomStringConvertible
     }
 
     /// 64 lowercase hex digits.
-    public var description: String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: 64) { out in
-            withUnsafeBytes { bytes in
-                for (index, byte) in bytes.enumerated() {
-                    out[2 * index] = digits[Int(byte >> 4)]
-                    out[2 * index + 1] = digits[Int(byte & 0x0F)]
-                }
-            }
-            return 64
-        }
-    }
+    public var description: String { Hex.encode(bytes) }
 }

@@ -1,9 +1,9 @@
 /// A parsed JSON document, as strict as RFC 8259, keeping what the wire rules need: whether a
 /// number was written as an integer, and object members in the order they came.
 ///
-/// The API parses request bodies with this instead of `Codable` so that every field rule of
-/// the spec (JSON `null` as absent, `d_us` integer ranges, the exact parameter at fault) is
-/// decided in one visible place.
+/// The one JSON reader: the API parses request bodies with it instead of `Codable` so that
+/// every field rule of the spec (JSON `null` as absent, `d_us` integer ranges, the exact
+/// parameter at fault) is decided in one visible place, and `load` reads dump lines with it.
 public indirect enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -41,6 +41,12 @@ public indirect enum JSONValue: Sendable, Equatable {
     public var integer: Int64? {
         guard case .number(let text) = self else { return nil }
         return Int64(text)
+    }
+
+    /// The number as an unsigned integer when it was written as one and fits in `UInt64`.
+    public var unsignedInteger: UInt64? {
+        guard case .number(let text) = self else { return nil }
+        return UInt64(text)
     }
 
     /// Parses `bytes` as one JSON document (whitespace around it allowed).
