@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 //
 // Tallystick: an event-sourced login-token service for GNU Taler merchant backends.
 // Dependencies point one way: TokenDomain <- TokenEngine -> EventLog -> LMDB -> CLMDB.

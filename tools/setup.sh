@@ -4,7 +4,7 @@
 set -euo pipefail
 
 if ! command -v swift >/dev/null 2>&1; then
-    echo "tallystick: the Swift toolchain (6.1 or later) is not on PATH" >&2
+    echo "tallystick: the Swift toolchain (6.2 or later) is not on PATH" >&2
     exit 1
 fi
 
