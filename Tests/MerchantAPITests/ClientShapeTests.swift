@@ -224,6 +224,11 @@ struct AuthorizationHeaderTests {
             Issue.record("bearer not parsed")
         }
         #expect(AuthorizationHeader.parse("Basic !!!") == nil)
+        #expect(AuthorizationHeader.parse("Basic c2hvcDpwdw== junk") == nil)
+        #expect(AuthorizationHeader.parse("Basic c2hvcDpwdw==\tc2hvcDpwdw==") == nil)
+        #expect(
+            AuthorizationHeader.parse("Basic c2hvcDpwdw== \t ").map { "\($0)" }
+                == "basic(shop, ***)")
         #expect(AuthorizationHeader.parse("Bearer abc") == nil)
         #expect(AuthorizationHeader.parse("Bearer secret-token:") == nil)
         #expect(AuthorizationHeader.parse("Token secret-token:abc") == nil)
