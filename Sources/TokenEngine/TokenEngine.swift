@@ -91,7 +91,10 @@ public final class TokenEngine: Sendable {
     /// Checks what a request presented against `instance`.
     ///
     /// A well-formed login token known to the instance authenticates as that token (and fails
-    /// when it expired or was revoked); anything else after `secret-token:` is tried as the
+    /// when it expired or was revoked); an unknown one fails at once (spec §10.10: a credential
+    /// of the token shape is never tried as a password, so an unknown token costs what a
+    /// revoked one costs and no KDF run; an instance password that happens to have the token
+    /// shape works only through `Basic`). Anything else after `secret-token:` is tried as the
     /// instance password (legacy clients send it that way). `Basic` is accepted only when
     /// `allowBasic` (minting) and the user name is the instance id. An instance that has no
     /// password needs no credentials.
@@ -102,16 +105,15 @@ public final class TokenEngine: Sendable {
         async throws(EngineError) -> Principal
     {
         let now = clock.nowMicroseconds()
+        var tokenHash: TokenHash?
+        if case .secretToken(let text) = presented { tokenHash = loginTokenHash(text) }
         let snapshot:
             Result<(auth: InstanceAuth, generation: UInt64, token: Principal?), Rejection> =
                 projection.read { c in
                     guard let state = c.state[instance] else { return .failure(.instanceUnknown) }
                     guard state.isActive else { return .failure(.instanceDeleted) }
                     var token: Principal?
-                    if case .secretToken(let text) = presented,
-                        let hash = LoginTokenSecret.hash(ofPresented: LoginToken.prefix + text),
-                        state.token(hash: hash) != nil
-                    {
+                    if let hash = tokenHash, state.token(hash: hash) != nil {
                         do throws(Rejection) {
                             let permissions = try state.permissions(of: .token(hash), at: now)
                             token = Principal(
@@ -134,6 +136,8 @@ public final class TokenEngine: Sendable {
         case (.basic(let user, let pw), .password):
             guard allowBasic, user == instance.rawValue else { throw .unauthorized }
             (password, basic) = (pw, true)
+        case (.secretToken, .password) where tokenHash != nil:
+            throw .unauthorized
         case (.secretToken(let text), .password):
             (password, basic) = (text, false)
         case (.none, .password):
