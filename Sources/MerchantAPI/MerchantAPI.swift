@@ -18,16 +18,20 @@ public final class MerchantAPI: Sendable {
     public let engine: TokenEngine
     public let clock: any LogClock
     public let throttle: LoginThrottle
+    /// Whose forwarded headers name the client (`trusted-proxies`).
+    public let trustedProxies: TrustedProxies
     public let metrics: MerchantMetrics
     let logger: Logger
 
     public init(
         engine: TokenEngine, clock: any LogClock, throttle: LoginThrottle = LoginThrottle(),
-        metrics: MerchantMetrics = MerchantMetrics(), logger: Logger
+        trustedProxies: TrustedProxies = .none, metrics: MerchantMetrics = MerchantMetrics(),
+        logger: Logger
     ) {
         self.engine = engine
         self.clock = clock
         self.throttle = throttle
+        self.trustedProxies = trustedProxies
         self.metrics = metrics
         self.logger = logger
     }
@@ -169,7 +173,8 @@ extension MerchantAPI {
         let now = clock.nowMicroseconds()
         if guarded,
             let wait = throttle.wait(
-                instance: instance.rawValue, address: context.clientAddress, now: now),
+                instance: instance.rawValue, address: client(request, context).group.description,
+                now: now),
             !engine.presentsLiveLoginToken(presented, instance: instance)
         {
             throw TalerError(
@@ -181,16 +186,23 @@ extension MerchantAPI {
                 presented, instance: instance, allowBasic: allowBasic)
             if guarded, !principal.isLoginToken {
                 throttle.recordSuccess(
-                    instance: instance.rawValue, address: context.clientAddress, now: now)
+                    instance: instance.rawValue,
+                    address: client(request, context).group.description, now: now)
             }
             return principal
         } catch {
             if guarded, error.code == .merchantGenericUnauthorized {
                 throttle.recordFailure(
-                    instance: instance.rawValue, address: context.clientAddress, now: now)
+                    instance: instance.rawValue,
+                    address: client(request, context).group.description, now: now)
             }
             throw error
         }
+    }
+
+    /// The client's address: the peer's, or behind a trusted proxy the one its headers name.
+    func client(_ request: Request, _ context: MerchantRequestContext) -> IPAddress {
+        trustedProxies.client(of: context.peerAddress, headers: request.headers)
     }
 
     /// Authenticates against `admin` for a `/management` call and checks `permission`.

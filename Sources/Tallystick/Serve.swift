@@ -60,6 +60,12 @@ struct Serve: AsyncParsableCommand {
     var mapSize: Int?
     @Option(help: "Bytes the log's map never grows past; appends beyond fail (default 1 TiB).")
     var maxMapSize: Int?
+    @Option(
+        help: """
+            Reverse proxies whose X-Forwarded-For/Forwarded name the client: addresses, CIDR \
+            blocks or unix, comma-separated (default none).
+            """)
+    var trustedProxies: String?
 
     func run() async throws {
         var flags = [String: String]()
@@ -78,6 +84,7 @@ struct Serve: AsyncParsableCommand {
         flags["login-block-time"] = loginBlockTime.map(String.init)
         flags["map-size"] = mapSize.map(String.init)
         flags["max-map-size"] = maxMapSize.map(String.init)
+        flags["trusted-proxies"] = trustedProxies
         let settings: ServerSettings
         do {
             settings = try ServerSettings.resolve(
@@ -121,8 +128,13 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("cannot start: \(error)")
         }
 
+        if settings.trustedProxies != .none {
+            logger.info(
+                "client addresses from forwarded headers",
+                metadata: ["trusted-proxies": "\(settings.trustedProxies)"])
+        }
         let api = MerchantAPI(
-            engine: engine, clock: clock,
+            engine: engine, clock: clock, trustedProxies: settings.trustedProxies,
             metrics: MerchantMetrics(statistics: { log.writerStatistics }), logger: logger)
         let app = Application(
             router: api.buildRouter(),

@@ -1,6 +1,7 @@
 import EventLog
 import Foundation
 import Logging
+import MerchantAPI
 import TokenDomain
 import TokenEngine
 
@@ -24,6 +25,7 @@ import TokenEngine
 /// | `login-block-time` | `--login-block-time` | `TALLYSTICK_LOGIN_BLOCK_TIME` | `3600` (seconds) |
 /// | `map-size` | `--map-size` | `TALLYSTICK_MAP_SIZE` | 64 MiB (or `max-map-size`) |
 /// | `max-map-size` | `--max-map-size` | `TALLYSTICK_MAX_MAP_SIZE` | 1 TiB |
+/// | `trusted-proxies` | `--trusted-proxies` | `TALLYSTICK_TRUSTED_PROXIES` | none |
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
@@ -51,6 +53,8 @@ struct ServerSettings: Equatable {
     var mapSize: Int?
     /// Bytes; the map never grows past this, and appends beyond it fail (HTTP 500, code 54).
     var maxMapSize: Int?
+    /// Proxies whose `X-Forwarded-For`/`Forwarded` name the client (spec §10.4).
+    var trustedProxies = TrustedProxies.none
 
     static let keys: [String: String] = [
         "host": "TALLYSTICK_HOST", "port": "TALLYSTICK_PORT", "data-dir": "TALLYSTICK_DATA_DIR",
@@ -61,6 +65,7 @@ struct ServerSettings: Equatable {
         "tan-all-channels": "TALLYSTICK_TAN_ALL_CHANNELS", "tan-digits": "TALLYSTICK_TAN_DIGITS",
         "login-block-time": "TALLYSTICK_LOGIN_BLOCK_TIME",
         "map-size": "TALLYSTICK_MAP_SIZE", "max-map-size": "TALLYSTICK_MAX_MAP_SIZE",
+        "trusted-proxies": "TALLYSTICK_TRUSTED_PROXIES",
     ]
 
     struct Invalid: Error, CustomStringConvertible {
@@ -134,6 +139,12 @@ struct ServerSettings: Equatable {
                     settings.mapSize = bytes
                 } else {
                     settings.maxMapSize = bytes
+                }
+            case "trusted-proxies":
+                do {
+                    settings.trustedProxies = try TrustedProxies(parsing: value)
+                } catch {
+                    throw Invalid(description: error.description)
                 }
             default:
                 throw Invalid(description: "unknown setting \(key)")
