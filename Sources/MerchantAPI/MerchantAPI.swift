@@ -156,7 +156,12 @@ public final class MerchantAPI: Sendable {
 
 extension MerchantAPI {
     /// Checks the request's credentials for `instance` (Basic only when `allowBasic`),
-    /// through the login throttle.
+    /// through the login throttle (spec §10.4).
+    ///
+    /// A password is admitted by the throttle before the engine hashes it and counted as a
+    /// failure until the check ends; a login token is only looked up, so its failures are
+    /// counted after the lookup, and a token that is valid now passes even while its client
+    /// is held back (one device retrying a revoked token must not lock out the others).
     /// - Throws: 429 while throttled; 401; 404 (2000/2016).
     func authenticate(
         _ request: Request, _ context: MerchantRequestContext, instance: InstanceID,
@@ -165,38 +170,49 @@ extension MerchantAPI {
         guard let presented = AuthorizationHeader.parse(request.headers[.authorization]) else {
             throw TalerError.unauthorized
         }
-        let guarded: Bool
-        switch presented {
-        case .none: guarded = false
-        case .basic, .secretToken: guarded = true
-        }
-        let now = clock.nowMicroseconds()
-        if guarded,
-            let wait = throttle.wait(
-                instance: instance.rawValue, address: client(request, context).group.description,
-                now: now),
-            !engine.presentsLiveLoginToken(presented, instance: instance)
-        {
-            throw TalerError(
-                .merchantGenericUnauthorized, hint: "too many failed login attempts; retry later",
-                status: .tooManyRequests, retryAfter: wait)
-        }
-        do {
-            let principal = try await engine.authenticate(
+        switch presented.check {
+        case .nothing:
+            return try await engine.authenticate(
                 presented, instance: instance, allowBasic: allowBasic)
-            if guarded, !principal.isLoginToken {
-                throttle.recordSuccess(
-                    instance: instance.rawValue,
-                    address: client(request, context).group.description, now: now)
+        case .tokenLookup:
+            if let wait = throttle.wait(
+                instance: instance.rawValue, client: client(request, context),
+                now: clock.nowMicroseconds()),
+                !engine.presentsLiveLoginToken(presented, instance: instance)
+            {
+                throw TalerError.throttled(retryAfter: wait)
             }
-            return principal
-        } catch {
-            if guarded, error.code == .merchantGenericUnauthorized {
-                throttle.recordFailure(
-                    instance: instance.rawValue,
-                    address: client(request, context).group.description, now: now)
+            do {
+                return try await engine.authenticate(
+                    presented, instance: instance, allowBasic: allowBasic)
+            } catch {
+                if error.code == .merchantGenericUnauthorized {
+                    throttle.recordFailure(
+                        instance: instance.rawValue, client: client(request, context),
+                        now: clock.nowMicroseconds())
+                }
+                throw error
             }
-            throw error
+        case .passwordHash:
+            let client = client(request, context)
+            let attempt: LoginThrottle.Attempt
+            switch throttle.admit(
+                instance: instance.rawValue, client: client, now: clock.nowMicroseconds())
+            {
+            case .wait(let seconds): throw TalerError.throttled(retryAfter: seconds)
+            case .admitted(let admitted): attempt = admitted
+            }
+            do {
+                let principal = try await engine.authenticate(
+                    presented, instance: instance, allowBasic: allowBasic)
+                throttle.finish(attempt, .succeeded, now: clock.nowMicroseconds())
+                return principal
+            } catch {
+                let counted = error.code == .merchantGenericUnauthorized
+                throttle.finish(
+                    attempt, counted ? .failed : .abandoned, now: clock.nowMicroseconds())
+                throw error
+            }
         }
     }
 

@@ -58,6 +58,13 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
         .genericUploadExceedsLimit, hint: "the request body is too large")
     static let unauthorized = TalerError(.merchantGenericUnauthorized, hint: "unauthorized")
 
+    /// 429 (code 2015) from the login throttle: decided before any password is looked at.
+    static func throttled(retryAfter: Int) -> TalerError {
+        TalerError(
+            .merchantGenericUnauthorized, hint: "too many failed login attempts; retry later",
+            status: .tooManyRequests, retryAfter: retryAfter)
+    }
+
     /// The Taler error for any error a handler threw: the one mapping.
     static func from(_ error: any Error) -> TalerError {
         switch error {

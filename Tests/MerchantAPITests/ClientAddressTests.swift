@@ -252,7 +252,7 @@ struct ClientAddressTests {
     /// one attacker locked every client out (and any login reset the attacker's count).
     @Test func behindATrustedProxyOneClientsFailuresHoldBackOnlyThatClient() async throws {
         var policy = LoginThrottle.Policy()
-        policy.freeFailuresPerAddress = 2
+        policy.freeFailuresPerClient = 2
         let h = try await APIHarness(
             throttle: policy, trustedProxies: try TrustedProxies(parsing: "unix"))
         try await h.test { client in
@@ -299,7 +299,7 @@ struct ClientAddressTests {
 
     @Test func withoutTrustedProxiesForwardedHeadersChangeNothing() async throws {
         var policy = LoginThrottle.Policy()
-        policy.freeFailuresPerAddress = 2
+        policy.freeFailuresPerClient = 2
         let h = try await APIHarness(throttle: policy)
         try await h.test { client in
             var statuses = [HTTPResponse.Status]()
