@@ -1,4 +1,5 @@
 import NIOCore
+import TokenEngine
 
 /// An IP address as the login throttle and the password-hashing queue count clients.
 ///
@@ -37,6 +38,9 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// The address a client is counted as: an IPv4 address itself, an IPv6 address its /64.
     public var group: IPAddress { isV4 ? self : IPAddress(high: high, low: 0) }
+
+    /// The client's share of the password-hashing queue: its ``group``.
+    public var requester: RequesterKey { RequesterKey(high: group.high, low: group.low) }
 
     /// The first `bits` bits of the 128 (IPv4 prefixes count from 96), the rest zero.
     func masked(to bits: Int) -> IPAddress {

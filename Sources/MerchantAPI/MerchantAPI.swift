@@ -159,10 +159,14 @@ extension MerchantAPI {
     /// through the login throttle (spec §10.4).
     ///
     /// A password is admitted by the throttle before the engine hashes it and counted as a
-    /// failure until the check ends; a login token is only looked up, so its failures are
-    /// counted after the lookup, and a token that is valid now passes even while its client
-    /// is held back (one device retrying a revoked token must not lock out the others).
-    /// - Throws: 429 while throttled; 401; 404 (2000/2016).
+    /// failure until the check ends; the hash then waits in the client's share of the hashing
+    /// queue. A refusal for a full queue counts as a failure too: it is decided before any
+    /// hash, but the credential cache answers a recently verified password without the queue,
+    /// so uncounted refusals would let a guess be tested against the cache for free while the
+    /// queue is full. A login token is only looked up, so its failures are counted after the
+    /// lookup, and a token that is valid now passes even while its client is held back (one
+    /// device retrying a revoked token must not lock out the others).
+    /// - Throws: 429 while throttled or while the hashing queue is full; 401; 404 (2000/2016).
     func authenticate(
         _ request: Request, _ context: MerchantRequestContext, instance: InstanceID,
         allowBasic: Bool = false
@@ -204,7 +208,8 @@ extension MerchantAPI {
             }
             do {
                 let principal = try await engine.authenticate(
-                    presented, instance: instance, allowBasic: allowBasic)
+                    presented, instance: instance, allowBasic: allowBasic,
+                    requester: client.requester)
                 throttle.finish(attempt, .succeeded, now: clock.nowMicroseconds())
                 return principal
             } catch {
@@ -219,6 +224,11 @@ extension MerchantAPI {
     /// The client's address: the peer's, or behind a trusted proxy the one its headers name.
     func client(_ request: Request, _ context: MerchantRequestContext) -> IPAddress {
         trustedProxies.client(of: context.peerAddress, headers: request.headers)
+    }
+
+    /// Whose share of the hashing queue a request's password work uses: its client's.
+    func requester(_ request: Request, _ context: MerchantRequestContext) -> RequesterKey {
+        client(request, context).requester
     }
 
     /// Authenticates against `admin` for a `/management` call and checks `permission`.
@@ -404,7 +414,8 @@ extension MerchantAPI {
         return Self.answer(
             try await engine.changeCredentials(
                 instance: instance, to: auth, by: principal,
-                twoFactor: try Self.twoFactor(request, body: bytes)))
+                twoFactor: try Self.twoFactor(request, body: bytes),
+                requester: requester(request, context)))
     }
 
     /// `POST /management/instances/$ID/auth`.
@@ -418,7 +429,8 @@ extension MerchantAPI {
         return Self.answer(
             try await engine.changeCredentials(
                 instance: instance, to: auth, by: nil,
-                twoFactor: try Self.twoFactor(request, body: bytes)))
+                twoFactor: try Self.twoFactor(request, body: bytes),
+                requester: requester(request, context)))
     }
 
     /// `POST /management/instances`.
@@ -439,7 +451,7 @@ extension MerchantAPI {
             id: id, name: name, auth: auth, email: try WireTypes.optionalString(body, "email"),
             phoneNumber: try WireTypes.optionalString(body, "phone_number"),
             details: WireTypes.encode(WireTypes.businessFields(of: body)))
-        try await engine.createInstance(new)
+        try await engine.createInstance(new, requester: requester(request, context))
         return Self.noContent()
     }
 

@@ -71,7 +71,10 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
         case let taler as TalerError:
             return taler
         case let engine as EngineError:
-            var taler = TalerError(engine.code, hint: engine.hint, parameter: engine.parameter)
+            var taler = TalerError(
+                engine.code, hint: engine.hint, parameter: engine.parameter,
+                status: engine.retryAfter == nil ? nil : .tooManyRequests,
+                retryAfter: engine.retryAfter)
             taler.retryCounter = engine.rejection?.retryCounter.map(Int.init)
             return taler
         case is HTTPParserError:

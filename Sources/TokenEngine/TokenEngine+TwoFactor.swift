@@ -78,19 +78,22 @@ extension TokenEngine {
         throw EngineError(code: .genericInternalInvariantFailure, hint: "no token was issued")
     }
 
-    /// Changes credentials like ``changeCredentials(instance:to:by:)``, behind the gate.
+    /// Changes credentials like ``changeCredentials(instance:to:by:requester:)``, behind the
+    /// gate.
     public func changeCredentials(
         instance: InstanceID, to newAuth: NewAuth, by principal: Principal?,
-        twoFactor: TwoFactorRequest
+        twoFactor: TwoFactorRequest, requester: RequesterKey = .local
     ) async throws(EngineError) -> Guarded<Void> {
         guard !configuration.twoFactor.gate.isOff else {
-            try await changeCredentials(instance: instance, to: newAuth, by: principal)
+            try await changeCredentials(
+                instance: instance, to: newAuth, by: principal, requester: requester)
             return .performed(())
         }
         let auth: InstanceAuth
         switch newAuth {
         case .external: auth = .external
-        case .password(let password): auth = .password(try await hasher.hash(password))
+        case .password(let password):
+            auth = .password(try await hasher.hash(password, for: requester))
         }
         let events = try await runProtected(
             .credentialChange, .changeCredentials(ChangeCredentials(auth: auth)),

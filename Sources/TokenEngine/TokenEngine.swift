@@ -36,7 +36,11 @@ public final class TokenEngine: Sendable {
         self.clock = clock
         projection = Projection(try ReplayedState.load(log))
         hasher = PasswordHasher(
-            parameters: configuration.passwordHashing, threads: configuration.kdfThreads)
+            parameters: configuration.passwordHashing,
+            limits: HashingQueue.Limits(
+                threads: configuration.kdfThreads, waiting: configuration.kdfQueueLimit,
+                perRequester: configuration.kdfQueueLimitPerRequester),
+            derive: configuration.keyDerivation)
         cache = CredentialCache(
             capacity: configuration.credentialCacheCapacity,
             lifetime: configuration.credentialCacheLifetime)
@@ -98,9 +102,13 @@ public final class TokenEngine: Sendable {
     /// instance password (legacy clients send it that way). `Basic` is accepted only when
     /// `allowBasic` (minting) and the user name is the instance id. An instance that has no
     /// password needs no credentials.
-    /// - Throws: 404 (2000/2016) for an unknown or deleted instance, 401 (2015) otherwise.
+    ///
+    /// A password check waits for its turn in `requester`'s share of the hashing queue.
+    /// - Throws: 404 (2000/2016) for an unknown or deleted instance; ``EngineError/busy``
+    ///   (429) when `requester`'s share or the queue is full; 401 (2015) otherwise.
     public func authenticate(
-        _ presented: PresentedCredential, instance: InstanceID, allowBasic: Bool = false
+        _ presented: PresentedCredential, instance: InstanceID, allowBasic: Bool = false,
+        requester: RequesterKey = .local
     )
         async throws(EngineError) -> Principal
     {
@@ -145,7 +153,9 @@ public final class TokenEngine: Sendable {
         }
         guard case .password(let stored) = auth else { throw .unauthorized }
         if !cache.contains(instance, password: password, generation: generation, now: now) {
-            guard try await hasher.verify(password, against: stored) else { throw .unauthorized }
+            guard try await hasher.verify(password, against: stored, for: requester) else {
+                throw .unauthorized
+            }
             cache.insert(instance, password: password, generation: generation, now: now)
         }
         return Principal(
@@ -274,8 +284,12 @@ public final class TokenEngine: Sendable {
 
     /// Creates an instance. Repeating a creation with the same data succeeds and changes
     /// nothing; with other data it fails with 409 (2600). Returns whether it was created now.
+    /// The password is hashed (and compared with an existing one) in `requester`'s share of
+    /// the hashing queue: ``EngineError/busy`` when it is full.
     @discardableResult
-    public func createInstance(_ new: NewInstance) async throws(EngineError) -> Bool {
+    public func createInstance(_ new: NewInstance, requester: RequesterKey = .local)
+        async throws(EngineError) -> Bool
+    {
         let now = clock.nowMicroseconds()
         let existing: (auth: InstanceAuth, generation: UInt64)? = projection.read { c in
             c.state[new.id].map { ($0.auth, $0.credentialGeneration) }
@@ -287,12 +301,12 @@ public final class TokenEngine: Sendable {
             auth = .external
         case .password(let password):
             if let existing, case .password(let stored) = existing.auth,
-                try await hasher.verify(password, against: stored)
+                try await hasher.verify(password, against: stored, for: requester)
             {
                 verified = existing.generation
                 auth = existing.auth
             } else {
-                auth = .password(try await hasher.hash(password))
+                auth = .password(try await hasher.hash(password, for: requester))
             }
         }
         let command = CreateInstance(
@@ -302,16 +316,20 @@ public final class TokenEngine: Sendable {
     }
 
     /// Replaces an instance's credentials; needs `instances-auth-write` (the instance's own
-    /// credentials or a token with that permission). Existing login tokens stay valid.
+    /// credentials or a token with that permission). Existing login tokens stay valid. A new
+    /// password is hashed in `requester`'s share of the hashing queue (``EngineError/busy``
+    /// when it is full).
     public func changeCredentials(
-        instance: InstanceID, to newAuth: NewAuth, by principal: Principal?
+        instance: InstanceID, to newAuth: NewAuth, by principal: Principal?,
+        requester: RequesterKey = .local
     )
         async throws(EngineError)
     {
         let auth: InstanceAuth
         switch newAuth {
         case .external: auth = .external
-        case .password(let password): auth = .password(try await hasher.hash(password))
+        case .password(let password):
+            auth = .password(try await hasher.hash(password, for: requester))
         }
         _ = try await run(
             .changeCredentials(ChangeCredentials(auth: auth)), on: instance,

@@ -1,3 +1,4 @@
+import EventLogTestSupport
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -123,6 +124,65 @@ struct ConcurrentLoginTests {
             }
             #expect(guesses.count(where: { $0 == .unauthorized }) == budget)
             #expect(guesses.dropFirst(budget).allSatisfy { $0 == .tooManyRequests })
+        }
+    }
+
+    /// Finding 1, second half: the one hash thread had an unbounded first-in-first-out queue,
+    /// so during a burst of wrong passwords another instance's correct login waited 8.3 s.
+    /// Now the burst waits in its own address's share and the login is served next: checked
+    /// here by the order the KDF runs in, not by time.
+    @Test func aBurstFromOneAddressDoesNotDelayAnotherAddressesLogin() async throws {
+        let latch = Latch()
+        let order = Recorded()
+        let h = try await APIHarness(
+            configure: { configuration in
+                configuration.keyDerivation = { password, salt, log2N, r, p, count in
+                    let text = String(decoding: password, as: UTF8.self)
+                    order.append(text)
+                    if text.hasPrefix("guess") { latch.pass() }
+                    return try PasswordHasher.derive(
+                        password, salt: salt, log2N: log2N, r: r, p: p, count: count)
+                }
+            }, trustedProxies: try TrustedProxies(parsing: "unix"))
+        let queue = h.engine.hasher.queue
+        let share = h.engine.configuration.kdfQueueLimitPerRequester
+        let budget = LoginThrottle.Policy().freeFailuresPerClient + 1
+        try await h.test { client in
+            let before = h.engine.hasher.runs.current
+            let burst = Task {
+                try await Self.burst(
+                    client, count: 10, auth: { n in basic("shop", "guess \(n)") },
+                    forwardedFor: { _ in "203.0.113.9" })
+            }
+            let queued = await eventually {
+                h.engine.hasher.runs.current == before + 1 && queue.waitingCount == share - 1
+            }
+            #expect(queued, "one guess hashing, the rest of the address's share waiting")
+            let owner = Task {
+                try await client.call(
+                    .post, "/private/token", auth: basic("admin", APIHarness.adminPassword),
+                    json: #"{"scope":"readonly"}"#,
+                    headers: [TrustedProxies.xForwardedFor: "198.51.100.1"])
+            }
+            #expect(await eventually { queue.waitingCount == share }, "the owner's login waits")
+            latch.open()
+            let minted = try await owner.value
+            #expect(minted.status == .ok)
+            h.remember(minted.json["access_token"]?.stringValue ?? "")
+            let answers = try await burst.value
+            let ran = order.all.suffix(share + 1)
+            #expect(ran.first?.hasPrefix("guess") == true)
+            #expect(ran.dropFirst().first == APIHarness.adminPassword)
+            #expect(ran.dropFirst(2).allSatisfy { $0.hasPrefix("guess") })
+            // The throttle admitted its budget, the share took what fit, the rest was 429.
+            #expect(answers.count(where: { $0.status == .unauthorized }) == share)
+            let refused = answers.filter { $0.status == .tooManyRequests }
+            #expect(refused.count == 10 - share)
+            #expect(refused.allSatisfy { $0.code == 2015 && $0.headers[.retryAfter] != nil })
+            let busy = refused.filter {
+                $0.json["hint"]?.stringValue?.contains("password checks are waiting") == true
+            }
+            #expect(busy.count == budget - share)
         }
     }
 }
