@@ -7,8 +7,9 @@ import TokenDomain
 /// command to its instance's actor.
 ///
 /// Reads (token checks, listings, details) go straight to the committed state under a short
-/// lock; password checks run the KDF on threads of their own (after a cache of recent
-/// successes); writes go through ``InstanceActor``s and the group-committed log.
+/// lock; password checks run the KDF on threads of their own, in a bounded queue that serves
+/// requesters in turn (``HashingQueue``, after a cache of recent successes); writes go
+/// through ``InstanceActor``s and the group-committed log.
 public final class TokenEngine: Sendable {
     public let configuration: EngineConfiguration
     let log: any EventStore
