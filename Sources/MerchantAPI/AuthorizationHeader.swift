@@ -2,7 +2,8 @@ import TokenEngine
 
 /// Reads the `Authorization` header into a ``PresentedCredential`` (spec §3).
 ///
-/// - `Basic base64(user:password)`;
+/// - `Basic base64(user:password)`, nothing after the base64 but spaces or tabs (spec
+///   §10.10: `Basic <base64> junk` is malformed, not the credential in front of the junk);
 /// - `Bearer secret-token:...`, the scheme word in any case and followed by one or more
 ///   spaces;
 /// - a bare `secret-token:...` with no scheme (the PHP SDK's managed mode).
@@ -28,7 +29,8 @@ enum AuthorizationHeader {
         }
         if equalsIgnoringCase(scheme, "basic") {
             let encoded = value.prefix { $0 != " " && $0 != "\t" }
-            guard let decoded = Base64.decode(encoded),
+            guard value[encoded.endIndex...].allSatisfy({ $0 == " " || $0 == "\t" }),
+                let decoded = Base64.decode(encoded),
                 let text = String(validating: decoded, as: UTF8.self),
                 let colon = text.firstIndex(of: ":")
             else { return nil }

@@ -1,31 +1,57 @@
 import Synchronization
 
-/// Slows down password guessing: failed Basic or password-bearer attempts are counted per
-/// client address and per instance, and further attempts get 429 with `Retry-After` for a
-/// while.
+/// Slows down password guessing (spec §10.4): failed password attempts (Basic, or a
+/// `secret-token:` that is not a login token) are counted per client and per instance, and
+/// further attempts get 429 with `Retry-After` for a while.
 ///
-/// - Per address: after ``Policy/freeFailuresPerAddress`` failures within
-///   ``Policy/window``, each further failure doubles the wait, up to
-///   ``Policy/maximumAddressDelay``. This is the attacker's own penalty.
-/// - Per instance (a distributed attack from many addresses): after
-///   ``Policy/freeFailuresPerInstance`` failures within the window, new attempts wait too,
-///   but never longer than ``Policy/maximumInstanceDelay`` (a few seconds), and an address
-///   that logged in to that instance successfully within ``Policy/trustLifetime`` is not
-///   held back at all. So the owner's correct password waits a few seconds at most behind
-///   an attacker's failures, and not at all from a device that logged in before.
+/// Why this shape. A password check costs ~55 ms of a KDF thread. A throttle that counts a
+/// failure only once the hash has run lets through every attempt that arrives during those
+/// 55 ms: the adversarial probe had 100 parallel wrong passwords from one address all checked.
+/// So an attempt is **admitted before its hash runs** (``admit(instance:client:now:)``) and
+/// counts as a failure from that moment, *in flight*, until it is finished
+/// (``finish(_:_:now:)``): a failure keeps it, a success takes it back and clears its client's
+/// count, and an attempt that never reached a check (an unknown instance) just takes it back.
+/// The budget is then the same whether guesses come one after another or all at once, and it
+/// is decided before any hash, so a throttled answer never depends on the password.
+///
+/// What is counted, and by which key:
+/// - A **client** is one address asking one instance: the address's ``IPAddress/group`` (IPv4
+///   itself, IPv6 its /64) with the instance id. After ``Policy/freeFailuresPerClient``
+///   failures within ``Policy/window`` (in flight included), each further one doubles the
+///   client's wait, up to ``Policy/maximumClientDelay``. This is the attacker's own penalty. A
+///   success clears only its own client: a tenant that logs in to its own instance between
+///   guesses against another keeps its count there (finding 2 of the probe).
+/// - An **instance** counts the failures of every client, in flight included (an attack from
+///   many addresses). After ``Policy/freeFailuresPerInstance`` new attempts wait too, never
+///   longer than ``Policy/maximumInstanceDelay`` (a few seconds), and a client that logged in
+///   within ``Policy/trustLifetime`` is not held back by it at all: the owner's correct
+///   password waits a few seconds at most behind an attack, and not at all from a device that
+///   logged in before.
+///
+/// Login tokens. A `secret-token:` of the token shape is only looked up, never hashed (spec
+/// §10.10), so it needs no admission: ``wait(instance:client:now:)`` says whether its client or
+/// instance is held back (a token that is valid now passes anyway, see
+/// `TokenEngine.presentsLiveLoginToken`), and ``recordFailure(instance:client:now:)`` counts
+/// an unknown, expired or revoked one. That check is the hot path: while no failure is recent
+/// enough to have left a count or a block behind, it costs one atomic load and never formats
+/// the client's address. Password attempts always take the lock: they are about to spend a
+/// KDF run or a credential-cache lookup, next to which a lock and three hashes are nothing.
 ///
 /// Memory is fixed at start: each table is a direct-mapped array of slots indexed by a
-/// per-process-seeded hash of the key. A slot whose entry went quiet is reused; two live keys
-/// in one slot share its counters (which can only make throttling stricter, never looser).
+/// per-process-seeded hash of the key. A slot whose entry went quiet is taken over by the
+/// next key; keys that meet in a live slot share its counts and its block (stricter, never
+/// looser): a success then clears nothing, since the count is not its own alone.
 public final class LoginThrottle: Sendable {
     public struct Policy: Sendable {
-        public var freeFailuresPerAddress = 5
-        public var maximumAddressDelay: Int64 = 300_000_000
+        public var freeFailuresPerClient = 5
+        /// µs.
+        public var maximumClientDelay: Int64 = 300_000_000
         public var freeFailuresPerInstance = 20
+        /// µs.
         public var maximumInstanceDelay: Int64 = 5_000_000
         /// Failures older than this are forgotten (µs).
         public var window: Int64 = 600_000_000
-        /// How long a successful login exempts its address from the instance's throttle (µs).
+        /// How long a successful login exempts its client from the instance's throttle (µs).
         public var trustLifetime: Int64 = 3_600_000_000
         /// Slots per table.
         public var slots = 8_192
@@ -33,128 +59,249 @@ public final class LoginThrottle: Sendable {
         public init() {}
     }
 
+    /// Whether a password attempt may go ahead.
+    public enum Admission: Sendable {
+        /// Go ahead, and ``finish(_:_:now:)`` the attempt exactly once.
+        case admitted(Attempt)
+        /// Held back: answer 429 with `Retry-After` of this many seconds.
+        case wait(seconds: Int)
+    }
+
+    /// An admitted attempt, counted as a failure in flight until it is finished.
+    public struct Attempt: Sendable {
+        fileprivate let client: Key
+        fileprivate let instance: Key
+        fileprivate let trust: Key
+    }
+
+    /// How an attempt ended.
+    public enum Outcome: Sendable {
+        /// The password was right.
+        case succeeded
+        /// The password was wrong, or the attempt was refused without a check for a reason
+        /// the client could use to learn something (a full hashing queue).
+        case failed
+        /// It never reached a password check (an unknown or deleted instance, an internal
+        /// error): not counted.
+        case abandoned
+    }
+
+    fileprivate struct Key {
+        let hash: Int
+        let index: Int
+    }
+
     struct Slot {
+        /// The key that took the slot while it was quiet.
         var key = 0
+        /// Whether another key used it since.
+        var shared = false
         var failures = 0
+        var inFlight = 0
         var lastFailure: Int64 = .min
         var blockedUntil: Int64 = .min
+
+        init(key: Int = 0) { self.key = key }
     }
 
     struct Tables {
-        var addresses: [Slot]
+        var clients: [Slot]
         var instances: [Slot]
-        /// (instance, address) keys that logged in, with when.
+        /// Clients (address group and instance) that logged in, with when.
         var trusted: [(key: Int, at: Int64)]
     }
 
     public let policy: Policy
     private let tables: Mutex<Tables>
-    /// When the last failure was recorded: while none is recent enough to have left a count or
-    /// a block behind, ``wait(instance:address:now:)`` answers without hashing or locking.
-    private let lastFailure = Atomic<Int64>(.min)
+    /// When a failure was last counted or a block last set: while none is recent enough to
+    /// have left a count or a block behind, ``wait(instance:client:now:)`` answers at once.
+    private let lastEvent = Atomic<Int64>(.min)
 
     public init(policy: Policy = Policy()) {
         self.policy = policy
         let count = max(policy.slots, 1)
         tables = Mutex(
             Tables(
-                addresses: Array(repeating: Slot(), count: count),
+                clients: Array(repeating: Slot(), count: count),
                 instances: Array(repeating: Slot(), count: count),
                 trusted: Array(repeating: (key: 0, at: Int64.min), count: count)))
     }
 
     /// Slots held in all tables together: fixed at start.
     public var slotCount: Int {
-        tables.withLock { $0.addresses.count + $0.instances.count + $0.trusted.count }
+        tables.withLock { $0.clients.count + $0.instances.count + $0.trusted.count }
     }
 
-    private static func key(_ parts: String...) -> Int {
-        var hasher = Hasher()
-        for part in parts { hasher.combine(part) }
-        return hasher.finalize()
-    }
+    // MARK: Password attempts
 
-    private func index(_ key: Int) -> Int { Int(UInt(bitPattern: key) % UInt(policy.slots)) }
-
-    /// Whether an attempt on `instance` from `address` may go ahead at `now` (µs).
-    /// `address` is evaluated only when some failure is recent enough to matter, so the
-    /// common case (no attack) costs one atomic load.
-    /// - Returns: `nil` to go ahead, or the seconds to wait.
-    public func wait(instance: String, address: @autoclosure () -> String, now: Int64) -> Int? {
-        let quietAfter = max(
-            policy.window, policy.maximumAddressDelay, policy.maximumInstanceDelay)
-        if Self.elapsed(since: lastFailure.load(ordering: .relaxed), now) > quietAfter {
-            return nil
-        }
-        let address = address()
-        let addressKey = Self.key("a", address)
-        let instanceKey = Self.key("i", instance)
-        let trustKey = Self.key("t", instance, address)
-        return tables.withLock { t -> Int? in
-            let a = t.addresses[index(addressKey)]
-            if a.key == addressKey, a.blockedUntil > now { return seconds(a.blockedUntil - now) }
-            let i = t.instances[index(instanceKey)]
-            if i.key == instanceKey, i.blockedUntil > now {
-                let trusted = t.trusted[index(trustKey)]
-                if trusted.key == trustKey,
-                    Self.elapsed(since: trusted.at, now) < policy.trustLifetime
-                {
-                    return nil
-                }
-                return seconds(i.blockedUntil - now)
+    /// Admits a password attempt on `instance` from `client` at `now` (µs), counting it as a
+    /// failure in flight, or says how long to wait. Decided before the password is looked at.
+    public func admit(instance: String, client: IPAddress, now: Int64) -> Admission {
+        let attempt = attempt(instance: instance, client: client)
+        let (admission, blocked) = tables.withLock { t -> (Admission, Bool) in
+            each(attempt, &t) { slot, key, _ in take(&slot, key, now) }
+            if let wait = held(t, attempt, now) { return (.wait(seconds: wait), false) }
+            var blocked = false
+            each(attempt, &t) { slot, _, limit in
+                forget(&slot, now)
+                slot.inFlight += 1
+                block(&slot, now: now, limit)
+                blocked = blocked || slot.blockedUntil > now
             }
+            return (.admitted(attempt), blocked)
+        }
+        if blocked { note(now) }
+        return admission
+    }
+
+    /// Ends an admitted attempt at `now` (µs).
+    public func finish(_ attempt: Attempt, _ outcome: Outcome, now: Int64) {
+        tables.withLock { t in
+            each(attempt, &t) { slot, key, limit in
+                slot.inFlight = max(slot.inFlight - 1, 0)
+                switch outcome {
+                case .failed:
+                    fail(&slot, now: now, limit)
+                case .succeeded where limit.clearedBySuccess:
+                    if slot.key == key.hash, !slot.shared {
+                        slot.failures = 0
+                        slot.lastFailure = .min
+                        slot.blockedUntil = .min
+                    }
+                case .succeeded, .abandoned:
+                    break
+                }
+            }
+            if outcome == .succeeded { t.trusted[attempt.trust.index] = (attempt.trust.hash, now) }
+        }
+        if outcome == .failed { note(now) }
+    }
+
+    // MARK: Login tokens
+
+    /// Whether a login-token attempt on `instance` from `client` may go ahead at `now` (µs):
+    /// `nil`, or the seconds to wait. `client` is evaluated only when some failure is recent
+    /// enough to matter, so the common case (no attack) costs one atomic load.
+    public func wait(instance: String, client: @autoclosure () -> IPAddress, now: Int64) -> Int? {
+        let quietAfter = max(
+            policy.window, policy.maximumClientDelay, policy.maximumInstanceDelay)
+        if Self.elapsed(since: lastEvent.load(ordering: .relaxed), now) > quietAfter {
             return nil
+        }
+        let attempt = attempt(instance: instance, client: client())
+        return tables.withLock { held($0, attempt, now) }
+    }
+
+    /// Counts a failed login-token attempt (unknown, expired or revoked) at `now` (µs).
+    public func recordFailure(instance: String, client: IPAddress, now: Int64) {
+        let attempt = attempt(instance: instance, client: client)
+        tables.withLock { t in
+            each(attempt, &t) { slot, key, limit in
+                take(&slot, key, now)
+                fail(&slot, now: now, limit)
+            }
+        }
+        note(now)
+    }
+
+    // MARK: Slots
+
+    /// A table's rule: failures free of any wait, the longest wait, whether a success clears.
+    private struct Limit {
+        let free: Int
+        let cap: Int64
+        let clearedBySuccess: Bool
+    }
+
+    /// Runs `body` on the attempt's client slot, then on its instance slot.
+    private func each(
+        _ attempt: Attempt, _ t: inout Tables, _ body: (inout Slot, Key, Limit) -> Void
+    ) {
+        body(
+            &t.clients[attempt.client.index], attempt.client,
+            Limit(
+                free: policy.freeFailuresPerClient, cap: policy.maximumClientDelay,
+                clearedBySuccess: true))
+        body(
+            &t.instances[attempt.instance.index], attempt.instance,
+            Limit(
+                free: policy.freeFailuresPerInstance, cap: policy.maximumInstanceDelay,
+                clearedBySuccess: false))
+    }
+
+    private func attempt(instance: String, client: IPAddress) -> Attempt {
+        let group = client.group
+        func key(_ tag: UInt8, withClient: Bool) -> Key {
+            var hasher = Hasher()
+            hasher.combine(tag)
+            hasher.combine(instance)
+            if withClient { hasher.combine(group) }
+            let hash = hasher.finalize()
+            return Key(hash: hash, index: Int(UInt(bitPattern: hash) % UInt(max(policy.slots, 1))))
+        }
+        return Attempt(
+            client: key(0, withClient: true), instance: key(1, withClient: false),
+            trust: key(2, withClient: true))
+    }
+
+    /// The seconds `attempt` must wait, or `nil`: its client's block, then its instance's
+    /// unless the client is trusted there.
+    private func held(_ t: Tables, _ attempt: Attempt, _ now: Int64) -> Int? {
+        let client = t.clients[attempt.client.index]
+        if client.blockedUntil > now { return seconds(client.blockedUntil - now) }
+        let instance = t.instances[attempt.instance.index]
+        guard instance.blockedUntil > now else { return nil }
+        let trusted = t.trusted[attempt.trust.index]
+        if trusted.key == attempt.trust.hash,
+            Self.elapsed(since: trusted.at, now) < policy.trustLifetime
+        {
+            return nil
+        }
+        return seconds(instance.blockedUntil - now)
+    }
+
+    /// Hands a quiet slot to `key`, or marks a live one shared when `key` is not its owner.
+    private func take(_ slot: inout Slot, _ key: Key, _ now: Int64) {
+        let quiet =
+            slot.inFlight == 0 && slot.blockedUntil <= now
+            && Self.elapsed(since: slot.lastFailure, now) > policy.window
+        if quiet {
+            slot = Slot(key: key.hash)
+        } else if slot.key != key.hash {
+            slot.shared = true
         }
     }
 
-    /// Counts a failed attempt.
-    public func recordFailure(instance: String, address: String, now: Int64) {
-        var seen = lastFailure.load(ordering: .relaxed)
+    private func forget(_ slot: inout Slot, _ now: Int64) {
+        if Self.elapsed(since: slot.lastFailure, now) > policy.window { slot.failures = 0 }
+    }
+
+    private func fail(_ slot: inout Slot, now: Int64, _ limit: Limit) {
+        forget(&slot, now)
+        slot.failures += 1
+        slot.lastFailure = now
+        block(&slot, now: now, limit)
+    }
+
+    /// Blocks the slot as a failure at `now` would: beyond the free ones, each counted attempt
+    /// (failures and attempts in flight) doubles the wait from one second, up to the cap.
+    private func block(_ slot: inout Slot, now: Int64, _ limit: Limit) {
+        let counted = slot.failures + slot.inFlight
+        guard counted > limit.free else { return }
+        let doublings = min(counted - limit.free - 1, 30)
+        let delay = min(Int64(1_000_000) << Int64(doublings), limit.cap)
+        slot.blockedUntil = max(slot.blockedUntil, now + delay)
+    }
+
+    /// Records that a count or a block changed at `now`, for the fast path of ``wait``.
+    private func note(_ now: Int64) {
+        var seen = lastEvent.load(ordering: .relaxed)
         while seen < now {
-            let (exchanged, current) = lastFailure.compareExchange(
+            let (exchanged, current) = lastEvent.compareExchange(
                 expected: seen, desired: now, ordering: .relaxed)
             if exchanged { break }
             seen = current
         }
-        let addressKey = Self.key("a", address)
-        let instanceKey = Self.key("i", instance)
-        tables.withLock { t in
-            Self.fail(
-                &t.addresses[index(addressKey)], key: addressKey, now: now,
-                free: policy.freeFailuresPerAddress, cap: policy.maximumAddressDelay,
-                window: policy.window)
-            Self.fail(
-                &t.instances[index(instanceKey)], key: instanceKey, now: now,
-                free: policy.freeFailuresPerInstance, cap: policy.maximumInstanceDelay,
-                window: policy.window)
-        }
-    }
-
-    /// Records a successful password login: the address is trusted for the instance, and its
-    /// own failure count is cleared.
-    public func recordSuccess(instance: String, address: String, now: Int64) {
-        let addressKey = Self.key("a", address)
-        let trustKey = Self.key("t", instance, address)
-        tables.withLock { t in
-            t.trusted[index(trustKey)] = (trustKey, now)
-            let i = index(addressKey)
-            if t.addresses[i].key == addressKey { t.addresses[i] = Slot() }
-        }
-    }
-
-    private static func fail(
-        _ slot: inout Slot, key: Int, now: Int64, free: Int, cap: Int64, window: Int64
-    ) {
-        let quiet = elapsed(since: slot.lastFailure, now) > window && slot.blockedUntil <= now
-        if slot.key != key && quiet { slot = Slot(key: key) }
-        if elapsed(since: slot.lastFailure, now) > window { slot.failures = 0 }
-        slot.key = key
-        slot.failures += 1
-        slot.lastFailure = now
-        guard slot.failures > free else { return }
-        let doublings = min(slot.failures - free - 1, 30)
-        let delay = min(Int64(1_000_000) << Int64(doublings), cap)
-        slot.blockedUntil = max(slot.blockedUntil, now + delay)
     }
 
     /// `now - then`, saturating (the empty slot's `Int64.min` means "long ago").

@@ -19,16 +19,20 @@ public final class MerchantAPI: Sendable {
     public let engine: TokenEngine
     public let clock: any LogClock
     public let throttle: LoginThrottle
+    /// Whose forwarded headers name the client (`trusted-proxies`).
+    public let trustedProxies: TrustedProxies
     public let metrics: MerchantMetrics
     let logger: Logger
 
     public init(
         engine: TokenEngine, clock: any LogClock, throttle: LoginThrottle = LoginThrottle(),
-        metrics: MerchantMetrics = MerchantMetrics(), logger: Logger
+        trustedProxies: TrustedProxies = .none, metrics: MerchantMetrics = MerchantMetrics(),
+        logger: Logger
     ) {
         self.engine = engine
         self.clock = clock
         self.throttle = throttle
+        self.trustedProxies = trustedProxies
         self.metrics = metrics
         self.logger = logger
     }
@@ -153,8 +157,17 @@ public final class MerchantAPI: Sendable {
 
 extension MerchantAPI {
     /// Checks the request's credentials for `instance` (Basic only when `allowBasic`),
-    /// through the login throttle.
-    /// - Throws: 429 while throttled; 401; 404 (2000/2016).
+    /// through the login throttle (spec §10.4).
+    ///
+    /// A password is admitted by the throttle before the engine hashes it and counted as a
+    /// failure until the check ends; the hash then waits in the client's share of the hashing
+    /// queue. A refusal for a full queue counts as a failure too: it is decided before any
+    /// hash, but the credential cache answers a recently verified password without the queue,
+    /// so uncounted refusals would let a guess be tested against the cache for free while the
+    /// queue is full. A login token is only looked up, so its failures are counted after the
+    /// lookup, and a token that is valid now passes even while its client is held back (one
+    /// device retrying a revoked token must not lock out the others).
+    /// - Throws: 429 while throttled or while the hashing queue is full; 401; 404 (2000/2016).
     func authenticate(
         _ request: Request, _ context: MerchantRequestContext, instance: InstanceID,
         allowBasic: Bool = false
@@ -162,36 +175,61 @@ extension MerchantAPI {
         guard let presented = AuthorizationHeader.parse(request.headers[.authorization]) else {
             throw TalerError.unauthorized
         }
-        let guarded: Bool
-        switch presented {
-        case .none: guarded = false
-        case .basic, .secretToken: guarded = true
-        }
-        let now = clock.nowMicroseconds()
-        if guarded,
-            let wait = throttle.wait(
-                instance: instance.rawValue, address: context.clientAddress, now: now),
-            !engine.presentsLiveLoginToken(presented, instance: instance)
-        {
-            throw TalerError(
-                .merchantGenericUnauthorized, hint: "too many failed login attempts; retry later",
-                status: .tooManyRequests, retryAfter: wait)
-        }
-        do {
-            let principal = try await engine.authenticate(
+        switch presented.check {
+        case .nothing:
+            return try await engine.authenticate(
                 presented, instance: instance, allowBasic: allowBasic)
-            if guarded, !principal.isLoginToken {
-                throttle.recordSuccess(
-                    instance: instance.rawValue, address: context.clientAddress, now: now)
+        case .tokenLookup:
+            if let wait = throttle.wait(
+                instance: instance.rawValue, client: client(request, context),
+                now: clock.nowMicroseconds()),
+                !engine.presentsLiveLoginToken(presented, instance: instance)
+            {
+                throw TalerError.throttled(retryAfter: wait)
             }
-            return principal
-        } catch {
-            if guarded, error.code == .merchantGenericUnauthorized {
-                throttle.recordFailure(
-                    instance: instance.rawValue, address: context.clientAddress, now: now)
+            do {
+                return try await engine.authenticate(
+                    presented, instance: instance, allowBasic: allowBasic)
+            } catch {
+                if error.code == .merchantGenericUnauthorized {
+                    throttle.recordFailure(
+                        instance: instance.rawValue, client: client(request, context),
+                        now: clock.nowMicroseconds())
+                }
+                throw error
             }
-            throw error
+        case .passwordHash:
+            let client = client(request, context)
+            let attempt: LoginThrottle.Attempt
+            switch throttle.admit(
+                instance: instance.rawValue, client: client, now: clock.nowMicroseconds())
+            {
+            case .wait(let seconds): throw TalerError.throttled(retryAfter: seconds)
+            case .admitted(let admitted): attempt = admitted
+            }
+            do {
+                let principal = try await engine.authenticate(
+                    presented, instance: instance, allowBasic: allowBasic,
+                    requester: client.requester)
+                throttle.finish(attempt, .succeeded, now: clock.nowMicroseconds())
+                return principal
+            } catch {
+                let counted = error.code == .merchantGenericUnauthorized
+                throttle.finish(
+                    attempt, counted ? .failed : .abandoned, now: clock.nowMicroseconds())
+                throw error
+            }
         }
+    }
+
+    /// The client's address: the peer's, or behind a trusted proxy the one its headers name.
+    func client(_ request: Request, _ context: MerchantRequestContext) -> IPAddress {
+        trustedProxies.client(of: context.peerAddress, headers: request.headers)
+    }
+
+    /// Whose share of the hashing queue a request's password work uses: its client's.
+    func requester(_ request: Request, _ context: MerchantRequestContext) -> RequesterKey {
+        client(request, context).requester
     }
 
     /// Authenticates against `admin` for a `/management` call and checks `permission`.
@@ -377,7 +415,8 @@ extension MerchantAPI {
         return Self.answer(
             try await engine.changeCredentials(
                 instance: instance, to: auth, by: principal,
-                twoFactor: try Self.twoFactor(request, body: bytes)))
+                twoFactor: try Self.twoFactor(request, body: bytes),
+                requester: requester(request, context)))
     }
 
     /// `POST /management/instances/$ID/auth`.
@@ -391,7 +430,8 @@ extension MerchantAPI {
         return Self.answer(
             try await engine.changeCredentials(
                 instance: instance, to: auth, by: nil,
-                twoFactor: try Self.twoFactor(request, body: bytes)))
+                twoFactor: try Self.twoFactor(request, body: bytes),
+                requester: requester(request, context)))
     }
 
     /// `POST /management/instances`.
@@ -412,7 +452,7 @@ extension MerchantAPI {
             id: id, name: name, auth: auth, email: try WireTypes.optionalString(body, "email"),
             phoneNumber: try WireTypes.optionalString(body, "phone_number"),
             details: WireTypes.encode(WireTypes.businessFields(of: body)))
-        try await engine.createInstance(new)
+        try await engine.createInstance(new, requester: requester(request, context))
         return Self.noContent()
     }
 

@@ -1,8 +1,8 @@
 import Hummingbird
 import NIOCore
 
-/// The request context of the merchant API: Hummingbird's core storage plus the client's
-/// address, which the login throttle counts failures by.
+/// The request context of the merchant API: Hummingbird's core storage plus the peer's
+/// address, from which ``MerchantAPI`` finds the client's (``TrustedProxies``).
 public struct MerchantRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     private let channel: any Channel
@@ -12,9 +12,9 @@ public struct MerchantRequestContext: RequestContext {
         channel = source.channel
     }
 
-    /// The peer's IP address, or `"unknown"` (in-process tests have no peer). Formatted only
-    /// when asked: only requests presenting credentials need it.
-    public var clientAddress: String { channel.remoteAddress?.ipAddress ?? "unknown" }
+    /// The TCP peer's IP address, or `nil` when it has none (a UNIX socket; the in-process
+    /// test client). Read only when asked: only requests presenting credentials need it.
+    public var peerAddress: IPAddress? { channel.remoteAddress.flatMap(IPAddress.init) }
 
     /// Request bodies of this API are small JSON objects; larger ones get 413 (code 32).
     public var maxUploadSize: Int { MerchantAPI.maximumBodyBytes }

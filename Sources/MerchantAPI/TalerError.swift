@@ -59,13 +59,23 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
         .genericUploadExceedsLimit, hint: "the request body is too large")
     static let unauthorized = TalerError(.merchantGenericUnauthorized, hint: "unauthorized")
 
+    /// 429 (code 2015) from the login throttle: decided before any password is looked at.
+    static func throttled(retryAfter: Int) -> TalerError {
+        TalerError(
+            .merchantGenericUnauthorized, hint: "too many failed login attempts; retry later",
+            status: .tooManyRequests, retryAfter: retryAfter)
+    }
+
     /// The Taler error for any error a handler threw: the one mapping.
     static func from(_ error: any Error) -> TalerError {
         switch error {
         case let taler as TalerError:
             return taler
         case let engine as EngineError:
-            var taler = TalerError(engine.code, hint: engine.hint, parameter: engine.parameter)
+            var taler = TalerError(
+                engine.code, hint: engine.hint, parameter: engine.parameter,
+                status: engine.retryAfter == nil ? nil : .tooManyRequests,
+                retryAfter: engine.retryAfter)
             taler.retryCounter = engine.rejection?.retryCounter.map(Int.init)
             return taler
         case is HTTPParserError:

@@ -65,6 +65,12 @@ struct Serve: AsyncParsableCommand {
             "yes: instances may be set to {\"method\":\"external\"}, no checks at all (default no)."
     )
     var allowExternalAuth: String?
+    @Option(
+        help: """
+            Reverse proxies whose X-Forwarded-For/Forwarded name the client: addresses, CIDR \
+            blocks or unix, comma-separated (default none).
+            """)
+    var trustedProxies: String?
 
     func run() async throws {
         var flags = [String: String]()
@@ -84,6 +90,7 @@ struct Serve: AsyncParsableCommand {
         flags["map-size"] = mapSize.map(String.init)
         flags["max-map-size"] = maxMapSize.map(String.init)
         flags["allow-external-auth"] = allowExternalAuth
+        flags["trusted-proxies"] = trustedProxies
         let settings: ServerSettings
         do {
             settings = try ServerSettings.resolve(
@@ -132,8 +139,13 @@ struct Serve: AsyncParsableCommand {
             Self.warnAboutOpenInstances(engine)
         }
 
+        if settings.trustedProxies != .none {
+            logger.info(
+                "client addresses from forwarded headers",
+                metadata: ["trusted-proxies": "\(settings.trustedProxies)"])
+        }
         let api = MerchantAPI(
-            engine: engine, clock: clock,
+            engine: engine, clock: clock, trustedProxies: settings.trustedProxies,
             metrics: MerchantMetrics(statistics: { log.writerStatistics }), logger: logger)
         let app = Application(
             router: api.buildRouter(),

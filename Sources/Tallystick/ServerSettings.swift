@@ -1,6 +1,7 @@
 import EventLog
 import Foundation
 import Logging
+import MerchantAPI
 import TokenDomain
 import TokenEngine
 
@@ -25,6 +26,7 @@ import TokenEngine
 /// | `map-size` | `--map-size` | `TALLYSTICK_MAP_SIZE` | 64 MiB (or `max-map-size`) |
 /// | `max-map-size` | `--max-map-size` | `TALLYSTICK_MAX_MAP_SIZE` | 1 TiB |
 /// | `allow-external-auth` | `--allow-external-auth` | `TALLYSTICK_ALLOW_EXTERNAL_AUTH` | `no` |
+/// | `trusted-proxies` | `--trusted-proxies` | `TALLYSTICK_TRUSTED_PROXIES` | none |
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
@@ -54,6 +56,8 @@ struct ServerSettings: Equatable {
     var maxMapSize: Int?
     /// Whether `{"method":"external"}` (an instance with no checks at all) may be set.
     var allowExternalAuth = false
+    /// Proxies whose `X-Forwarded-For`/`Forwarded` name the client (spec §10.4).
+    var trustedProxies = TrustedProxies.none
 
     static let keys: [String: String] = [
         "host": "TALLYSTICK_HOST", "port": "TALLYSTICK_PORT", "data-dir": "TALLYSTICK_DATA_DIR",
@@ -65,6 +69,7 @@ struct ServerSettings: Equatable {
         "login-block-time": "TALLYSTICK_LOGIN_BLOCK_TIME",
         "map-size": "TALLYSTICK_MAP_SIZE", "max-map-size": "TALLYSTICK_MAX_MAP_SIZE",
         "allow-external-auth": "TALLYSTICK_ALLOW_EXTERNAL_AUTH",
+        "trusted-proxies": "TALLYSTICK_TRUSTED_PROXIES",
     ]
 
     struct Invalid: Error, CustomStringConvertible {
@@ -139,6 +144,12 @@ struct ServerSettings: Equatable {
                     settings.mapSize = bytes
                 } else {
                     settings.maxMapSize = bytes
+                }
+            case "trusted-proxies":
+                do {
+                    settings.trustedProxies = try TrustedProxies(parsing: value)
+                } catch {
+                    throw Invalid(description: error.description)
                 }
             default:
                 throw Invalid(description: "unknown setting \(key)")

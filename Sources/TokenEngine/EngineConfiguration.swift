@@ -11,6 +11,15 @@ public struct EngineConfiguration: Sendable {
     /// Threads that run the password KDF, apart from Swift's cooperative pool (which has only
     /// two threads here and must keep serving token checks).
     public var kdfThreads = 1
+    /// Password hashes that may wait for a KDF thread, from all requesters together; more are
+    /// refused at once with ``EngineError/busy`` (HTTP 429). 32 hashes are ~2 s of one thread.
+    public var kdfQueueLimit = 32
+    /// Password hashes of one requester (the HTTP layer: one client address, IPv6 per /64)
+    /// waiting or running at once; more are refused with ``EngineError/busy``.
+    public var kdfQueueLimitPerRequester = 4
+    /// Replaces scrypt; tests set it (through `@testable import`) to hold a hash in progress
+    /// and see the order hashes run in. Production code never does.
+    var keyDerivation: PasswordHasher.Derive?
     /// Most entries in the cache of recently verified password credentials.
     public var credentialCacheCapacity = 4_096
     /// How long a verified password credential is trusted without running the KDF again (µs).

@@ -13,6 +13,9 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     public var parameter: String?
     /// The domain's reason, when the error is a rejection (for tests and logs).
     public var rejection: Rejection?
+    /// Set when the work was refused for load, not for what was asked: seconds after which a
+    /// retry may succeed. The HTTP layer answers 429 with `Retry-After`.
+    public var retryAfter: Int?
 
     public init(
         code: TalerErrorCode, hint: String, parameter: String? = nil, rejection: Rejection? = nil
@@ -61,4 +64,15 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     static let unauthorized = EngineError.rejected(.unauthorized(.tokenUnknown))
+
+    /// The password-hashing queue, or the requester's share of it, is full: nothing was
+    /// hashed or checked, so the answer says nothing about the password. Code 2015 like the
+    /// login throttle's 429.
+    public static let busy: EngineError = {
+        var error = EngineError(
+            code: .merchantGenericUnauthorized,
+            hint: "too many password checks are waiting; retry later")
+        error.retryAfter = 1
+        return error
+    }()
 }

@@ -19,6 +19,33 @@ public enum PresentedCredential: Sendable, CustomStringConvertible {
         case .none: "none"
         }
     }
+
+    /// What checking a credential costs.
+    public enum Check: Sendable, Equatable {
+        /// Nothing is presented.
+        case nothing
+        /// A lookup of a login token's hash in the committed state: microseconds.
+        case tokenLookup
+        /// A password KDF run (~55 ms of a KDF thread) unless the credential cache knows it.
+        case passwordHash
+    }
+
+    /// How ``TokenEngine/authenticate(_:instance:allowBasic:)`` checks it: `secret-token:`
+    /// followed by exactly what a login token is (52 canonical Crockford base32 characters,
+    /// ``LoginToken/decode(_:)``) is looked up as a token and never tried as a password (spec
+    /// §10.10); any other `secret-token:` text and every `Basic` credential is a password.
+    public var check: Check {
+        switch self {
+        case .none: .nothing
+        case .basic: .passwordHash
+        case .secretToken(let text): loginTokenHash(text) == nil ? .passwordHash : .tokenLookup
+        }
+    }
+}
+
+/// The hash of `text` (what followed `secret-token:`) when it has a login token's shape.
+func loginTokenHash(_ text: String) -> TokenHash? {
+    LoginTokenSecret.hash(ofPresented: LoginToken.prefix + text)
 }
 
 /// Who a request is, once its credential checked out.

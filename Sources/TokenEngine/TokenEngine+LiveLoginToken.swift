@@ -10,8 +10,7 @@ extension TokenEngine {
     public func presentsLiveLoginToken(_ presented: PresentedCredential, instance: InstanceID)
         -> Bool
     {
-        guard case .secretToken(let text) = presented,
-            let hash = LoginTokenSecret.hash(ofPresented: LoginToken.prefix + text)
+        guard case .secretToken(let text) = presented, let hash = loginTokenHash(text)
         else { return false }
         let now = clock.nowMicroseconds()
         return projection.read { c in

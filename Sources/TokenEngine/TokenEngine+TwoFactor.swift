@@ -96,15 +96,17 @@ extension TokenEngine {
 
     /// Replaces an instance's credentials, behind the two-factor gate; needs
     /// `instances-auth-write` when a principal is given (management calls pass `nil` after
-    /// checking the admin). Existing login tokens stay valid.
+    /// checking the admin). Existing login tokens stay valid. A new password is hashed in
+    /// `requester`'s share of the hashing queue (``EngineError/busy`` when it is full).
     public func changeCredentials(
         instance: InstanceID, to newAuth: NewAuth, by principal: Principal?,
-        twoFactor: TwoFactorRequest = .unbound
+        twoFactor: TwoFactorRequest = .unbound, requester: RequesterKey = .local
     ) async throws(EngineError) -> Guarded<Void> {
         let auth: InstanceAuth
         switch newAuth {
         case .external: auth = .external
-        case .password(let password): auth = .password(try await hasher.hash(password))
+        case .password(let password):
+            auth = .password(try await hasher.hash(password, for: requester))
         }
         let events = try await run(
             protected(.changeCredentials(ChangeCredentials(auth: auth)), twoFactor),

@@ -7,8 +7,9 @@ import TokenDomain
 /// command to its instance's actor.
 ///
 /// Reads (token checks, listings, details) go straight to the committed state under a short
-/// lock; password checks run the KDF on threads of their own (after a cache of recent
-/// successes); writes go through ``InstanceActor``s and the group-committed log.
+/// lock; password checks run the KDF on threads of their own, in a bounded queue that serves
+/// requesters in turn (``HashingQueue``, after a cache of recent successes); writes go
+/// through ``InstanceActor``s and the group-committed log.
 public final class TokenEngine: Sendable {
     public let configuration: EngineConfiguration
     let log: any EventStore
@@ -36,7 +37,11 @@ public final class TokenEngine: Sendable {
         self.clock = clock
         projection = Projection(try await ReplayedState.load(log))
         hasher = PasswordHasher(
-            parameters: configuration.passwordHashing, threads: configuration.kdfThreads)
+            parameters: configuration.passwordHashing,
+            limits: HashingQueue.Limits(
+                threads: configuration.kdfThreads, waiting: configuration.kdfQueueLimit,
+                perRequester: configuration.kdfQueueLimitPerRequester),
+            derive: configuration.keyDerivation)
         cache = CredentialCache(
             capacity: configuration.credentialCacheCapacity,
             lifetime: configuration.credentialCacheLifetime)
@@ -93,27 +98,33 @@ public final class TokenEngine: Sendable {
     /// Checks what a request presented against `instance`.
     ///
     /// A well-formed login token known to the instance authenticates as that token (and fails
-    /// when it expired or was revoked); anything else after `secret-token:` is tried as the
+    /// when it expired or was revoked); an unknown one fails at once (spec §10.10: a credential
+    /// of the token shape is never tried as a password, so an unknown token costs what a
+    /// revoked one costs and no KDF run; an instance password that happens to have the token
+    /// shape works only through `Basic`). Anything else after `secret-token:` is tried as the
     /// instance password (legacy clients send it that way). `Basic` is accepted only when
     /// `allowBasic` (minting) and the user name is the instance id. An instance that has no
     /// password needs no credentials.
-    /// - Throws: 404 (2000/2016) for an unknown or deleted instance, 401 (2015) otherwise.
+    ///
+    /// A password check waits for its turn in `requester`'s share of the hashing queue.
+    /// - Throws: 404 (2000/2016) for an unknown or deleted instance; ``EngineError/busy``
+    ///   (429) when `requester`'s share or the queue is full; 401 (2015) otherwise.
     public func authenticate(
-        _ presented: PresentedCredential, instance: InstanceID, allowBasic: Bool = false
+        _ presented: PresentedCredential, instance: InstanceID, allowBasic: Bool = false,
+        requester: RequesterKey = .local
     )
         async throws(EngineError) -> Principal
     {
         let now = clock.nowMicroseconds()
+        var tokenHash: TokenHash?
+        if case .secretToken(let text) = presented { tokenHash = loginTokenHash(text) }
         let snapshot:
             Result<(auth: InstanceAuth, generation: UInt64, token: Principal?), Rejection> =
                 projection.read { c in
                     guard let state = c.state[instance] else { return .failure(.instanceUnknown) }
                     guard state.isActive else { return .failure(.instanceDeleted) }
                     var token: Principal?
-                    if case .secretToken(let text) = presented,
-                        let hash = LoginTokenSecret.hash(ofPresented: LoginToken.prefix + text),
-                        state.token(hash: hash) != nil
-                    {
+                    if let hash = tokenHash, state.token(hash: hash) != nil {
                         do throws(Rejection) {
                             let permissions = try state.permissions(of: .token(hash), at: now)
                             token = Principal(
@@ -136,6 +147,8 @@ public final class TokenEngine: Sendable {
         case (.basic(let user, let pw), .password):
             guard allowBasic, user == instance.rawValue else { throw .unauthorized }
             (password, basic) = (pw, true)
+        case (.secretToken, .password) where tokenHash != nil:
+            throw .unauthorized
         case (.secretToken(let text), .password):
             (password, basic) = (text, false)
         case (.none, .password):
@@ -143,7 +156,9 @@ public final class TokenEngine: Sendable {
         }
         guard case .password(let stored) = auth else { throw .unauthorized }
         if !cache.contains(instance, password: password, generation: generation, now: now) {
-            guard try await hasher.verify(password, against: stored) else { throw .unauthorized }
+            guard try await hasher.verify(password, against: stored, for: requester) else {
+                throw .unauthorized
+            }
             cache.insert(instance, password: password, generation: generation, now: now)
         }
         return Principal(
@@ -254,8 +269,12 @@ public final class TokenEngine: Sendable {
 
     /// Creates an instance. Repeating a creation with the same data succeeds and changes
     /// nothing; with other data it fails with 409 (2600). Returns whether it was created now.
+    /// The password is hashed (and compared with an existing one) in `requester`'s share of
+    /// the hashing queue: ``EngineError/busy`` when it is full.
     @discardableResult
-    public func createInstance(_ new: NewInstance) async throws(EngineError) -> Bool {
+    public func createInstance(_ new: NewInstance, requester: RequesterKey = .local)
+        async throws(EngineError) -> Bool
+    {
         let now = clock.nowMicroseconds()
         let existing: (auth: InstanceAuth, generation: UInt64)? = projection.read { c in
             c.state[new.id].map { ($0.auth, $0.credentialGeneration) }
@@ -267,12 +286,12 @@ public final class TokenEngine: Sendable {
             auth = .external
         case .password(let password):
             if let existing, case .password(let stored) = existing.auth,
-                try await hasher.verify(password, against: stored)
+                try await hasher.verify(password, against: stored, for: requester)
             {
                 verified = existing.generation
                 auth = existing.auth
             } else {
-                auth = .password(try await hasher.hash(password))
+                auth = .password(try await hasher.hash(password, for: requester))
             }
         }
         let command = CreateInstance(

@@ -55,7 +55,8 @@ final class APIHarness: Sendable {
 
     init(
         configure: (inout EngineConfiguration) -> Void = { _ in },
-        throttle: LoginThrottle.Policy = LoginThrottle.Policy()
+        throttle: LoginThrottle.Policy = LoginThrottle.Policy(),
+        trustedProxies: TrustedProxies = .none
     ) async throws {
         var configuration = EngineConfiguration()
         configuration.passwordHashing = .testing
@@ -69,7 +70,7 @@ final class APIHarness: Sendable {
         self.logger = logger
         api = MerchantAPI(
             engine: engine, clock: clock, throttle: LoginThrottle(policy: throttle),
-            logger: logger)
+            trustedProxies: trustedProxies, logger: logger)
         try await engine.createInstance(
             .init(id: .admin, name: "admin", auth: .password(Self.adminPassword)))
         try await engine.createInstance(
@@ -112,9 +113,10 @@ func bearer(_ secret: String) -> String {
 extension TestClientProtocol {
     /// Sends a request with an optional `Authorization` and JSON body.
     func call(
-        _ method: HTTPRequest.Method, _ uri: String, auth: String? = nil, json: String? = nil
+        _ method: HTTPRequest.Method, _ uri: String, auth: String? = nil, json: String? = nil,
+        headers extra: HTTPFields = [:]
     ) async throws -> TestResponse {
-        var headers: HTTPFields = [:]
+        var headers = extra
         if let auth { headers[.authorization] = auth }
         if json != nil { headers[.contentType] = "application/json" }
         return try await execute(

@@ -116,7 +116,7 @@ struct ClientShapeTests {
 struct ThrottleTests {
     @Test func failuresFromOneAddressBlockItWithRetryAfterUntilTheWaitPasses() async throws {
         var policy = LoginThrottle.Policy()
-        policy.freeFailuresPerAddress = 2
+        policy.freeFailuresPerClient = 2
         let h = try await APIHarness(throttle: policy)
         try await h.test { client in
             for _ in 0..<3 {
@@ -142,67 +142,113 @@ struct ThrottleTests {
         }
     }
 
-    @Test func theAddressWaitDoublesAndIsCapped() {
+    @Test func theClientWaitDoublesAndIsCapped() {
         var policy = LoginThrottle.Policy()
-        policy.freeFailuresPerAddress = 1
-        policy.maximumAddressDelay = 4_000_000
+        policy.freeFailuresPerClient = 1
+        policy.maximumClientDelay = 4_000_000
         policy.freeFailuresPerInstance = 1_000
         let throttle = LoginThrottle(policy: policy)
         var waits = [Int?]()
         for _ in 0..<6 {
-            throttle.recordFailure(instance: "shop", address: "10.0.0.1", now: 0)
-            waits.append(throttle.wait(instance: "shop", address: "10.0.0.1", now: 0))
+            throttle.recordFailure(instance: "shop", client: ip("10.0.0.1"), now: 0)
+            waits.append(throttle.wait(instance: "shop", client: ip("10.0.0.1"), now: 0))
         }
         #expect(waits == [nil, 1, 2, 4, 4, 4])
-        #expect(throttle.wait(instance: "shop", address: "10.0.0.2", now: 0) == nil)
+        #expect(throttle.wait(instance: "shop", client: ip("10.0.0.2"), now: 0) == nil)
+        #expect(throttle.wait(instance: "other", client: ip("10.0.0.1"), now: 0) == nil)
+    }
+
+    @Test func anAttemptCountsAsAFailureFromItsAdmissionUntilItEnds() {
+        var policy = LoginThrottle.Policy()
+        policy.freeFailuresPerClient = 2
+        policy.freeFailuresPerInstance = 1_000
+        let throttle = LoginThrottle(policy: policy)
+        let client = ip("10.0.0.1")
+        var admitted = [LoginThrottle.Attempt]()
+        for _ in 0..<3 {
+            guard
+                case .admitted(let attempt) = throttle.admit(
+                    instance: "shop", client: client, now: 0)
+            else {
+                Issue.record("held back within the budget")
+                return
+            }
+            admitted.append(attempt)
+        }
+        // Three in flight and none finished: the fourth waits.
+        guard case .wait(seconds: 1) = throttle.admit(instance: "shop", client: client, now: 0)
+        else {
+            Issue.record("a fourth attempt in flight was admitted")
+            return
+        }
+        // Attempts that never reached a check are taken back; the block they set stays.
+        throttle.finish(admitted[2], .abandoned, now: 0)
+        throttle.finish(admitted[1], .failed, now: 0)
+        #expect(throttle.wait(instance: "shop", client: client, now: 0) == 1)
+        // A success clears its own client only: not the same address on another instance.
+        throttle.recordFailure(instance: "other", client: client, now: 0)
+        throttle.recordFailure(instance: "other", client: client, now: 0)
+        throttle.recordFailure(instance: "other", client: client, now: 0)
+        throttle.finish(admitted[0], .succeeded, now: 0)
+        #expect(throttle.wait(instance: "shop", client: client, now: 0) == nil)
+        #expect(throttle.wait(instance: "other", client: client, now: 0) == 1)
     }
 
     @Test func anAttackOnAnInstanceDelaysNewAddressesBrieflyAndTrustedOnesNotAtAll() {
         var policy = LoginThrottle.Policy()
-        policy.freeFailuresPerAddress = 1_000
+        policy.freeFailuresPerClient = 1_000
         policy.freeFailuresPerInstance = 3
         policy.maximumInstanceDelay = 5_000_000
         let throttle = LoginThrottle(policy: policy)
-        throttle.recordSuccess(instance: "shop", address: "owner", now: 0)
-        for attacker in 0..<100 {
-            throttle.recordFailure(instance: "shop", address: "bot\(attacker)", now: 10)
+        if case .admitted(let login) = throttle.admit(
+            instance: "shop", client: ip("192.0.2.1"), now: 0)
+        {
+            throttle.finish(login, .succeeded, now: 0)
         }
-        let newcomer = throttle.wait(instance: "shop", address: "new device", now: 10)
+        for attacker in 0..<100 {
+            throttle.recordFailure(
+                instance: "shop", client: IPAddress(v4: 0xc633_6400 + UInt32(attacker)), now: 10)
+        }
+        let newcomer = throttle.wait(instance: "shop", client: ip("192.0.2.99"), now: 10)
         #expect(newcomer == 5)
-        #expect(throttle.wait(instance: "shop", address: "owner", now: 10) == nil)
-        #expect(throttle.wait(instance: "other", address: "new device", now: 10) == nil)
-        #expect(throttle.wait(instance: "shop", address: "new device", now: 5_000_010) == nil)
+        #expect(throttle.wait(instance: "shop", client: ip("192.0.2.1"), now: 10) == nil)
+        #expect(throttle.wait(instance: "other", client: ip("192.0.2.99"), now: 10) == nil)
+        #expect(throttle.wait(instance: "shop", client: ip("192.0.2.99"), now: 5_000_010) == nil)
     }
 
-    @Test func withoutRecentFailuresTheAddressIsNotEvenFormatted() {
+    @Test func withoutRecentFailuresTheClientIsNotEvenLookedAt() {
         let throttle = LoginThrottle()
         var asked = 0
-        func address() -> String {
+        func client() -> IPAddress {
             asked += 1
-            return "10.0.0.9"
+            return ip("10.0.0.9")
         }
-        #expect(throttle.wait(instance: "shop", address: address(), now: 1_000) == nil)
+        #expect(throttle.wait(instance: "shop", client: client(), now: 1_000) == nil)
         #expect(asked == 0)
-        throttle.recordFailure(instance: "shop", address: "10.0.0.9", now: 2_000)
-        #expect(throttle.wait(instance: "shop", address: address(), now: 3_000) == nil)
+        throttle.recordFailure(instance: "shop", client: ip("10.0.0.9"), now: 2_000)
+        #expect(throttle.wait(instance: "shop", client: client(), now: 3_000) == nil)
         #expect(asked == 1)
-        let later = 2_000 + throttle.policy.maximumAddressDelay + throttle.policy.window + 1
-        #expect(throttle.wait(instance: "shop", address: address(), now: later) == nil)
+        let later = 2_000 + throttle.policy.maximumClientDelay + throttle.policy.window + 1
+        #expect(throttle.wait(instance: "shop", client: client(), now: later) == nil)
         #expect(asked == 1)
     }
 
     @Test func memoryIsFixedWhateverTheNumberOfAddresses() {
         var policy = LoginThrottle.Policy()
         policy.slots = 16
-        policy.freeFailuresPerAddress = 0
+        policy.freeFailuresPerClient = 0
         policy.freeFailuresPerInstance = 1_000_000
         let throttle = LoginThrottle(policy: policy)
         for address in 0..<10_000 {
-            throttle.recordFailure(instance: "shop", address: "a\(address)", now: Int64(address))
+            throttle.recordFailure(
+                instance: "shop", client: IPAddress(v4: UInt32(address)), now: Int64(address))
         }
         #expect(throttle.slotCount == 16 * 3)
     }
 }
+
+/// An address the test knows is well formed.
+func ip(_ text: String) -> IPAddress { IPAddress(text)! }
 
 @Suite("Authorization header")
 struct AuthorizationHeaderTests {
@@ -225,6 +271,11 @@ struct AuthorizationHeaderTests {
             Issue.record("bearer not parsed")
         }
         #expect(AuthorizationHeader.parse("Basic !!!") == nil)
+        #expect(AuthorizationHeader.parse("Basic c2hvcDpwdw== junk") == nil)
+        #expect(AuthorizationHeader.parse("Basic c2hvcDpwdw==\tc2hvcDpwdw==") == nil)
+        #expect(
+            AuthorizationHeader.parse("Basic c2hvcDpwdw== \t ").map { "\($0)" }
+                == "basic(shop, ***)")
         #expect(AuthorizationHeader.parse("Bearer abc") == nil)
         #expect(AuthorizationHeader.parse("Bearer secret-token:") == nil)
         #expect(AuthorizationHeader.parse("Token secret-token:abc") == nil)

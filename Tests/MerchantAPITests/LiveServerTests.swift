@@ -1,5 +1,6 @@
 import EventLogTestSupport
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
@@ -232,6 +233,38 @@ struct LiveServerTests {
         #expect(!second.takeLog().contains(password))
     }
 
+    /// The `trusted-proxies` setting reaches the throttle: behind a trusted proxy, the client
+    /// named by `X-Forwarded-For` is counted, not the proxy.
+    @Test func behindATrustedProxyTheForwardedClientIsCounted() async throws {
+        let directory = try TemporaryDirectory(prefix: "live-proxies")
+        defer { directory.remove() }
+        let server = try Server.start(
+            arguments: [
+                "serve", "--port", "0", "--data-dir", directory.appending("data"),
+                "--admin-password", "live admin pw",
+            ], environment: ["TALLYSTICK_TRUSTED_PROXIES": "127.0.0.0/8, ::1"])
+        defer { server.killIfRunning() }
+        try await TestClient.withClient(
+            host: "127.0.0.1", port: server.port, configuration: LiveServerTests.patient
+        ) { client in
+            func mint(_ password: String, from address: String) async throws -> HTTPResponse.Status
+            {
+                let basic = "Basic " + Data("admin:\(password)".utf8).base64EncodedString()
+                return try await client.post(
+                    "/private/token",
+                    headers: [.authorization: basic, HTTPField.Name("X-Forwarded-For")!: address],
+                    body: ByteBuffer(string: #"{"scope":"readonly"}"#)
+                ).status
+            }
+            var statuses = [HTTPResponse.Status]()
+            for _ in 0..<7 { statuses.append(try await mint("guess", from: "203.0.113.9")) }
+            #expect(statuses.last == .tooManyRequests)
+            #expect(try await mint("live admin pw", from: "198.51.100.1") == .ok)
+        }
+        #expect(server.stop() == 0)
+        #expect(!server.takeLog().contains("live admin pw"))
+    }
+
     @Test func badSettingsAndUnknownInstancesAreRefusedWithANonZeroExit() throws {
         let directory = try TemporaryDirectory(prefix: "live-bad")
         defer { directory.remove() }
@@ -243,6 +276,12 @@ struct LiveServerTests {
                 ["serve", "--port", "99999", "--data-dir", directory.appending("d")],
                 environment: [:])
                 != 0)
+        #expect(
+            try Self.run(
+                [
+                    "serve", "--port", "0", "--trusted-proxies", "10.0.0.1/8",
+                    "--data-dir", directory.appending("d"),
+                ], environment: [:]) != 0)
         #expect(
             try Self.run(
                 ["passwd", "nobody", "--data-dir", directory.appending("d")],

@@ -11,7 +11,7 @@ import Testing
 struct ThrottledTokenTests {
     @Test func aValidLoginTokenWorksWhileRevokedOnesAreThrottled() async throws {
         var policy = LoginThrottle.Policy()
-        policy.freeFailuresPerAddress = 2
+        policy.freeFailuresPerClient = 2
         policy.freeFailuresPerInstance = 2
         let h = try await APIHarness(throttle: policy)
         try await h.test { client in

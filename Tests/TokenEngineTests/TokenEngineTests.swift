@@ -147,6 +147,41 @@ struct TokenEngineTests {
         await h.finish()
     }
 
+    /// Spec §10.10, found by the adversarial probe: an unknown token-shaped credential was
+    /// tried as the instance password, so it cost a KDF run that a revoked token does not,
+    /// and timing told an issued token from a random one.
+    @Test func aTokenShapedCredentialIsNeverTriedAsAPassword() async throws {
+        let h = try await EngineHarness(.memory)
+        // A password that happens to have the token shape works only through Basic.
+        let shaped = String(LoginToken.encode(secret: Array(repeating: 7, count: 32)).dropFirst(13))
+        try await h.makeInstance(password: shaped)
+        let engine = h.engine
+        let owner = try await engine.authenticate(
+            .basic(user: "shop", password: shaped), instance: .shop, allowBasic: true)
+        let revoked = try await engine.issueToken(instance: .shop, by: owner, scope: scope("all"))
+            .value
+        let revokedText = String(revoked.accessToken.dropFirst(13))
+        try await engine.revokePresentedToken(
+            instance: .shop,
+            by: try await engine.authenticate(.secretToken(revokedText), instance: .shop))
+        let unknown = String(LoginToken.encode(secret: (0..<32).map { UInt8($0) }).dropFirst(13))
+        let before = engine.hasher.runs.current
+        for text in [unknown, revokedText, shaped] {
+            let refused = await #expect(throws: EngineError.self) {
+                try await engine.authenticate(.secretToken(text), instance: .shop)
+            }
+            #expect(refused?.code == .merchantGenericUnauthorized)
+        }
+        #expect(engine.hasher.runs.current == before)
+        // Anything else after `secret-token:` is still the legacy password form.
+        let lowercase = shaped.lowercased()
+        await #expect(throws: EngineError.self) {
+            try await engine.authenticate(.secretToken(lowercase), instance: .shop)
+        }
+        #expect(engine.hasher.runs.current == before + 1)
+        await h.finish()
+    }
+
     @Test(arguments: EngineHarness.Store.allCases)
     func aLoginCheckedBeforeAPasswordChangeCannotMintAfterIt(_ store: EngineHarness.Store)
         async throws

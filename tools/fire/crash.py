@@ -152,12 +152,13 @@ def check_round(server, data_dir, ledger, round_minted, round_revoked, probe_rev
 class RevocationProbe:
     """Presents revoked tokens over HTTP and expects 401.
 
-    Each presentation of an unknown `secret-token:` counts as a failed login for the client
-    address and the instance (it could be a password guess), and the login throttle answers
-    429 after 5 failures from one address, or 20 for the instance from addresses that have not
-    logged in with the password lately. So each group of 5 probes comes from a fresh loopback
-    address that first logs in with Basic (then trusted by the instance throttle), and at most
-    `per_round` revocations are probed per round; every revocation is checked in the log."""
+    Each presentation of an unknown or revoked login token counts as a failed login of the
+    client address on that instance (it is never hashed, but it is counted), and the login
+    throttle answers 429 after 5 failures from one address on an instance, or 20 for the
+    instance from addresses that have not logged in to it lately. So each group of 5 probes
+    comes from a fresh loopback address that first logs in with Basic (then trusted by the
+    instance throttle), and at most `per_round` revocations are probed per round; every
+    revocation is checked in the log."""
 
     def __init__(self, server, password, secrets, per_round=25):
         self.server = server
