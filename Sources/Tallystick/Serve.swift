@@ -103,6 +103,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(
                 "cannot open the event log in \(settings.dataDirectory): \(error)")
         }
+        if let warning = log.directoryWarning { warn(warning) }
         var engineConfiguration = EngineConfiguration()
         engineConfiguration.maxTokenDuration = settings.maxTokenDuration.map { $0 * 1_000_000 }
         do {
@@ -173,4 +174,9 @@ struct Serve: AsyncParsableCommand {
 /// Writes a line to standard output at once (unbuffered: a supervisor or test reads it live).
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Writes one `tallystick: warning: ...` line to standard error (never a secret).
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("tallystick: warning: \(message)\n".utf8))
 }

@@ -235,6 +235,7 @@ enum TANKeyFile {
             throw ServerSettings.Invalid(description: "cannot create \(path)")
         }
         defer { close(fd) }
+        fchmod(fd, 0o600)  // the umask may have taken the owner's bits
         let written = key.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == key.count, fsync(fd) == 0 else {
             throw ServerSettings.Invalid(description: "cannot write \(path)")
