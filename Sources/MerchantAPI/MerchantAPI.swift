@@ -402,7 +402,10 @@ extension MerchantAPI {
         let body = try WireTypes.object(bytes)
         let rawID = try WireTypes.requiredString(body, "id")
         guard let id = InstanceID(rawID) else {
-            throw TalerError.malformed("id", "the id must match ^[A-Za-z0-9][A-Za-z0-9_.@-]+$")
+            throw TalerError.malformed(
+                "id",
+                "the id must match ^[A-Za-z0-9][A-Za-z0-9_.@-]+$ and have at most "
+                    + "\(InstanceID.maximumLength) bytes")
         }
         let name = try WireTypes.requiredString(body, "name")
         let auth = try WireTypes.authConfiguration(
