@@ -81,14 +81,14 @@ public final class MerchantAPI: Sendable {
         return out.sorted { ($0.path, $0.method.rawValue) < ($1.path, $1.method.rawValue) }
     }
 
-    /// Methods answered with 405 on a known path when not served there.
-    static let knownMethods: [HTTPRequest.Method] = [
-        .get, .post, .put, .patch, .delete, .head, .options,
-    ]
+    /// Methods answered with 405 on a known path when not served there. (`HEAD` is served
+    /// wherever `GET` is, see ``MerchantMiddleware``.)
+    static let knownMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .options]
 
     /// The router: every route, 405s for the other methods, the middleware around all.
     public func buildRouter() -> Router<MerchantRequestContext> {
-        let router = Router(context: MerchantRequestContext.self)
+        let router = Router(
+            context: MerchantRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(
             middleware: MerchantMiddleware(
                 metrics: metrics, knownPaths: routes.map { Self.segments($0.path) }))

@@ -82,12 +82,14 @@ final class APIHarness: Sendable {
         secrets.withLock { $0.append(secret) }
     }
 
-    /// Runs `body` against the router in process.
-    func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void)
-        async throws
-    {
+    /// Runs `body` against the router in process (or, with `.live`, on a loopback port:
+    /// `client.port` is where raw bytes can be sent).
+    func test(
+        _ setup: TestingSetup = .router,
+        _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
         let app = Application(router: api.buildRouter(), logger: logger)
-        try await app.test(.router, body)
+        try await app.test(setup, body)
         let text = capture.text
         #expect(!text.isEmpty)
         for secret in secrets.withLock({ $0 }) {
