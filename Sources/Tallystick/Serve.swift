@@ -60,6 +60,11 @@ struct Serve: AsyncParsableCommand {
     var mapSize: Int?
     @Option(help: "Bytes the log's map never grows past; appends beyond fail (default 1 TiB).")
     var maxMapSize: Int?
+    @Option(
+        help:
+            "Loopback address:port or UNIX socket path serving /metrics, never the public port (default none)."
+    )
+    var internalListen: String?
 
     func run() async throws {
         var flags = [String: String]()
@@ -78,6 +83,7 @@ struct Serve: AsyncParsableCommand {
         flags["login-block-time"] = loginBlockTime.map(String.init)
         flags["map-size"] = mapSize.map(String.init)
         flags["max-map-size"] = maxMapSize.map(String.init)
+        flags["internal-listen"] = internalListen
         let settings: ServerSettings
         do {
             settings = try ServerSettings.resolve(
@@ -135,9 +141,13 @@ struct Serve: AsyncParsableCommand {
                 say("tallystick: listening on http://\(settings.host):\(port)")
             },
             logger: logger)
+        var services: [any Service] = [app]
+        if let address = settings.internalListen {
+            services.append(Self.internalApplication(api, at: address, logger: logger))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -146,6 +156,29 @@ struct Serve: AsyncParsableCommand {
         }
         await log.close()
         logger.info("stopped; event log closed")
+    }
+
+    /// The internal listener (spec §10.7): `api`'s internal routes on `address`, beside the
+    /// public application in the same service group. A UNIX socket gets mode 0660 (owner and
+    /// group, e.g. the reverse proxy's, may connect; others may not, whatever the umask).
+    static func internalApplication(
+        _ api: MerchantAPI, at address: InternalListenAddress, logger: Logger
+    ) -> some Service {
+        Application(
+            router: api.buildInternalRouter(),
+            server: .http1(configuration: .init(additionalChannelHandlers: [ParserErrorHandler()])),
+            configuration: .init(address: address.bindAddress, serverName: "tallystick"),
+            onServerRunning: { channel in
+                var bound = address
+                switch address {
+                case .loopback(let host, let port):
+                    bound = .loopback(host: host, port: channel.localAddress?.port ?? port)
+                case .unixSocket(let path):
+                    chmod(path, 0o660)
+                }
+                say("tallystick: internal listener on \(bound)")
+            },
+            logger: logger)
     }
 
     /// Creates the `admin` instance when the log has none: with `password`, or a generated

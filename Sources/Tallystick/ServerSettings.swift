@@ -1,6 +1,7 @@
 import EventLog
 import Foundation
 import Logging
+import MerchantAPI
 import TokenDomain
 import TokenEngine
 
@@ -24,6 +25,7 @@ import TokenEngine
 /// | `login-block-time` | `--login-block-time` | `TALLYSTICK_LOGIN_BLOCK_TIME` | `3600` (seconds) |
 /// | `map-size` | `--map-size` | `TALLYSTICK_MAP_SIZE` | 64 MiB (or `max-map-size`) |
 /// | `max-map-size` | `--max-map-size` | `TALLYSTICK_MAX_MAP_SIZE` | 1 TiB |
+/// | `internal-listen` | `--internal-listen` | `TALLYSTICK_INTERNAL_LISTEN` | none (off) |
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
@@ -51,6 +53,9 @@ struct ServerSettings: Equatable {
     var mapSize: Int?
     /// Bytes; the map never grows past this, and appends beyond it fail (HTTP 500, code 54).
     var maxMapSize: Int?
+    /// Where `/metrics` (and later forward-auth) is served: loopback or a UNIX socket only
+    /// (spec §10.7). `nil`: no internal listener, so no metrics.
+    var internalListen: InternalListenAddress?
 
     static let keys: [String: String] = [
         "host": "TALLYSTICK_HOST", "port": "TALLYSTICK_PORT", "data-dir": "TALLYSTICK_DATA_DIR",
@@ -61,6 +66,7 @@ struct ServerSettings: Equatable {
         "tan-all-channels": "TALLYSTICK_TAN_ALL_CHANNELS", "tan-digits": "TALLYSTICK_TAN_DIGITS",
         "login-block-time": "TALLYSTICK_LOGIN_BLOCK_TIME",
         "map-size": "TALLYSTICK_MAP_SIZE", "max-map-size": "TALLYSTICK_MAX_MAP_SIZE",
+        "internal-listen": "TALLYSTICK_INTERNAL_LISTEN",
     ]
 
     struct Invalid: Error, CustomStringConvertible {
@@ -134,6 +140,12 @@ struct ServerSettings: Equatable {
                     settings.mapSize = bytes
                 } else {
                     settings.maxMapSize = bytes
+                }
+            case "internal-listen":
+                do {
+                    settings.internalListen = try InternalListenAddress(parsing: value)
+                } catch {
+                    throw Invalid(description: error.description)
                 }
             default:
                 throw Invalid(description: "unknown setting \(key)")

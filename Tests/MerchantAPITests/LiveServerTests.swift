@@ -44,6 +44,8 @@ struct LiveServerTests {
 
         /// What the server printed before it listened (the generated password, if any).
         let output: String
+        /// Its standard output, for lines printed after the listening line.
+        let outputPipe: Pipe
         /// Where its standard error (the log) goes.
         let logFile: String
 
@@ -82,7 +84,8 @@ struct LiveServerTests {
             let line = try #require(
                 seen.split(separator: "\n").first { $0.contains("listening on") })
             let port = try #require(line.split(separator: ":").last.flatMap { Int($0) })
-            return Server(process: process, port: port, output: seen, logFile: logFile)
+            return Server(
+                process: process, port: port, output: seen, outputPipe: output, logFile: logFile)
         }
 
         /// Kills the server if a failed expectation left it running (each test defers this),

@@ -11,13 +11,12 @@ import Foundation
 struct RawHTTP {
     enum Failure: Error { case socket(String) }
 
-    /// Sends `request` on a new connection and reads until the server closes it.
+    /// Sends `request` on a new connection to 127.0.0.1:`port` and reads until the server
+    /// closes it.
     static func exchange(port: Int, _ request: String, timeoutSeconds: Int = 60) throws -> [UInt8] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure.socket("socket") }
         defer { close(fd) }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -28,6 +27,38 @@ struct RawHTTP {
             }
         }
         guard connected == 0 else { throw Failure.socket("connect") }
+        return try talk(fd, request, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// The same over the UNIX socket at `path`.
+    static func exchange(socketPath path: String, _ request: String, timeoutSeconds: Int = 60)
+        throws -> [UInt8]
+    {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure.socket("socket") }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+            throw Failure.socket("path too long")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in raw.copyBytes(from: bytes) }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else { throw Failure.socket("connect: \(errno)") }
+        return try talk(fd, request, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Sends `request` on `fd` and reads until the server closes the connection.
+    private static func talk(_ fd: Int32, _ request: String, timeoutSeconds: Int) throws
+        -> [UInt8]
+    {
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let bytes = Array(request.utf8)
         var sent = 0
         while sent < bytes.count {
