@@ -20,14 +20,20 @@ struct Serve: AsyncParsableCommand {
             finishes the requests in flight, closes the log and exits 0.
               tallystick serve
               TALER_MERCHANT_PASSWORD=secret tallystick serve --port 8080
+              tallystick serve --admin-password-file /run/secrets/tallystick-admin
               tallystick serve --config /etc/tallystick.conf --log-level warning
             """)
 
     @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
     @Option(help: "Port to listen on; 0 picks a free one (default 9966).") var port: Int?
     @Option(help: "Directory of the event log (default eventlog/data).") var dataDir: String?
-    @Option(help: "Password of the admin instance when it is created (or TALER_MERCHANT_PASSWORD).")
+    @Option(
+        help:
+            "Password of the admin instance when it is created; visible to every local user, prefer TALER_MERCHANT_PASSWORD or --admin-password-file."
+    )
     var adminPassword: String?
+    @Option(help: "File whose first line is the admin password (instead of --admin-password).")
+    var adminPasswordFile: String?
     @Option(help: "Config file of key = value lines.") var config: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
@@ -72,6 +78,7 @@ struct Serve: AsyncParsableCommand {
         flags["port"] = port.map(String.init)
         flags["data-dir"] = dataDir
         flags["admin-password"] = adminPassword
+        flags["admin-password-file"] = adminPasswordFile
         flags["log-level"] = logLevel
         flags["max-token-duration"] = maxTokenDuration.map(String.init)
         flags["HELPER_SMS"] = helperSms
@@ -91,6 +98,11 @@ struct Serve: AsyncParsableCommand {
                 configFile: config)
         } catch {
             throw ValidationError("\(error)")
+        }
+        if adminPassword != nil {
+            warn(
+                "--admin-password on the command line is visible to every local user (ps, "
+                    + "/proc); use TALER_MERCHANT_PASSWORD or --admin-password-file instead")
         }
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in ServerLogHandler(label: label, logLevel: level) }

@@ -14,6 +14,7 @@ import TokenEngine
 /// | `port` | `--port` | `TALLYSTICK_PORT` | `9966` |
 /// | `data-dir` | `--data-dir` | `TALLYSTICK_DATA_DIR` | `eventlog/data` |
 /// | `admin-password` | `--admin-password` | `TALER_MERCHANT_PASSWORD` | generated once |
+/// | `admin-password-file` | `--admin-password-file` | `TALLYSTICK_ADMIN_PASSWORD_FILE` | none |
 /// | `log-level` | `--log-level` | `TALLYSTICK_LOG_LEVEL` | `info` |
 /// | `max-token-duration` | `--max-token-duration` | `TALLYSTICK_MAX_TOKEN_DURATION` | none |
 /// | `HELPER_SMS` | `--helper-sms` | `TALLYSTICK_HELPER_SMS` | none |
@@ -29,6 +30,9 @@ import TokenEngine
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
+///
+/// `admin-password` and `admin-password-file` are one setting in two forms: when both are
+/// given, the one from the stronger source wins; from the same source they are refused.
 struct ServerSettings: Equatable {
     var host = "127.0.0.1"
     var port = 9966
@@ -67,6 +71,7 @@ struct ServerSettings: Equatable {
         "login-block-time": "TALLYSTICK_LOGIN_BLOCK_TIME",
         "map-size": "TALLYSTICK_MAP_SIZE", "max-map-size": "TALLYSTICK_MAX_MAP_SIZE",
         "internal-listen": "TALLYSTICK_INTERNAL_LISTEN",
+        "admin-password-file": "TALLYSTICK_ADMIN_PASSWORD_FILE",
     ]
 
     struct Invalid: Error, CustomStringConvertible {
@@ -78,16 +83,33 @@ struct ServerSettings: Equatable {
         flags: [String: String], environment: [String: String], configFile: String?
     ) throws -> ServerSettings {
         var values = [String: String]()
+        // Where each value came from: 1 the file, 2 the environment, 3 a flag.
+        var sources = [String: Int]()
         if let path = configFile ?? environment["TALLYSTICK_CONFIG"] {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw Invalid(description: "cannot read the config file \(path)")
             }
-            values.merge(try parseFile(text, path: path)) { $1 }
+            for (key, value) in try parseFile(text, path: path) {
+                values[key] = value
+                sources[key] = 1
+            }
         }
         for (key, variable) in keys {
-            if let value = environment[variable], !value.isEmpty { values[key] = value }
+            if let value = environment[variable], !value.isEmpty {
+                values[key] = value
+                sources[key] = 2
+            }
         }
-        values.merge(flags) { $1 }
+        for (key, value) in flags {
+            values[key] = value
+            sources[key] = 3
+        }
+        if let inline = sources["admin-password"], let file = sources["admin-password-file"] {
+            guard inline != file else {
+                throw Invalid(description: "give admin-password or admin-password-file, not both")
+            }
+            values.removeValue(forKey: inline > file ? "admin-password-file" : "admin-password")
+        }
         var settings = ServerSettings()
         for (key, value) in values {
             switch key {
@@ -99,6 +121,7 @@ struct ServerSettings: Equatable {
                 settings.port = port
             case "data-dir": settings.dataDirectory = value
             case "admin-password": settings.adminPassword = value
+            case "admin-password-file": settings.adminPassword = try readPasswordFile(value)
             case "log-level":
                 guard let level = Logger.Level(rawValue: value) else {
                     throw Invalid(
@@ -163,6 +186,21 @@ struct ServerSettings: Equatable {
             }
         }
         return settings
+    }
+
+    /// The first line of the file at `path`, without its line ending (`--admin-password-file`:
+    /// unlike a flag, a file is not shown to every local user by `ps`).
+    static func readPasswordFile(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Invalid(description: "cannot read the admin password file \(path)")
+        }
+        // Bytes, not Characters: "\r\n" is one Character and would never equal "\n".
+        var line = data.prefix { $0 != UInt8(ascii: "\n") }
+        if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+        guard !line.isEmpty else {
+            throw Invalid(description: "the admin password file \(path) has an empty first line")
+        }
+        return String(decoding: line, as: UTF8.self)
     }
 
     static func yesNo(_ key: String, _ value: String) throws -> Bool {

@@ -138,14 +138,16 @@ class Server:
         STARTED.append(self)
         with open(self.output, "ab") as out:
             start_offset = out.tell()
+            # The password goes in the environment, not on the command line (spec §10.8).
             env = {
                 k: v
                 for k, v in os.environ.items()
                 if not k.startswith("TALLYSTICK_") and k != "TALER_MERCHANT_PASSWORD"
             }
+            env["TALER_MERCHANT_PASSWORD"] = self.password
             self.process = subprocess.Popen(
                 [binary("tallystick"), "serve", "--port", "0", "--data-dir", self.data_dir]
-                + ["--admin-password", self.password, "--log-level", self.log_level]
+                + ["--log-level", self.log_level]
                 + self.extra,
                 stdout=out,
                 stderr=out,

@@ -131,9 +131,9 @@ def serve_once(data_dir, password, extra=()):
     """Runs `tallystick serve` on `data_dir` expecting it to refuse to start: its exit status
     and everything it printed."""
     run = subprocess.run(
-        [binary("tallystick"), "serve", "--port", "0", "--data-dir", data_dir,
-         "--admin-password", password, *extra],
+        [binary("tallystick"), "serve", "--port", "0", "--data-dir", data_dir, *extra],
         capture_output=True, timeout=60,
+        env={**os.environ, "TALER_MERCHANT_PASSWORD": password},
     )
     return run.returncode, (run.stdout + run.stderr).decode()
 
