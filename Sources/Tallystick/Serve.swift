@@ -71,6 +71,17 @@ struct Serve: AsyncParsableCommand {
             "Loopback address:port or UNIX socket path serving /metrics, never the public port (default none)."
     )
     var internalListen: String?
+    @Option(help: "Seconds a request's headers may take from its first byte (default 10).")
+    var headerTimeout: Double?
+    @Option(help: "Seconds a request's body may take after its headers (default 30).")
+    var bodyTimeout: Double?
+    @Option(help: "Seconds a keep-alive connection may sit idle between requests (default 60).")
+    var idleTimeout: Double?
+    @Option(
+        help:
+            "Connections served at once; lowered to fit the file limit (default 4096, see README)."
+    )
+    var maxConnections: Int?
 
     func run() async throws {
         var flags = [String: String]()
@@ -91,6 +102,10 @@ struct Serve: AsyncParsableCommand {
         flags["map-size"] = mapSize.map(String.init)
         flags["max-map-size"] = maxMapSize.map(String.init)
         flags["internal-listen"] = internalListen
+        flags["header-timeout"] = headerTimeout.map { String($0) }
+        flags["body-timeout"] = bodyTimeout.map { String($0) }
+        flags["idle-timeout"] = idleTimeout.map { String($0) }
+        flags["max-connections"] = maxConnections.map(String.init)
         let settings: ServerSettings
         do {
             settings = try ServerSettings.resolve(
@@ -107,6 +122,7 @@ struct Serve: AsyncParsableCommand {
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in ServerLogHandler(label: label, logLevel: level) }
         let logger = Logger(label: "tallystick")
+        let maximumConnections = try Self.connectionLimit(settings, logger: logger)
 
         let log: LMDBEventLog
         do {
@@ -145,9 +161,12 @@ struct Serve: AsyncParsableCommand {
             metrics: MerchantMetrics(statistics: { log.writerStatistics }), logger: logger)
         let app = Application(
             router: api.buildRouter(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ParserErrorHandler()])),
+            server: .http1(
+                configuration: ConnectionDeadlines.channelConfiguration(settings.timeouts)),
             configuration: .init(
-                address: .hostname(settings.host, port: settings.port), serverName: "tallystick"),
+                address: .hostname(settings.host, port: settings.port), serverName: "tallystick",
+                availableConnectionsDelegate: ConnectionLimit(
+                    maximum: maximumConnections, logger: logger)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
                 say("tallystick: listening on http://\(settings.host):\(port)")
@@ -155,7 +174,9 @@ struct Serve: AsyncParsableCommand {
             logger: logger)
         var services: [any Service] = [app]
         if let address = settings.internalListen {
-            services.append(Self.internalApplication(api, at: address, logger: logger))
+            services.append(
+                Self.internalApplication(
+                    api, at: address, timeouts: settings.timeouts, logger: logger))
         }
         let group = ServiceGroup(
             configuration: .init(
@@ -174,12 +195,16 @@ struct Serve: AsyncParsableCommand {
     /// public application in the same service group. A UNIX socket gets mode 0660 (owner and
     /// group, e.g. the reverse proxy's, may connect; others may not, whatever the umask).
     static func internalApplication(
-        _ api: MerchantAPI, at address: InternalListenAddress, logger: Logger
+        _ api: MerchantAPI, at address: InternalListenAddress,
+        timeouts: ConnectionDeadlines.Timeouts, logger: Logger
     ) -> some Service {
         Application(
             router: api.buildInternalRouter(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ParserErrorHandler()])),
-            configuration: .init(address: address.bindAddress, serverName: "tallystick"),
+            server: .http1(configuration: ConnectionDeadlines.channelConfiguration(timeouts)),
+            configuration: .init(
+                address: address.bindAddress, serverName: "tallystick",
+                availableConnectionsDelegate: ConnectionLimit(
+                    maximum: ConnectionLimit.internalMaximum, logger: logger)),
             onServerRunning: { channel in
                 var bound = address
                 switch address {
@@ -191,6 +216,41 @@ struct Serve: AsyncParsableCommand {
                 say("tallystick: internal listener on \(bound)")
             },
             logger: logger)
+    }
+
+    /// The public listener's connection limit (spec §10.5): `max-connections`, lowered to
+    /// what the process's file limit leaves after the descriptors kept for everything else
+    /// (``ConnectionLimit``), so the server stops accepting before `accept` could fail with
+    /// `EMFILE`. Logs the limit at start (a warning when a configured one was lowered).
+    /// - Throws: `ValidationError` when the file limit leaves no room for connections.
+    static func connectionLimit(_ settings: ServerSettings, logger: Logger) throws -> Int {
+        let fileLimit = ConnectionLimit.fileLimit()
+        let reserved =
+            ConnectionLimit.reservedDescriptors
+            + (settings.internalListen == nil ? 0 : ConnectionLimit.internalMaximum)
+        let configured = settings.maxConnections ?? ServerSettings.defaultMaxConnections
+        let maximum = ConnectionLimit.maximum(
+            configured: configured, fileLimit: fileLimit, reserved: reserved)
+        guard maximum >= 1 else {
+            throw ValidationError(
+                "the file limit (ulimit -n) of \(fileLimit) leaves no room for connections: "
+                    + "\(reserved) descriptors are kept for the log and the listeners; raise it")
+        }
+        let metadata: Logger.Metadata = [
+            "max_connections": "\(maximum)",
+            "file_limit": "\(fileLimit == Int.max ? "unlimited" : String(fileLimit))",
+            "header_timeout_s": "\(settings.headerTimeout)",
+            "body_timeout_s": "\(settings.bodyTimeout)",
+            "idle_timeout_s": "\(settings.idleTimeout)",
+        ]
+        if maximum < configured, settings.maxConnections != nil {
+            logger.warning(
+                "max-connections lowered to fit the file limit (ulimit -n) less \(reserved)",
+                metadata: metadata)
+        } else {
+            logger.info("connection limits", metadata: metadata)
+        }
+        return maximum
     }
 
     /// Creates the `admin` instance when the log has none: with `password`, or a generated

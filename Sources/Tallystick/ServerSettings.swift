@@ -27,6 +27,10 @@ import TokenEngine
 /// | `map-size` | `--map-size` | `TALLYSTICK_MAP_SIZE` | 64 MiB (or `max-map-size`) |
 /// | `max-map-size` | `--max-map-size` | `TALLYSTICK_MAX_MAP_SIZE` | 1 TiB |
 /// | `internal-listen` | `--internal-listen` | `TALLYSTICK_INTERNAL_LISTEN` | none (off) |
+/// | `header-timeout` | `--header-timeout` | `TALLYSTICK_HEADER_TIMEOUT` | `10` (seconds) |
+/// | `body-timeout` | `--body-timeout` | `TALLYSTICK_BODY_TIMEOUT` | `30` (seconds) |
+/// | `idle-timeout` | `--idle-timeout` | `TALLYSTICK_IDLE_TIMEOUT` | `60` (seconds) |
+/// | `max-connections` | `--max-connections` | `TALLYSTICK_MAX_CONNECTIONS` | 4096, at most the file limit less 64 (and 64 more with `internal-listen`) |
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
@@ -60,6 +64,15 @@ struct ServerSettings: Equatable {
     /// Where `/metrics` (and later forward-auth) is served: loopback or a UNIX socket only
     /// (spec §10.7). `nil`: no internal listener, so no metrics.
     var internalListen: InternalListenAddress?
+    /// Seconds a request's headers, its body, and an idle keep-alive connection may take
+    /// before the connection is closed (spec §10.5, ``ConnectionDeadlines``).
+    var headerTimeout = 10.0
+    var bodyTimeout = 30.0
+    var idleTimeout = 60.0
+    /// Connections the public listener holds at once; `nil`: the default, 4096. Lowered at
+    /// start to fit the process's file limit (``ConnectionLimit``).
+    var maxConnections: Int?
+    static let defaultMaxConnections = 4096
 
     static let keys: [String: String] = [
         "host": "TALLYSTICK_HOST", "port": "TALLYSTICK_PORT", "data-dir": "TALLYSTICK_DATA_DIR",
@@ -72,6 +85,8 @@ struct ServerSettings: Equatable {
         "map-size": "TALLYSTICK_MAP_SIZE", "max-map-size": "TALLYSTICK_MAX_MAP_SIZE",
         "internal-listen": "TALLYSTICK_INTERNAL_LISTEN",
         "admin-password-file": "TALLYSTICK_ADMIN_PASSWORD_FILE",
+        "header-timeout": "TALLYSTICK_HEADER_TIMEOUT", "body-timeout": "TALLYSTICK_BODY_TIMEOUT",
+        "idle-timeout": "TALLYSTICK_IDLE_TIMEOUT", "max-connections": "TALLYSTICK_MAX_CONNECTIONS",
     ]
 
     struct Invalid: Error, CustomStringConvertible {
@@ -170,6 +185,20 @@ struct ServerSettings: Equatable {
                 } catch {
                     throw Invalid(description: error.description)
                 }
+            case "header-timeout", "body-timeout", "idle-timeout":
+                guard let seconds = Double(value), seconds > 0, seconds <= 3_600 else {
+                    throw Invalid(description: "\(key) must be 0 < seconds <= 3600")
+                }
+                switch key {
+                case "header-timeout": settings.headerTimeout = seconds
+                case "body-timeout": settings.bodyTimeout = seconds
+                default: settings.idleTimeout = seconds
+                }
+            case "max-connections":
+                guard let count = Int(value), (1...1_000_000).contains(count) else {
+                    throw Invalid(description: "max-connections must be 1...1000000")
+                }
+                settings.maxConnections = count
             default:
                 throw Invalid(description: "unknown setting \(key)")
             }
@@ -231,6 +260,13 @@ struct ServerSettings: Equatable {
             out[key] = value
         }
         return out
+    }
+}
+
+extension ServerSettings {
+    /// The connection deadlines of both listeners.
+    var timeouts: ConnectionDeadlines.Timeouts {
+        ConnectionDeadlines.Timeouts(seconds: headerTimeout, body: bodyTimeout, idle: idleTimeout)
     }
 }
 

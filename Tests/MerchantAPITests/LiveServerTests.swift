@@ -289,11 +289,15 @@ struct LiveServerTests {
         let file = directory.appending("bad.conf")
         try "prot = 9966\n".write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try Self.run(["serve", "--config", file], environment: [:]) != 0)
-        #expect(
-            try Self.run(
-                ["serve", "--port", "99999", "--data-dir", directory.appending("d")],
-                environment: [:])
-                != 0)
+        for bad in [
+            ["--port", "99999"], ["--header-timeout", "0"], ["--body-timeout", "-1"],
+            ["--idle-timeout", "3601"], ["--max-connections", "0"],
+        ] {
+            #expect(
+                try Self.run(
+                    ["serve", "--data-dir", directory.appending("d")] + bad, environment: [:])
+                    != 0, "\(bad)")
+        }
         #expect(
             try Self.run(
                 ["passwd", "nobody", "--data-dir", directory.appending("d")],
