@@ -14,8 +14,9 @@ import LMDB
 /// (they could swap the files under it). A directory they can only read or enter is used,
 /// with a warning: its files may predate these rules (`0644`), and `chmod 700` fixes both.
 public enum DataDirectory {
-    /// Creates `path` when it is missing (missing parents as `mkdir -p` would, the directory
-    /// itself `0700`) and checks the mode of an existing one. Symbolic links are followed.
+    /// Creates `path` when it is missing (and its missing parents, as `mkdir -p` would, all
+    /// `0700` whatever the umask) and checks the mode of an existing one. Symbolic links are
+    /// followed.
     /// - Returns: a one-line warning naming the path, its mode and the fix when group or
     ///   others can read or enter the directory; `nil` when only its owner can.
     /// - Throws: ``EventLogError/unsafeDirectory(path:mode:)`` when group or others can write
@@ -25,11 +26,7 @@ public enum DataDirectory {
         var info = stat()
         if stat(path, &info) != 0 {
             guard errno == ENOENT else { throw .storage("cannot inspect \(path): \(lastError())") }
-            let parent = (path as NSString).deletingLastPathComponent
-            if !parent.isEmpty {
-                try? FileManager.default.createDirectory(
-                    atPath: parent, withIntermediateDirectories: true)
-            }
+            createParents(of: path)
             if mkdir(path, LMDBEnvironment.directoryMode) == 0 {
                 chmod(path, LMDBEnvironment.directoryMode)
                 return nil
@@ -48,6 +45,21 @@ public enum DataDirectory {
                 + "run: chmod 700 \(path)"
         }
         return nil
+    }
+
+    /// Creates the missing ancestors of `path`, outermost first, each `0700`; failures are
+    /// left to the `mkdir` of `path` itself to report.
+    private static func createParents(of path: String) {
+        var missing = [String]()
+        var parent = (path as NSString).deletingLastPathComponent
+        while !parent.isEmpty, parent != "/", access(parent, F_OK) != 0 {
+            missing.append(parent)
+            parent = (parent as NSString).deletingLastPathComponent
+        }
+        for directory in missing.reversed()
+        where mkdir(directory, LMDBEnvironment.directoryMode) == 0 {
+            chmod(directory, LMDBEnvironment.directoryMode)
+        }
     }
 
     /// `0755` for 0o755.

@@ -26,6 +26,7 @@ struct DataDirectoryTests {
             events: [ProposedEvent(type: "a.v1", payload: Array("x".utf8))])
         await log.close()
         #expect(try Self.mode(dir) == 0o700)
+        #expect(try Self.mode(tmp.appending("parent")) == 0o700)
         let names = try FileManager.default.contentsOfDirectory(atPath: dir).sorted()
         #expect(names == ["data.mdb", "lock.mdb", "writer.lock"])
         for name in names {
