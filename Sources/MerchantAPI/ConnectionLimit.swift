@@ -15,9 +15,10 @@ import Logging
 /// channel's `read`: NIO then stops watching the listening socket, so new connections wait
 /// in the kernel's backlog and cost no CPU. Reaching the process's file limit instead is what
 /// made the server spin: `accept4` fails with `EMFILE`, the connection stays in the backlog,
-/// the socket stays readable, and the event loop calls `accept4` again at once (~5,000 times
-/// a second, 99 % of a core, measured; NIO's accept backoff did not stop it). So the limit
-/// must stay below the file limit: ``maximum(configured:fileLimit:reserved:)``.
+/// the socket stays readable, and the event loop calls `accept4` again at once (98–99 % of a
+/// core measured, ~5,000 failed `accept4` a second under `strace`; NIO's accept backoff did
+/// not stop it). So the limit must stay below the file limit:
+/// ``maximum(configured:fileLimit:reserved:)``.
 ///
 /// The server channel may accept a few connections per read (NIO's `maxMessagesPerRead`,
 /// 4 by default) before this is asked again, so up to 3 more than `maximum` can be open; the
