@@ -8,8 +8,9 @@ import Logging
 /// every `GET` route by running the `GET` handler (Hummingbird's `autoGenerateHeadEndpoints`:
 /// same authentication, status and headers, `Content-Length` included), and this middleware
 /// drops the body of every answer to `HEAD`, errors included (404 on an unknown path, 405
-/// where `GET` is not served). A body after a `HEAD` answer would be read by the client as
-/// the start of the next response on the connection.
+/// where `GET` is not served). swift-nio's HTTP encoder would keep a body off the wire too
+/// (a client reads none after a `HEAD` answer and would take it for the next response); the
+/// server does not rely on that.
 ///
 /// The log line holds the request id (Hummingbird's `hb.request.id`), method, route template,
 /// status and duration: never a header, a body, a query string or a path with its values, so

@@ -5,8 +5,9 @@ import Testing
 
 @testable import MerchantAPI
 
-/// Spec §10.10: `HEAD` answers without a body. Checked on the bytes of a real connection,
-/// where a body after a `HEAD` answer would be read as the start of the next response.
+/// Spec §10.10: `HEAD` answers as `GET` would, without a body. Checked on the bytes of a real
+/// connection (the in-process client hides bodies): statuses, `Content-Length`, and no byte
+/// between one answer and the next.
 @Suite("HEAD")
 struct HeadRequestTests {
     @Test func headIsGetWithoutTheBodyOnEveryPathAndKeepsTheConnectionFramed() async throws {
