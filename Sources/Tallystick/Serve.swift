@@ -162,7 +162,8 @@ struct Serve: AsyncParsableCommand {
         let app = Application(
             router: api.buildRouter(),
             server: .http1(
-                configuration: ConnectionDeadlines.channelConfiguration(settings.timeouts)),
+                configuration: ConnectionDeadlines.channelConfiguration(
+                    settings.timeouts, onTimeout: { api.metrics.recordConnectionTimeout($0) })),
             configuration: .init(
                 address: .hostname(settings.host, port: settings.port), serverName: "tallystick",
                 availableConnectionsDelegate: ConnectionLimit(
@@ -200,7 +201,9 @@ struct Serve: AsyncParsableCommand {
     ) -> some Service {
         Application(
             router: api.buildInternalRouter(),
-            server: .http1(configuration: ConnectionDeadlines.channelConfiguration(timeouts)),
+            server: .http1(
+                configuration: ConnectionDeadlines.channelConfiguration(
+                    timeouts, onTimeout: { api.metrics.recordConnectionTimeout($0) })),
             configuration: .init(
                 address: address.bindAddress, serverName: "tallystick",
                 availableConnectionsDelegate: ConnectionLimit(

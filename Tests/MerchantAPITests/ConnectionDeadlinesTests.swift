@@ -173,6 +173,17 @@ struct ConnectionDeadlinesTests {
         #expect(c.phases == [.body])
     }
 
+    @Test func timeoutsAreCountedByPhaseInTheMetrics() {
+        let metrics = MerchantMetrics()
+        metrics.recordConnectionTimeout(.header)
+        metrics.recordConnectionTimeout(.header)
+        metrics.recordConnectionTimeout(.idle)
+        let text = String(decoding: metrics.render(), as: UTF8.self)
+        #expect(text.contains(#"tallystick_http_connections_timed_out_total{phase="header"} 2"#))
+        #expect(text.contains(#"tallystick_http_connections_timed_out_total{phase="body"} 0"#))
+        #expect(text.contains(#"tallystick_http_connections_timed_out_total{phase="idle"} 1"#))
+    }
+
     @Test func aClientThatKeepsEachDeadlineIsNeverClosed() throws {
         let c = try Connection()
         for _ in 0..<5 {
