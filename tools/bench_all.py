@@ -112,8 +112,9 @@ def server_start(data_dir):
     started = time.perf_counter()
     process = subprocess.Popen(
         [os.path.join(RELEASE, "tallystick"), "serve", "--port", "0", "--data-dir", data_dir,
-         "--admin-password", "bench-all-start", "--log-level", "warning"],
+         "--log-level", "warning"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        env={**os.environ, "TALER_MERCHANT_PASSWORD": "bench-all-start"},
     )
     line = process.stdout.readline()
     elapsed = time.perf_counter() - started

@@ -22,6 +22,9 @@ public enum EventLogError: Error, Equatable, Sendable, CustomStringConvertible {
     case unsupportedFormat(found: UInt32, supported: UInt32)
     /// Another writer (in this or another process) holds the log open.
     case lockedByAnotherProcess(path: String)
+    /// Group or others can write the data directory (`mode`, e.g. 0o777); a writer refuses
+    /// it (spec §10.6). Run `chmod 700` on it and retry.
+    case unsafeDirectory(path: String, mode: UInt32)
     /// The log was closed.
     case closed
     /// The log was opened read-only.
@@ -60,6 +63,9 @@ public enum EventLogError: Error, Equatable, Sendable, CustomStringConvertible {
             "log format version \(found) is not supported (this build reads version \(supported))"
         case .lockedByAnotherProcess(let path):
             "the log at \(path) is already open for writing (by this or another process)"
+        case .unsafeDirectory(let path, let mode):
+            "group or others can write the data directory \(path) (mode "
+                + "\(DataDirectory.octal(mode))); refusing to use it; run: chmod 700 \(path)"
         case .closed: "the log is closed"
         case .readOnly: "the log is open read-only"
         case .storage(let what): "storage error: \(what)"

@@ -69,13 +69,19 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
     let databases: Databases
     public let configuration: Configuration
     public let isReadOnly: Bool
+    /// Set by a writable open when group or others can read or enter the data directory: one
+    /// line naming it, its mode and the fix (``DataDirectory/prepare(_:)``); the caller shows
+    /// it (the server and the tools print it to standard error). Always `nil` when read-only.
+    public let directoryWarning: String?
     let writer: GroupCommitWriter?
     let hub = FollowerHub()
     private let lockDescriptor: Int32
     private let released = Mutex(false)
 
-    /// Opens the log for writing, creating it when the directory is new or empty.
-    /// - Throws: ``EventLogError``: `lockedByAnotherProcess`, `unsupportedFormat`,
+    /// Opens the log for writing, creating it when the directory is new or empty: the
+    /// directory `0700`, every file `0600` (``DataDirectory``).
+    /// - Throws: ``EventLogError``: `unsafeDirectory` (group or others can write the
+    ///   directory), `lockedByAnotherProcess`, `unsupportedFormat`,
     ///   `corruptedRecord` (the newest record does not check), `storage`.
     public static func open(_ configuration: Configuration) throws -> LMDBEventLog {
         try LMDBEventLog(configuration: configuration, readOnly: false)
@@ -96,8 +102,9 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                 throw EventLogError.storage("no event log at \(dir)")
             }
             lockDescriptor = -1
+            directoryWarning = nil
         } else {
-            try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            directoryWarning = try DataDirectory.prepare(dir)
             lockDescriptor = try LMDBEventLog.takeWriterLock(directory: dir)
         }
         var options = LMDBEnvironment.Options()
@@ -177,11 +184,13 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         guard lockedHere.withLock({ $0.insert(key).inserted }) else {
             throw EventLogError.lockedByAnotherProcess(path: directory)
         }
-        let fd = Foundation.open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        let existed = access(path, F_OK) == 0
+        let fd = Foundation.open(path, O_CREAT | O_RDWR | O_CLOEXEC, LMDBEnvironment.fileMode)
         guard fd >= 0 else {
             _ = lockedHere.withLock { $0.remove(key) }
             throw EventLogError.storage("cannot open \(path): \(String(cString: strerror(errno)))")
         }
+        if !existed { fchmod(fd, LMDBEnvironment.fileMode) }
         var lock = Glibc.flock()
         lock.l_type = Int16(F_WRLCK)
         lock.l_whence = Int16(SEEK_SET)

@@ -316,9 +316,13 @@ public enum LogTool {
         public var head: LogHead
         public var bytes: Int
         public var seconds: Double
+        /// Set when group or others can read `dest` (see ``DataDirectory/prepare(_:)``).
+        public var warning: String?
     }
 
-    /// A compacted, consistent copy of the live log into the new or empty directory `dest`.
+    /// A compacted, consistent copy of the live log into the new or empty directory `dest`,
+    /// created `0700` with its files `0600` whatever the umask (spec §10.6); an existing `dest`
+    /// that group or others can write is refused, one they can read is used with a warning.
     /// The copy's newest record is checked against the source's record at that sequence; with
     /// `verify`, the whole copy is verified too (chain, indexes, checkpoints) before it returns.
     public static func backup(_ dataDir: String, to dest: String, verify: Bool = false) throws
@@ -331,10 +335,10 @@ public enum LogTool {
             guard (try? fm.contentsOfDirectory(atPath: dest))?.isEmpty ?? false else {
                 throw ToolError("\(dest) is not empty: backup needs a new or empty directory")
             }
-        } else {
-            do { try fm.createDirectory(atPath: dest, withIntermediateDirectories: true) } catch {
-                throw ToolError("cannot create \(dest): \(error.localizedDescription)")
-            }
+        }
+        let warning: String?
+        do { warning = try DataDirectory.prepare(dest) } catch {
+            throw ToolError("cannot back up into \(dest): \(error)")
         }
         do {
             try source.copy(to: dest)
@@ -361,7 +365,8 @@ public enum LogTool {
         let d = ContinuousClock.now - started
         return BackupReport(
             head: head, bytes: bytes,
-            seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+            seconds: Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18,
+            warning: warning)
     }
 
     // MARK: stats

@@ -60,15 +60,25 @@ public final class LMDBEnvironment: @unchecked Sendable {
 
     private static let openPaths = Mutex(Set<String>())
 
+    /// Mode of the files an environment creates (`data.mdb`, `lock.mdb`, copies): the owner
+    /// reads and writes, nobody else (spec §10.6: the log holds password hashes and addresses).
+    public static let fileMode: mode_t = 0o600
+    /// Mode of the directory a writable environment creates when it is missing.
+    public static let directoryMode: mode_t = 0o700
+
     /// Opens (creating when writable) the environment in directory `path`.
+    ///
+    /// A directory it creates gets ``directoryMode`` and the files it creates ``fileMode``,
+    /// whatever the process's umask (a umask can only take bits away; a `chmod` after creating
+    /// gives back any owner bit it took). Existing files keep their modes.
     /// - Throws: ``LMDBError/alreadyOpenInProcess(path:)``, ``LMDBError/noSuchPath(_:)`` when
     ///   read-only and missing, ``LMDBError/invalidFile(code:)`` for a foreign file, or any
     ///   other open failure.
     public init(path: String, options: Options = Options()) throws(LMDBError) {
         self.path = path
         self.options = options
-        if !options.readOnly {
-            mkdir(path, 0o755)
+        if !options.readOnly, mkdir(path, Self.directoryMode) == 0 {
+            chmod(path, Self.directoryMode)
         }
         guard let resolved = realpath(path, nil) else { throw .noSuchPath(path) }
         registryKey = String(cString: resolved)
@@ -89,7 +99,11 @@ public final class LMDBEnvironment: @unchecked Sendable {
         rc = mdb_env_set_maxdbs(handle, options.maxDatabases)
         if rc == MDB_SUCCESS { rc = mdb_env_set_maxreaders(handle, options.maxReaders) }
         if rc == MDB_SUCCESS { rc = mdb_env_set_mapsize(handle, options.initialMapSize) }
-        if rc == MDB_SUCCESS { rc = mdb_env_open(handle, path, flags, 0o644) }
+        let missing = ["data.mdb", "lock.mdb"].map { path + "/" + $0 }.filter {
+            access($0, F_OK) != 0
+        }
+        if rc == MDB_SUCCESS { rc = mdb_env_open(handle, path, flags, Self.fileMode) }
+        for created in missing where access(created, F_OK) == 0 { chmod(created, Self.fileMode) }
         if rc != MDB_SUCCESS {
             mdb_env_close(handle)
             _ = LMDBEnvironment.openPaths.withLock { $0.remove(key) }
@@ -263,15 +277,26 @@ public final class LMDBEnvironment: @unchecked Sendable {
         try LMDBError.check(mdb_env_sync(env, 1))
     }
 
-    /// Writes a consistent copy of the environment to the existing empty directory `path`,
-    /// compacted (free pages dropped) when `compact` is true. Safe while writers run: it reads
-    /// from one snapshot.
+    /// Writes a consistent copy of the environment to `data.mdb` in the existing directory
+    /// `path` (which must not hold one), compacted (free pages dropped) when `compact` is true,
+    /// and flushes it. Safe while writers run: it reads from one snapshot.
+    ///
+    /// The file is created with ``fileMode`` before any byte is written (`mdb_env_copy2`
+    /// would create it `0666` less the umask), so no other user can ever read the copy.
     public func copy(to path: String, compact: Bool = true) throws(LMDBError) {
         pthread_rwlock_rdlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
         if state.withLock({ $0.closed }) { throw .closed }
-        let rc = mdb_env_copy2(env, path, compact ? UInt32(MDB_CP_COMPACT) : 0)
-        if rc == ENOENT { throw .noSuchPath(path) }
+        let fd = open(path + "/data.mdb", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, Self.fileMode)
+        guard fd >= 0 else {
+            let code = errno
+            if code == ENOENT { throw .noSuchPath(path) }
+            throw LMDBError(code: code)
+        }
+        var rc = fchmod(fd, Self.fileMode) == 0 ? MDB_SUCCESS : errno
+        if rc == MDB_SUCCESS { rc = mdb_env_copyfd2(env, fd, compact ? UInt32(MDB_CP_COMPACT) : 0) }
+        if rc == MDB_SUCCESS, fsync(fd) != 0 { rc = errno }
+        if closeDescriptor(fd) != 0, rc == MDB_SUCCESS { rc = errno }
         try LMDBError.check(rc)
     }
 
@@ -284,3 +309,6 @@ public final class LMDBEnvironment: @unchecked Sendable {
         return (info.me_last_pgno + 1) * Int(stat.ms_psize)
     }
 }
+
+/// `close(2)`, named apart from ``LMDBEnvironment/close()``.
+private func closeDescriptor(_ descriptor: Int32) -> Int32 { close(descriptor) }

@@ -11,7 +11,8 @@ import TokenEngine
 /// instance prefix (`/private/token` for `admin`, `/instances/{instance}/private/token` for
 /// any instance, `admin` included), answers 405 (code 20) for the other methods on a known
 /// path and 404 (code 21) for unknown paths, and wraps everything in ``MerchantMiddleware``
-/// (request log line, metrics, Taler error bodies).
+/// (request log line, metrics, Taler error bodies, `HEAD`). ``buildInternalRouter()`` does
+/// the same for ``internalRoutes``, which only the internal listener serves (spec §10.7).
 public final class MerchantAPI: Sendable {
     /// Bodies above this many bytes get 413 (code 32).
     public static let maximumBodyBytes = 8_192
@@ -48,14 +49,14 @@ public final class MerchantAPI: Sendable {
         @Sendable (Request, MerchantRequestContext, InstanceID) async throws ->
         Response
 
-    /// Every route, with its handler. `prefixed` routes are also served under
+    /// A route and its handler. A `prefixed` route is also served under
     /// `/instances/{instance}`.
-    private var table:
-        [(method: HTTPRequest.Method, path: String, prefixed: Bool, handler: Handler)]
-    {
+    typealias Entry = (method: HTTPRequest.Method, path: String, prefixed: Bool, handler: Handler)
+
+    /// Every route of the public listener, with its handler.
+    private var table: [Entry] {
         [
             (.get, "/config", false, { _, _, _ in self.config() }),
-            (.get, "/metrics", false, { _, _, _ in self.metricsResponse() }),
             (.post, "/private/token", true, mintToken),
             (.delete, "/private/token", true, revokePresentedToken),
             (.get, "/private/tokens", true, listTokens),
@@ -74,10 +75,13 @@ public final class MerchantAPI: Sendable {
         ]
     }
 
-    /// The routes served, in OpenAPI form, sorted by path then method.
-    public var routes: [Route] {
+    /// The routes the public listener serves, in OpenAPI form, sorted by path then method.
+    public var routes: [Route] { Self.routes(of: table) }
+
+    /// The routes of `entries`, prefixed forms included, sorted by path then method.
+    static func routes(of entries: [Entry]) -> [Route] {
         var out = [Route]()
-        for entry in table {
+        for entry in entries {
             out.append(Route(method: entry.method, path: entry.path))
             if entry.prefixed {
                 out.append(Route(method: entry.method, path: "/instances/{instance}" + entry.path))
@@ -86,19 +90,24 @@ public final class MerchantAPI: Sendable {
         return out.sorted { ($0.path, $0.method.rawValue) < ($1.path, $1.method.rawValue) }
     }
 
-    /// Methods answered with 405 on a known path when not served there.
-    static let knownMethods: [HTTPRequest.Method] = [
-        .get, .post, .put, .patch, .delete, .head, .options,
-    ]
+    /// Methods answered with 405 on a known path when not served there. (`HEAD` is served
+    /// wherever `GET` is, see ``MerchantMiddleware``.)
+    static let knownMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .options]
 
-    /// The router: every route, 405s for the other methods, the middleware around all.
-    public func buildRouter() -> Router<MerchantRequestContext> {
-        let router = Router(context: MerchantRequestContext.self)
+    /// The public listener's router: every route, 405s for the other methods, the middleware
+    /// around all.
+    public func buildRouter() -> Router<MerchantRequestContext> { router(for: table) }
+
+    /// A router serving `entries`, 405s for the other methods, the middleware around all.
+    func router(for entries: [Entry]) -> Router<MerchantRequestContext> {
+        let router = Router(
+            context: MerchantRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(
             middleware: MerchantMiddleware(
-                metrics: metrics, knownPaths: routes.map { Self.segments($0.path) }))
+                metrics: metrics,
+                knownPaths: Self.routes(of: entries).map { Self.segments($0.path) }))
         var served = [String: Set<HTTPRequest.Method>]()
-        for entry in table {
+        for entry in entries {
             var paths = [entry.path]
             if entry.prefixed { paths.append("/instances/{instance}" + entry.path) }
             for path in paths {
@@ -294,12 +303,6 @@ extension MerchantAPI {
         return Self.json(w)
     }
 
-    func metricsResponse() -> Response {
-        Response(
-            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render())))
-    }
-
     /// `POST [/instances/$ID]/private/token`.
     func mintToken(_ request: Request, _ context: MerchantRequestContext, _ instance: InstanceID)
         async throws -> Response
@@ -443,7 +446,10 @@ extension MerchantAPI {
         let body = try WireTypes.object(bytes)
         let rawID = try WireTypes.requiredString(body, "id")
         guard let id = InstanceID(rawID) else {
-            throw TalerError.malformed("id", "the id must match ^[A-Za-z0-9][A-Za-z0-9_.@-]+$")
+            throw TalerError.malformed(
+                "id",
+                "the id must match ^[A-Za-z0-9][A-Za-z0-9_.@-]+$ and have at most "
+                    + "\(InstanceID.maximumLength) bytes")
         }
         let name = try WireTypes.requiredString(body, "name")
         let auth = try WireTypes.authConfiguration(

@@ -3,8 +3,8 @@ import Prometheus
 import Synchronization
 
 /// The Prometheus metrics the server exports at `GET /metrics`: requests by route, method
-/// and status, request latency, tokens issued, and the event log's group-commit counters
-/// (read from the log when scraped).
+/// and status, request latency, tokens issued, connections closed by a deadline (by phase),
+/// and the event log's group-commit counters (read from the log when scraped).
 ///
 /// Uses its own registry rather than the process-wide `MetricsSystem`, so every test can
 /// have a fresh one. Label sets are bounded: routes are the router's templates (or
@@ -13,6 +13,7 @@ public final class MerchantMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
     private let statistics: @Sendable () -> GroupCommitStatistics?
     private let tokensIssued: Counter
+    private let timeouts: [ConnectionDeadlines.Phase: Counter]
     private let handles = Mutex<[String: (Counter, DurationHistogram)]>([:])
 
     static var requests: MetricNameDescriptor {
@@ -39,6 +40,18 @@ public final class MerchantMetrics: Sendable {
             descriptor: MetricNameDescriptor(
                 namespace: "tallystick", metricName: "tokens_issued", unitName: "total",
                 helpText: "Login tokens minted."))
+        var timeouts = [ConnectionDeadlines.Phase: Counter]()
+        for phase in [ConnectionDeadlines.Phase.header, .body, .idle] {
+            timeouts[phase] = registry.makeCounter(
+                descriptor: MetricNameDescriptor(
+                    namespace: "tallystick", subsystem: "http", metricName: "connections_timed_out",
+                    unitName: "total",
+                    helpText:
+                        "Connections closed because a request's headers or body, or the next request, came too late."
+                ),
+                labels: [("phase", phase.rawValue)])
+        }
+        self.timeouts = timeouts
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
@@ -61,6 +74,11 @@ public final class MerchantMetrics: Sendable {
     }
 
     func recordTokenIssued() { tokensIssued.increment() }
+
+    /// A connection closed by its `phase` deadline (``ConnectionDeadlines``'s `onTimeout`).
+    public func recordConnectionTimeout(_ phase: ConnectionDeadlines.Phase) {
+        timeouts[phase]?.increment()
+    }
 
     /// The exposition text.
     public func render() -> [UInt8] {

@@ -2,7 +2,15 @@ import Hummingbird
 import Logging
 
 /// Wraps every route: turns any thrown error into a Taler error body (``TalerError/from(_:)``),
-/// records the request's metrics, and writes one log line per request.
+/// records the request's metrics, writes one log line per request, and answers `HEAD`.
+///
+/// `HEAD` is `GET` without the body (RFC 9110 §9.3.2, spec §10.10): the router serves it on
+/// every `GET` route by running the `GET` handler (Hummingbird's `autoGenerateHeadEndpoints`:
+/// same authentication, status and headers, `Content-Length` included), and this middleware
+/// drops the body of every answer to `HEAD`, errors included (404 on an unknown path, 405
+/// where `GET` is not served). swift-nio's HTTP encoder would keep a body off the wire too
+/// (a client reads none after a `HEAD` answer and would take it for the next response); the
+/// server does not rely on that.
 ///
 /// The log line holds the request id (Hummingbird's `hb.request.id`), method, route template,
 /// status and duration: never a header, a body, a query string or a path with its values, so
@@ -37,6 +45,7 @@ struct MerchantMiddleware: RouterMiddleware {
                     "unexpected error", metadata: ["error.type": "\(type(of: error))"])
             }
         }
+        if request.method == .head { response = response.createHeadResponse() }
         let elapsed = ContinuousClock.now - start
         let route = context.endpointPath ?? "unknown"
         metrics.recordRequest(

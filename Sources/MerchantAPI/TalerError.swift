@@ -78,6 +78,12 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
                 retryAfter: engine.retryAfter)
             taler.retryCounter = engine.rejection?.retryCounter.map(Int.init)
             return taler
+        case is ConnectionDeadlines.BodyTimedOut:
+            // Nobody hears this answer (the connection is closed); it names the request's fate
+            // in the log line and the metrics.
+            return TalerError(
+                .genericHTTPHeadersMalformed, hint: "the request body did not arrive in time",
+                status: .requestTimeout)
         case is HTTPParserError:
             // The body's framing broke while a handler read it (a chunk size that is not hex,
             // a connection closed before Content-Length bytes came): the client's fault.

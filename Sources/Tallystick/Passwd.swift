@@ -39,6 +39,7 @@ struct Passwd: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot open the event log in \(dataDir): \(error)")
         }
+        if let warning = log.directoryWarning { warn(warning) }
         do {
             let engine = try await TokenEngine(log: log, clock: SystemLogClock())
             if engine.instance(id) == nil, id == .admin {

@@ -20,14 +20,20 @@ struct Serve: AsyncParsableCommand {
             finishes the requests in flight, closes the log and exits 0.
               tallystick serve
               TALER_MERCHANT_PASSWORD=secret tallystick serve --port 8080
+              tallystick serve --admin-password-file /run/secrets/tallystick-admin
               tallystick serve --config /etc/tallystick.conf --log-level warning
             """)
 
     @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
     @Option(help: "Port to listen on; 0 picks a free one (default 9966).") var port: Int?
     @Option(help: "Directory of the event log (default eventlog/data).") var dataDir: String?
-    @Option(help: "Password of the admin instance when it is created (or TALER_MERCHANT_PASSWORD).")
+    @Option(
+        help:
+            "Password of the admin instance when it is created; visible to every local user, prefer TALER_MERCHANT_PASSWORD or --admin-password-file."
+    )
     var adminPassword: String?
+    @Option(help: "File whose first line is the admin password (instead of --admin-password).")
+    var adminPasswordFile: String?
     @Option(help: "Config file of key = value lines.") var config: String?
     @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
     var logLevel: String?
@@ -71,6 +77,22 @@ struct Serve: AsyncParsableCommand {
             blocks or unix, comma-separated (default none).
             """)
     var trustedProxies: String?
+    @Option(
+        help:
+            "Loopback address:port or UNIX socket path serving /metrics, never the public port (default none)."
+    )
+    var internalListen: String?
+    @Option(help: "Seconds a request's headers may take from its first byte (default 10).")
+    var headerTimeout: Double?
+    @Option(help: "Seconds a request's body may take after its headers (default 30).")
+    var bodyTimeout: Double?
+    @Option(help: "Seconds a keep-alive connection may sit idle between requests (default 60).")
+    var idleTimeout: Double?
+    @Option(
+        help:
+            "Connections served at once; lowered to fit the file limit (default 4096, see README)."
+    )
+    var maxConnections: Int?
 
     func run() async throws {
         var flags = [String: String]()
@@ -78,6 +100,7 @@ struct Serve: AsyncParsableCommand {
         flags["port"] = port.map(String.init)
         flags["data-dir"] = dataDir
         flags["admin-password"] = adminPassword
+        flags["admin-password-file"] = adminPasswordFile
         flags["log-level"] = logLevel
         flags["max-token-duration"] = maxTokenDuration.map(String.init)
         flags["HELPER_SMS"] = helperSms
@@ -91,6 +114,11 @@ struct Serve: AsyncParsableCommand {
         flags["max-map-size"] = maxMapSize.map(String.init)
         flags["allow-external-auth"] = allowExternalAuth
         flags["trusted-proxies"] = trustedProxies
+        flags["internal-listen"] = internalListen
+        flags["header-timeout"] = headerTimeout.map { String($0) }
+        flags["body-timeout"] = bodyTimeout.map { String($0) }
+        flags["idle-timeout"] = idleTimeout.map { String($0) }
+        flags["max-connections"] = maxConnections.map(String.init)
         let settings: ServerSettings
         do {
             settings = try ServerSettings.resolve(
@@ -99,9 +127,15 @@ struct Serve: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        if adminPassword != nil {
+            warn(
+                "--admin-password on the command line is visible to every local user (ps, "
+                    + "/proc); use TALER_MERCHANT_PASSWORD or --admin-password-file instead")
+        }
         let level = settings.logLevel
         LoggingSystem.bootstrap { label in ServerLogHandler(label: label, logLevel: level) }
         let logger = Logger(label: "tallystick")
+        let maximumConnections = try Self.connectionLimit(settings, logger: logger)
 
         let log: LMDBEventLog
         do {
@@ -116,6 +150,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(
                 "cannot open the event log in \(settings.dataDirectory): \(error)")
         }
+        if let warning = log.directoryWarning { warn(warning) }
         var engineConfiguration = EngineConfiguration()
         engineConfiguration.maxTokenDuration = settings.maxTokenDuration.map { $0 * 1_000_000 }
         engineConfiguration.allowExternalAuth = settings.allowExternalAuth
@@ -149,17 +184,27 @@ struct Serve: AsyncParsableCommand {
             metrics: MerchantMetrics(statistics: { log.writerStatistics }), logger: logger)
         let app = Application(
             router: api.buildRouter(),
-            server: .http1(configuration: .init(additionalChannelHandlers: [ParserErrorHandler()])),
+            server: .http1(
+                configuration: ConnectionDeadlines.channelConfiguration(
+                    settings.timeouts, onTimeout: { api.metrics.recordConnectionTimeout($0) })),
             configuration: .init(
-                address: .hostname(settings.host, port: settings.port), serverName: "tallystick"),
+                address: .hostname(settings.host, port: settings.port), serverName: "tallystick",
+                availableConnectionsDelegate: ConnectionLimit(
+                    maximum: maximumConnections, logger: logger)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? settings.port
                 say("tallystick: listening on http://\(settings.host):\(port)")
             },
             logger: logger)
+        var services: [any Service] = [app]
+        if let address = settings.internalListen {
+            services.append(
+                Self.internalApplication(
+                    api, at: address, timeouts: settings.timeouts, logger: logger))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -168,6 +213,70 @@ struct Serve: AsyncParsableCommand {
         }
         await log.close()
         logger.info("stopped; event log closed")
+    }
+
+    /// The internal listener (spec §10.7): `api`'s internal routes on `address`, beside the
+    /// public application in the same service group. A UNIX socket gets mode 0660 (owner and
+    /// group, e.g. the reverse proxy's, may connect; others may not, whatever the umask).
+    static func internalApplication(
+        _ api: MerchantAPI, at address: InternalListenAddress,
+        timeouts: ConnectionDeadlines.Timeouts, logger: Logger
+    ) -> some Service {
+        Application(
+            router: api.buildInternalRouter(),
+            server: .http1(
+                configuration: ConnectionDeadlines.channelConfiguration(
+                    timeouts, onTimeout: { api.metrics.recordConnectionTimeout($0) })),
+            configuration: .init(
+                address: address.bindAddress, serverName: "tallystick",
+                availableConnectionsDelegate: ConnectionLimit(
+                    maximum: ConnectionLimit.internalMaximum, logger: logger)),
+            onServerRunning: { channel in
+                var bound = address
+                switch address {
+                case .loopback(let host, let port):
+                    bound = .loopback(host: host, port: channel.localAddress?.port ?? port)
+                case .unixSocket(let path):
+                    chmod(path, 0o660)
+                }
+                say("tallystick: internal listener on \(bound)")
+            },
+            logger: logger)
+    }
+
+    /// The public listener's connection limit (spec §10.5): `max-connections`, lowered to
+    /// what the process's file limit leaves after the descriptors kept for everything else
+    /// (``ConnectionLimit``), so the server stops accepting before `accept` could fail with
+    /// `EMFILE`. Logs the limit at start (a warning when a configured one was lowered).
+    /// - Throws: `ValidationError` when the file limit leaves no room for connections.
+    static func connectionLimit(_ settings: ServerSettings, logger: Logger) throws -> Int {
+        let fileLimit = ConnectionLimit.fileLimit()
+        let reserved =
+            ConnectionLimit.reservedDescriptors
+            + (settings.internalListen == nil ? 0 : ConnectionLimit.internalMaximum)
+        let configured = settings.maxConnections ?? ServerSettings.defaultMaxConnections
+        let maximum = ConnectionLimit.maximum(
+            configured: configured, fileLimit: fileLimit, reserved: reserved)
+        guard maximum >= 1 else {
+            throw ValidationError(
+                "the file limit (ulimit -n) of \(fileLimit) leaves no room for connections: "
+                    + "\(reserved) descriptors are kept for the log and the listeners; raise it")
+        }
+        let metadata: Logger.Metadata = [
+            "max_connections": "\(maximum)",
+            "file_limit": "\(fileLimit == Int.max ? "unlimited" : String(fileLimit))",
+            "header_timeout_s": "\(settings.headerTimeout)",
+            "body_timeout_s": "\(settings.bodyTimeout)",
+            "idle_timeout_s": "\(settings.idleTimeout)",
+        ]
+        if maximum < configured, settings.maxConnections != nil {
+            logger.warning(
+                "max-connections lowered to fit the file limit (ulimit -n) less \(reserved)",
+                metadata: metadata)
+        } else {
+            logger.info("connection limits", metadata: metadata)
+        }
+        return maximum
     }
 
     /// Creates the `admin` instance when the log has none: with `password`, or a generated
@@ -192,7 +301,7 @@ struct Serve: AsyncParsableCommand {
             guard let state = engine.instance(id), state.isActive, case .external = state.auth
             else { continue }
             warn(
-                "tallystick: warning: instance \(id) needs no credentials (external auth); "
+                "instance \(id) needs no credentials (external auth); "
                     + "set a password with: tallystick passwd \(id)")
         }
     }
@@ -210,7 +319,7 @@ func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
-/// Writes a line to standard error at once.
-func warn(_ line: String) {
-    FileHandle.standardError.write(Data((line + "\n").utf8))
+/// Writes one `tallystick: warning: ...` line to standard error (never a secret).
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("tallystick: warning: \(message)\n".utf8))
 }

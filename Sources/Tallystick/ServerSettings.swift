@@ -14,6 +14,7 @@ import TokenEngine
 /// | `port` | `--port` | `TALLYSTICK_PORT` | `9966` |
 /// | `data-dir` | `--data-dir` | `TALLYSTICK_DATA_DIR` | `eventlog/data` |
 /// | `admin-password` | `--admin-password` | `TALER_MERCHANT_PASSWORD` | generated once |
+/// | `admin-password-file` | `--admin-password-file` | `TALLYSTICK_ADMIN_PASSWORD_FILE` | none |
 /// | `log-level` | `--log-level` | `TALLYSTICK_LOG_LEVEL` | `info` |
 /// | `max-token-duration` | `--max-token-duration` | `TALLYSTICK_MAX_TOKEN_DURATION` | none |
 /// | `HELPER_SMS` | `--helper-sms` | `TALLYSTICK_HELPER_SMS` | none |
@@ -27,9 +28,17 @@ import TokenEngine
 /// | `max-map-size` | `--max-map-size` | `TALLYSTICK_MAX_MAP_SIZE` | 1 TiB |
 /// | `allow-external-auth` | `--allow-external-auth` | `TALLYSTICK_ALLOW_EXTERNAL_AUTH` | `no` |
 /// | `trusted-proxies` | `--trusted-proxies` | `TALLYSTICK_TRUSTED_PROXIES` | none |
+/// | `internal-listen` | `--internal-listen` | `TALLYSTICK_INTERNAL_LISTEN` | none (off) |
+/// | `header-timeout` | `--header-timeout` | `TALLYSTICK_HEADER_TIMEOUT` | `10` (seconds) |
+/// | `body-timeout` | `--body-timeout` | `TALLYSTICK_BODY_TIMEOUT` | `30` (seconds) |
+/// | `idle-timeout` | `--idle-timeout` | `TALLYSTICK_IDLE_TIMEOUT` | `60` (seconds) |
+/// | `max-connections` | `--max-connections` | `TALLYSTICK_MAX_CONNECTIONS` | 4096, at most the file limit less 64 (and 64 more with `internal-listen`) |
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
+///
+/// `admin-password` and `admin-password-file` are one setting in two forms: when both are
+/// given, the one from the stronger source wins; from the same source they are refused.
 struct ServerSettings: Equatable {
     var host = "127.0.0.1"
     var port = 9966
@@ -58,6 +67,18 @@ struct ServerSettings: Equatable {
     var allowExternalAuth = false
     /// Proxies whose `X-Forwarded-For`/`Forwarded` name the client (spec §10.4).
     var trustedProxies = TrustedProxies.none
+    /// Where `/metrics` (and later forward-auth) is served: loopback or a UNIX socket only
+    /// (spec §10.7). `nil`: no internal listener, so no metrics.
+    var internalListen: InternalListenAddress?
+    /// Seconds a request's headers, its body, and an idle keep-alive connection may take
+    /// before the connection is closed (spec §10.5, ``ConnectionDeadlines``).
+    var headerTimeout = 10.0
+    var bodyTimeout = 30.0
+    var idleTimeout = 60.0
+    /// Connections the public listener holds at once; `nil`: the default, 4096. Lowered at
+    /// start to fit the process's file limit (``ConnectionLimit``).
+    var maxConnections: Int?
+    static let defaultMaxConnections = 4096
 
     static let keys: [String: String] = [
         "host": "TALLYSTICK_HOST", "port": "TALLYSTICK_PORT", "data-dir": "TALLYSTICK_DATA_DIR",
@@ -70,6 +91,10 @@ struct ServerSettings: Equatable {
         "map-size": "TALLYSTICK_MAP_SIZE", "max-map-size": "TALLYSTICK_MAX_MAP_SIZE",
         "allow-external-auth": "TALLYSTICK_ALLOW_EXTERNAL_AUTH",
         "trusted-proxies": "TALLYSTICK_TRUSTED_PROXIES",
+        "internal-listen": "TALLYSTICK_INTERNAL_LISTEN",
+        "admin-password-file": "TALLYSTICK_ADMIN_PASSWORD_FILE",
+        "header-timeout": "TALLYSTICK_HEADER_TIMEOUT", "body-timeout": "TALLYSTICK_BODY_TIMEOUT",
+        "idle-timeout": "TALLYSTICK_IDLE_TIMEOUT", "max-connections": "TALLYSTICK_MAX_CONNECTIONS",
     ]
 
     struct Invalid: Error, CustomStringConvertible {
@@ -81,16 +106,33 @@ struct ServerSettings: Equatable {
         flags: [String: String], environment: [String: String], configFile: String?
     ) throws -> ServerSettings {
         var values = [String: String]()
+        // Where each value came from: 1 the file, 2 the environment, 3 a flag.
+        var sources = [String: Int]()
         if let path = configFile ?? environment["TALLYSTICK_CONFIG"] {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 throw Invalid(description: "cannot read the config file \(path)")
             }
-            values.merge(try parseFile(text, path: path)) { $1 }
+            for (key, value) in try parseFile(text, path: path) {
+                values[key] = value
+                sources[key] = 1
+            }
         }
         for (key, variable) in keys {
-            if let value = environment[variable], !value.isEmpty { values[key] = value }
+            if let value = environment[variable], !value.isEmpty {
+                values[key] = value
+                sources[key] = 2
+            }
         }
-        values.merge(flags) { $1 }
+        for (key, value) in flags {
+            values[key] = value
+            sources[key] = 3
+        }
+        if let inline = sources["admin-password"], let file = sources["admin-password-file"] {
+            guard inline != file else {
+                throw Invalid(description: "give admin-password or admin-password-file, not both")
+            }
+            values.removeValue(forKey: inline > file ? "admin-password-file" : "admin-password")
+        }
         var settings = ServerSettings()
         for (key, value) in values {
             switch key {
@@ -102,6 +144,7 @@ struct ServerSettings: Equatable {
                 settings.port = port
             case "data-dir": settings.dataDirectory = value
             case "admin-password": settings.adminPassword = value
+            case "admin-password-file": settings.adminPassword = try readPasswordFile(value)
             case "log-level":
                 guard let level = Logger.Level(rawValue: value) else {
                     throw Invalid(
@@ -151,6 +194,26 @@ struct ServerSettings: Equatable {
                 } catch {
                     throw Invalid(description: error.description)
                 }
+            case "internal-listen":
+                do {
+                    settings.internalListen = try InternalListenAddress(parsing: value)
+                } catch {
+                    throw Invalid(description: error.description)
+                }
+            case "header-timeout", "body-timeout", "idle-timeout":
+                guard let seconds = Double(value), seconds > 0, seconds <= 3_600 else {
+                    throw Invalid(description: "\(key) must be 0 < seconds <= 3600")
+                }
+                switch key {
+                case "header-timeout": settings.headerTimeout = seconds
+                case "body-timeout": settings.bodyTimeout = seconds
+                default: settings.idleTimeout = seconds
+                }
+            case "max-connections":
+                guard let count = Int(value), (1...1_000_000).contains(count) else {
+                    throw Invalid(description: "max-connections must be 1...1000000")
+                }
+                settings.maxConnections = count
             default:
                 throw Invalid(description: "unknown setting \(key)")
             }
@@ -167,6 +230,21 @@ struct ServerSettings: Equatable {
             }
         }
         return settings
+    }
+
+    /// The first line of the file at `path`, without its line ending (`--admin-password-file`:
+    /// unlike a flag, a file is not shown to every local user by `ps`).
+    static func readPasswordFile(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Invalid(description: "cannot read the admin password file \(path)")
+        }
+        // Bytes, not Characters: "\r\n" is one Character and would never equal "\n".
+        var line = data.prefix { $0 != UInt8(ascii: "\n") }
+        if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
+        guard !line.isEmpty else {
+            throw Invalid(description: "the admin password file \(path) has an empty first line")
+        }
+        return String(decoding: line, as: UTF8.self)
     }
 
     static func yesNo(_ key: String, _ value: String) throws -> Bool {
@@ -197,6 +275,13 @@ struct ServerSettings: Equatable {
             out[key] = value
         }
         return out
+    }
+}
+
+extension ServerSettings {
+    /// The connection deadlines of both listeners.
+    var timeouts: ConnectionDeadlines.Timeouts {
+        ConnectionDeadlines.Timeouts(seconds: headerTimeout, body: bodyTimeout, idle: idleTimeout)
     }
 }
 
@@ -251,6 +336,7 @@ enum TANKeyFile {
             throw ServerSettings.Invalid(description: "cannot create \(path)")
         }
         defer { close(fd) }
+        fchmod(fd, 0o600)  // the umask may have taken the owner's bits
         let written = key.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == key.count, fsync(fd) == 0 else {
             throw ServerSettings.Invalid(description: "cannot write \(path)")

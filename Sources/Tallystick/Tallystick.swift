@@ -34,6 +34,7 @@ struct Status: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot open the event log in \(dataDir): \(error)")
         }
+        if let warning = log.directoryWarning { warn(warning) }
         let report = try log.verify()
         await log.close()
         print("event log:   \(dataDir)")

@@ -199,6 +199,37 @@ struct LogToolTests {
         }
     }
 
+    /// Spec §10.6: a backup holds what the log holds, so it is its owner's alone too.
+    @Test func aBackupIsItsOwnersAloneAndRefusesADirectoryOthersCanWrite() async throws {
+        let tmp = try TemporaryDirectory(prefix: "backup-modes")
+        defer { tmp.remove() }
+        _ = try await Workload.run(in: tmp.appending("log"))
+        func mode(_ path: String) throws -> Int? {
+            try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        }
+        let fresh = tmp.appending("new/copy")
+        let report = try LogTool.backup(tmp.appending("log"), to: fresh)
+        #expect(report.warning == nil)
+        #expect(try mode(fresh) == 0o700)
+        let names = try FileManager.default.contentsOfDirectory(atPath: fresh).sorted()
+        #expect(names == ["data.mdb", "lock.mdb"])
+        for name in names { #expect(try mode(fresh + "/" + name) == 0o600, "\(name)") }
+
+        let shared = tmp.appending("shared")
+        try FileManager.default.createDirectory(atPath: shared, withIntermediateDirectories: false)
+        chmod(shared, 0o777)
+        let refusal = #expect(throws: ToolError.self) {
+            try LogTool.backup(tmp.appending("log"), to: shared)
+        }
+        #expect(refusal?.message.contains("chmod 700 \(shared)") == true)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: shared).isEmpty)
+
+        chmod(shared, 0o755)
+        let readable = try LogTool.backup(tmp.appending("log"), to: shared)
+        #expect(readable.warning?.contains("(mode 0755)") == true)
+        #expect(try mode(shared + "/data.mdb") == 0o600)
+    }
+
     @Test func statsCountWhatTheLogHolds() async throws {
         let tmp = try TemporaryDirectory(prefix: "stats")
         defer { tmp.remove() }

@@ -84,12 +84,16 @@ final class APIHarness: Sendable {
         secrets.withLock { $0.append(secret) }
     }
 
-    /// Runs `body` against the router in process.
-    func test(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void)
-        async throws
-    {
-        let app = Application(router: api.buildRouter(), logger: logger)
-        try await app.test(.router, body)
+    /// Runs `body` against the router in process (or, with `.live`, on a loopback port:
+    /// `client.port` is where raw bytes can be sent); with `internalListener`, against the internal
+    /// listener's router.
+    func test(
+        _ setup: TestingSetup = .router, internalListener: Bool = false,
+        _ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
+        let router = internalListener ? api.buildInternalRouter() : api.buildRouter()
+        let app = Application(router: router, logger: logger)
+        try await app.test(setup, body)
         let text = capture.text
         #expect(!text.isEmpty)
         for secret in secrets.withLock({ $0 }) {

@@ -80,6 +80,47 @@ struct InstanceRouteTests {
         }
     }
 
+    /// Spec §10.9: an id longer than the log can store is refused as malformed (it used to
+    /// reach the log and come back as 500, code 54); in a path it names no instance.
+    @Test func instanceIDsHaveAMaximumLength() async throws {
+        let h = try await APIHarness()
+        let longest = String(repeating: "L", count: InstanceID.maximumLength)
+        let tooLong = longest + "x"
+        try await h.test { client in
+            let admin = bearer(APIHarness.adminPassword)
+            h.remember("long pw")
+            for (id, status, code) in [
+                (tooLong, HTTPResponse.Status.badRequest, 26), (longest, .noContent, nil),
+                (String(repeating: "z", count: 5_000), .badRequest, 26),
+            ] {
+                let created = try await client.call(
+                    .post, "/management/instances", auth: admin,
+                    json:
+                        #"{"id":"\#(id)","name":"x","auth":{"method":"token","password":"long pw"}}"#
+                )
+                #expect(created.status == status, "\(id.utf8.count) bytes")
+                #expect(created.code == code)
+                if code != nil { #expect(created.json["parameter"]?.stringValue == "id") }
+            }
+            let found = try await client.call(
+                .get, "/instances/\(longest)/private", auth: bearer("long pw"))
+            #expect(found.status == .ok)
+            for uri in [
+                "/instances/\(tooLong)/private", "/instances/\(tooLong)/private/tokens",
+                "/management/instances/\(tooLong)",
+            ] {
+                let unknown = try await client.call(.get, uri, auth: admin)
+                #expect(unknown.status == .notFound)
+                #expect(unknown.code == 2000)
+            }
+            let minted = try await client.call(
+                .post, "/instances/\(tooLong)/private/token", auth: basic(tooLong, "long pw"),
+                json: #"{"scope":"readonly"}"#)
+            #expect(minted.status == .notFound)
+            #expect(minted.code == 2000)
+        }
+    }
+
     @Test func changingCredentialsKeepsTokensAndAcceptsTheDeprecatedForm() async throws {
         let h = try await APIHarness()
         h.remember("new shop pw")

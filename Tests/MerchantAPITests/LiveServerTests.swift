@@ -12,15 +12,30 @@ struct LiveServerTests {
     /// (seconds per hash, several servers at once): not a timing assertion, a bound on a hang.
     static let patient = TestClient.Configuration(timeout: .seconds(300))
 
-    /// The `tallystick` executable built next to this test bundle.
-    static func executable() throws -> URL {
+    /// The `tallystick` executable (or another product, `name`) built next to this test bundle.
+    static func executable(_ name: String = "tallystick") throws -> URL {
         let here = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        var candidates = [here.appendingPathComponent("tallystick")]
+        var candidates = [here.appendingPathComponent(name)]
         var directory = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { directory.deleteLastPathComponent() }
-        candidates.append(directory.appendingPathComponent(".build/debug/tallystick"))
+        candidates.append(directory.appendingPathComponent(".build/debug/\(name)"))
         let found = candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-        return try #require(found, "build the tallystick product first (swift build)")
+        return try #require(found, "build the \(name) product first (swift build)")
+    }
+
+    /// Points `process` at `executable` run through `/bin/sh` with `umask` set first, when
+    /// given (the umask is per process: a test must not change its own).
+    static func configure(
+        _ process: Process, executable: URL, arguments: [String], umask: String?
+    ) {
+        if let umask {
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments =
+                ["-c", "umask \(umask) && exec \"$0\" \"$@\"", executable.path] + arguments
+        } else {
+            process.executableURL = executable
+            process.arguments = arguments
+        }
     }
 
     /// A running `tallystick serve` and the port it listens on.
@@ -30,6 +45,8 @@ struct LiveServerTests {
 
         /// What the server printed before it listened (the generated password, if any).
         let output: String
+        /// Its standard output, for lines printed after the listening line.
+        let outputPipe: Pipe
         /// Where its standard error (the log) goes.
         let logFile: String
 
@@ -41,12 +58,13 @@ struct LiveServerTests {
                 ], environment: [:])
         }
 
-        static func start(arguments: [String], environment extra: [String: String]) throws
-            -> Server
-        {
+        static func start(
+            arguments: [String], environment extra: [String: String], umask: String? = nil
+        ) throws -> Server {
             let process = Process()
-            process.executableURL = try LiveServerTests.executable()
-            process.arguments = arguments
+            LiveServerTests.configure(
+                process, executable: try LiveServerTests.executable(), arguments: arguments,
+                umask: umask)
             var environment = ProcessInfo.processInfo.environment
             for key in ["TALER_MERCHANT_PASSWORD", "TALLYSTICK_DATA_DIR", "TALLYSTICK_CONFIG"] {
                 environment.removeValue(forKey: key)
@@ -67,7 +85,8 @@ struct LiveServerTests {
             let line = try #require(
                 seen.split(separator: "\n").first { $0.contains("listening on") })
             let port = try #require(line.split(separator: ":").last.flatMap { Int($0) })
-            return Server(process: process, port: port, output: seen, logFile: logFile)
+            return Server(
+                process: process, port: port, output: seen, outputPipe: output, logFile: logFile)
         }
 
         /// Kills the server if a failed expectation left it running (each test defers this),
@@ -91,16 +110,48 @@ struct LiveServerTests {
         }
     }
 
-    static func run(_ arguments: [String], environment extra: [String: String]) throws -> Int32 {
+    static func run(
+        _ arguments: [String], environment extra: [String: String], umask: String? = nil,
+        product: String = "tallystick"
+    ) throws -> Int32 {
         let process = Process()
-        process.executableURL = try executable()
-        process.arguments = arguments
+        configure(process, executable: try executable(product), arguments: arguments, umask: umask)
         process.environment = ProcessInfo.processInfo.environment.merging(extra) { $1 }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus
+    }
+
+    /// Runs `tallystick ARGUMENTS` expecting it to refuse to start: its exit status and what
+    /// it wrote to standard error. A server that starts instead is killed (status 0 is
+    /// returned) as soon as it prints its listening line, so a test fails rather than hangs.
+    static func runUntilListeningOrExit(_ arguments: [String], environment: [String: String])
+        throws -> (Int32, String)
+    {
+        let process = Process()
+        process.executableURL = try executable()
+        process.arguments = arguments
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        let errorFile = NSTemporaryDirectory() + "tallystick-refusal-\(UUID().uuidString).txt"
+        _ = FileManager.default.createFile(atPath: errorFile, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: errorFile) }
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errorFile))
+        try process.run()
+        var seen = ""
+        while !seen.contains("listening on") {
+            let chunk = output.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        let started = seen.contains("listening on")
+        if started { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+        let said = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
+        return (started ? 0 : process.terminationStatus, said)
     }
 
     @Test func aTokenMintedBeforeARestartStillWorksAfterIt() async throws {
@@ -271,11 +322,15 @@ struct LiveServerTests {
         let file = directory.appending("bad.conf")
         try "prot = 9966\n".write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try Self.run(["serve", "--config", file], environment: [:]) != 0)
-        #expect(
-            try Self.run(
-                ["serve", "--port", "99999", "--data-dir", directory.appending("d")],
-                environment: [:])
-                != 0)
+        for bad in [
+            ["--port", "99999"], ["--header-timeout", "0"], ["--body-timeout", "-1"],
+            ["--idle-timeout", "3601"], ["--max-connections", "0"],
+        ] {
+            #expect(
+                try Self.run(
+                    ["serve", "--data-dir", directory.appending("d")] + bad, environment: [:])
+                    != 0, "\(bad)")
+        }
         #expect(
             try Self.run(
                 [

@@ -3,17 +3,17 @@ import Testing
 
 @testable import MerchantAPI
 
-/// `openapi/merchant-auth-api.yaml` describes exactly the routes the router serves.
+/// `openapi/merchant-auth-api.yaml` describes exactly the routes the public router serves, and
+/// `openapi/internal-api.yaml` exactly those of the internal listener.
 @Suite("OpenAPI document")
 struct OpenAPIDocumentTests {
-    /// The `METHOD /path` pairs under `paths:` in the committed document (two-space path keys,
-    /// four-space method keys, as the document is laid out).
-    static func documentedRoutes() throws -> Set<String> {
+    /// The `METHOD /path` pairs under `paths:` in the committed document `name` (two-space path
+    /// keys, four-space method keys, as the documents are laid out).
+    static func documentedRoutes(_ name: String = "merchant-auth-api.yaml") throws -> Set<String> {
         var root = URL(fileURLWithPath: #filePath)
         for _ in 0..<3 { root.deleteLastPathComponent() }
         let text = try String(
-            contentsOf: root.appendingPathComponent("openapi/merchant-auth-api.yaml"),
-            encoding: .utf8)
+            contentsOf: root.appendingPathComponent("openapi/\(name)"), encoding: .utf8)
         var routes = Set<String>()
         var inPaths = false
         var path: String?
@@ -44,6 +44,14 @@ struct OpenAPIDocumentTests {
         let documented = try Self.documentedRoutes()
         #expect(served.subtracting(documented).isEmpty, "served but not documented")
         #expect(documented.subtracting(served).isEmpty, "documented but not served")
-        #expect(served.count == 27)
+        #expect(served.count == 26)
+    }
+
+    @Test func everyInternalRouteIsDocumentedAndNoneIsPublic() async throws {
+        let h = try await APIHarness()
+        let served = Set(h.api.internalRoutes.map(\.description))
+        #expect(served == (try Self.documentedRoutes("internal-api.yaml")))
+        #expect(served.contains("GET /metrics"))
+        #expect(served.isDisjoint(with: Set(h.api.routes.map(\.description))))
     }
 }

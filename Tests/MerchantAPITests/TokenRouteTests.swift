@@ -347,11 +347,24 @@ struct TokenRouteTests {
         }
     }
 
-    @Test func metricsCountRequestsAndTokens() async throws {
+    @Test func metricsCountRequestsAndTokensOnTheInternalListenerOnly() async throws {
         let h = try await APIHarness()
         try await h.test { client in
             _ = try await client.mint(
                 "/instances/shop", auth: basic("shop", APIHarness.shopPassword), harness: h)
+            for method in [HTTPRequest.Method.get, .post, .head] {
+                let public_ = try await client.call(method, "/metrics")
+                #expect(public_.status == .notFound, "\(method)")
+                #expect(method == .head || public_.code == 21)
+            }
+        }
+        try await h.test(internalListener: true) { client in
+            let unknown = try await client.call(.get, "/config")
+            #expect(unknown.status == .notFound)
+            #expect(unknown.code == 21)
+            let posted = try await client.call(.post, "/metrics")
+            #expect(posted.status == .methodNotAllowed)
+            #expect(posted.code == 20)
             let metrics = try await client.call(.get, "/metrics")
             #expect(metrics.status == .ok)
             let exposition = text(metrics.body)

@@ -99,6 +99,9 @@ struct LoginTokenTests {
         ("admin", true), ("shop1", true), ("a.b@c-d_e", true), ("9x", true),
         ("a", false), ("", false), ("-shop", false), ("_x", false), ("shop one", false),
         ("shop/1", false), ("shöp", false), ("Ab", true),
+        (String(repeating: "a", count: 200), true), (String(repeating: "a", count: 201), false),
+        ("a" + String(repeating: "-", count: 199), true),
+        (String(repeating: "9", count: 5000), false),
     ]
 
     @Test("instance id pattern", arguments: ids)

@@ -466,7 +466,10 @@ def run_corpus(short):
                 problems.append(f"{name}: closed without an answer")
         elif status >= 500:
             problems.append(f"{name}: {status} {body[:160]!r}")
-        elif 400 <= status < 500 and raw.split(b" ", 1)[0] != b"HEAD":
+        elif raw.split(b" ", 1)[0] == b"HEAD":
+            if body:  # spec §10.10: a HEAD answer has no body, whatever its status
+                problems.append(f"{name}: {status} with a body: {body[:60]!r}")
+        elif 400 <= status < 500:
             why = taler_error(status, body)
             if why and not (name == "method CONNECT" and status == 405):
                 problems.append(f"{name}: {why}: {body[:120]!r}")
@@ -481,7 +484,7 @@ def run_corpus(short):
     no_secrets(secrets, [data_dir, output])
     cleanup(base)
     summary = ", ".join(f"{k or 'closed'}: {v}" for k, v in sorted(statuses.items(), key=lambda kv: kv[0] or 0))
-    return f"{len(cases)} malformed requests ({summary}); no 5xx, hang or crash; every 4xx (but CONNECT's 405) with a Taler error body"
+    return f"{len(cases)} malformed requests ({summary}); no 5xx, hang or crash; every 4xx (but CONNECT's 405) with a Taler error body, HEAD's without a body"
 
 
 # The run authenticates with the admin password as a legacy Bearer (`secret-token:<password>`),

@@ -10,7 +10,9 @@ import sys
 
 import bad_input
 import crash
+import files
 import lifecycle
+import slow_clients
 import tan
 from firelib import main
 
@@ -24,6 +26,8 @@ FAULTS = {
     "bad-input": bad_input.run_corpus,
     "schemathesis": bad_input.schemathesis,
     "tan": tan.run,
+    "slow-clients": slow_clients.run,
+    "files": files.run,
 }
 
 if __name__ == "__main__":

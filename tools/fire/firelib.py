@@ -124,12 +124,14 @@ class Server:
     """One `tallystick serve` child with its standard output and error appended to one file
     (kept across restarts, searched for secrets at the end)."""
 
-    def __init__(self, data_dir, password, output, extra=(), log_level="info"):
+    def __init__(self, data_dir, password, output, extra=(), log_level="info", file_limit=None, umask=None):
         self.data_dir = data_dir
         self.password = password
         self.output = output
         self.extra = list(extra)
         self.log_level = log_level
+        self.file_limit = file_limit  # RLIMIT_NOFILE (soft and hard) of the child, if set
+        self.umask = umask  # the child's umask, if set
         self.process = None
         self.port = None
 
@@ -138,19 +140,22 @@ class Server:
         STARTED.append(self)
         with open(self.output, "ab") as out:
             start_offset = out.tell()
+            # The password goes in the environment, not on the command line (spec §10.8).
             env = {
                 k: v
                 for k, v in os.environ.items()
                 if not k.startswith("TALLYSTICK_") and k != "TALER_MERCHANT_PASSWORD"
             }
+            env["TALER_MERCHANT_PASSWORD"] = self.password
             self.process = subprocess.Popen(
                 [binary("tallystick"), "serve", "--port", "0", "--data-dir", self.data_dir]
-                + ["--admin-password", self.password, "--log-level", self.log_level]
+                + ["--log-level", self.log_level]
                 + self.extra,
                 stdout=out,
                 stderr=out,
                 stdin=subprocess.DEVNULL,
                 env=env,
+                preexec_fn=child_setup(self.file_limit, self.umask),
             )
         deadline = time.monotonic() + timeout
         pattern = re.compile(rb"listening on http://[^:]+:(\d+)")
@@ -166,6 +171,15 @@ class Server:
             time.sleep(0.02)
         self.process.kill()
         raise Failed("server did not print its listening line in time")
+
+    def cpu_seconds(self):
+        """User plus system CPU time the server has used so far (from /proc/PID/stat)."""
+        with open(f"/proc/{self.process.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def open_descriptors(self):
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
     def signal(self, number):
         self.process.send_signal(number)
@@ -238,6 +252,22 @@ class Client:
         )
 
 
+def child_setup(file_limit=None, umask=None):
+    """A `preexec_fn` giving a child process its own file limit and umask (or None)."""
+    if file_limit is None and umask is None:
+        return None
+
+    def setup():
+        import resource
+
+        if file_limit is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (file_limit, file_limit))
+        if umask is not None:
+            os.umask(umask)
+
+    return setup
+
+
 def basic(instance, password):
     return "Basic " + base64.b64encode(f"{instance}:{password}".encode()).decode()
 
@@ -259,10 +289,11 @@ def taler_error(status, body):
     return None
 
 
-def tool(*args, check_status=True):
-    """Runs `tallystick-log ARGS`; (status, stdout, stderr)."""
+def tool(*args, check_status=True, umask=None):
+    """Runs `tallystick-log ARGS` (with `umask` when given); (status, stdout, stderr)."""
     result = subprocess.run(
-        [binary("tallystick-log"), *args], capture_output=True, timeout=600
+        [binary("tallystick-log"), *args], capture_output=True, timeout=600,
+        preexec_fn=child_setup(umask=umask),
     )
     if check_status and result.returncode != 0:
         raise Failed(f"tallystick-log {args[0]} exited {result.returncode}: {result.stderr.decode()[-300:]}")

@@ -29,6 +29,7 @@ from firelib import (
     tool,
     verify,
     admin_password,
+    child_setup,
     fault_paths,
 )
 
@@ -127,13 +128,14 @@ def wait_until(condition, timeout, what):
     raise Failed(f"timed out after {timeout} s waiting for {what}")
 
 
-def serve_once(data_dir, password, extra=()):
+def serve_once(data_dir, password, extra=(), file_limit=None):
     """Runs `tallystick serve` on `data_dir` expecting it to refuse to start: its exit status
     and everything it printed."""
     run = subprocess.run(
-        [binary("tallystick"), "serve", "--port", "0", "--data-dir", data_dir,
-         "--admin-password", password, *extra],
+        [binary("tallystick"), "serve", "--port", "0", "--data-dir", data_dir, *extra],
         capture_output=True, timeout=60,
+        env={**os.environ, "TALER_MERCHANT_PASSWORD": password},
+        preexec_fn=child_setup(file_limit=file_limit),
     )
     return run.returncode, (run.stdout + run.stderr).decode()
 

@@ -43,6 +43,11 @@ func reporting(_ body: () async throws -> Void) async throws {
 
 func now() -> Int64 { SystemLogClock().nowMicroseconds() }
 
+/// One `tallystick-log: warning: ...` line on standard error.
+func warn(_ message: String) {
+    FileHandle.standardError.write(Data("tallystick-log: warning: \(message)\n".utf8))
+}
+
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
@@ -128,6 +133,11 @@ struct Load: AsyncParsableCommand {
             } else {
                 lines = AnySequence(LineReader(handle: .standardInput))
             }
+            let warning: String?
+            do { warning = try DataDirectory.prepare(common.dataDir) } catch {
+                throw ToolError("cannot load into \(common.dataDir): \(error)")
+            }
+            if let warning { warn(warning) }
             let head = try await LogTool.load(lines, into: common.dataDir)
             print("loaded \(head.sequence) records; head \(head.hash.hex)")
         }
@@ -293,6 +303,7 @@ struct Backup: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             let report = try LogTool.backup(common.dataDir, to: destination, verify: verify)
+            if let warning = report.warning { warn(warning) }
             print(
                 "backed up \(report.head.sequence) records (\(report.bytes) bytes) in "
                     + String(format: "%.2f s", report.seconds) + "; head \(report.head.hash.hex)")
