@@ -31,14 +31,15 @@ public enum PresentedCredential: Sendable, CustomStringConvertible {
     }
 
     /// How ``TokenEngine/authenticate(_:instance:allowBasic:)`` checks it: `secret-token:`
-    /// followed by exactly what a login token is (52 canonical Crockford base32 characters,
-    /// ``LoginToken/decode(_:)``) is looked up as a token and never tried as a password (spec
-    /// §10.10); any other `secret-token:` text and every `Basic` credential is a password.
+    /// followed by a login token's shape (52 letters and digits,
+    /// ``LoginToken/hasTokenShape(_:)``, whether or not it decodes) is looked up as a token and
+    /// never tried as a password (spec §10.10); any other `secret-token:` text and every
+    /// `Basic` credential is a password.
     public var check: Check {
         switch self {
         case .none: .nothing
         case .basic: .passwordHash
-        case .secretToken(let text): loginTokenHash(text) == nil ? .passwordHash : .tokenLookup
+        case .secretToken(let text): LoginToken.hasTokenShape(text) ? .tokenLookup : .passwordHash
         }
     }
 }

@@ -117,7 +117,11 @@ public final class TokenEngine: Sendable {
     {
         let now = clock.nowMicroseconds()
         var tokenHash: TokenHash?
-        if case .secretToken(let text) = presented { tokenHash = loginTokenHash(text) }
+        var tokenShaped = false
+        if case .secretToken(let text) = presented {
+            tokenHash = loginTokenHash(text)
+            tokenShaped = LoginToken.hasTokenShape(text)
+        }
         let snapshot:
             Result<(auth: InstanceAuth, generation: UInt64, token: Principal?), Rejection> =
                 projection.read { c in
@@ -147,7 +151,7 @@ public final class TokenEngine: Sendable {
         case (.basic(let user, let pw), .password):
             guard allowBasic, user == instance.rawValue else { throw .unauthorized }
             (password, basic) = (pw, true)
-        case (.secretToken, .password) where tokenHash != nil:
+        case (.secretToken, .password) where tokenShaped:
             throw .unauthorized
         case (.secretToken(let text), .password):
             (password, basic) = (text, false)

@@ -13,6 +13,7 @@ import crash
 import files
 import lifecycle
 import slow_clients
+import security
 import tan
 from firelib import main
 
@@ -28,6 +29,7 @@ FAULTS = {
     "tan": tan.run,
     "slow-clients": slow_clients.run,
     "files": files.run,
+    "security": security.run,
 }
 
 if __name__ == "__main__":

@@ -40,4 +40,20 @@ public enum LoginToken {
         return Crockford32.decode(
             UnsafeBufferPointer(rebasing: utf8[prefixCount...]), byteCount: secretByteCount)
     }
+
+    /// Whether `rest` (the text after `secret-token:`) has a token's shape: exactly 52 ASCII
+    /// letters and digits (the Crockford alphabet and more, either case), whether or not it
+    /// decodes to a token. Spec §10.10: such a credential is looked up as a token and never
+    /// tried as a password, so neither its padding bits nor its case can send it to the KDF.
+    public static func hasTokenShape(_ rest: some StringProtocol) -> Bool {
+        guard rest.utf8.count == encodedCount else { return false }
+        return rest.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "a")...UInt8(ascii: "z"):
+                true
+            default: false
+            }
+        }
+    }
 }
