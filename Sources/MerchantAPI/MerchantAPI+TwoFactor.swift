@@ -40,31 +40,8 @@ extension MerchantAPI {
     static func answer(_ guarded: Guarded<Void>) -> Response {
         switch guarded {
         case .performed: noContent()
-        case .challenged(let challenges): accepted(challenges)
+        case .challenged(let challenges): challenges.response(status: .accepted, noStore: true)
         }
-    }
-
-    /// `202 Accepted` with a `ChallengeResponse`.
-    static func accepted(_ response: ChallengeResponse) -> Response {
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("challenges")
-        w.beginArray()
-        for challenge in response.challenges {
-            w.beginObject()
-            w.key("challenge_id")
-            w.string(challenge.id.rawValue)
-            w.key("tan_channel")
-            w.string(challenge.channel.wireName)
-            w.key("tan_info")
-            w.string(challenge.info)
-            w.endObject()
-        }
-        w.endArray()
-        w.key("combi_and")
-        w.bool(response.combiAnd)
-        w.endObject()
-        return json(w, status: .accepted, noStore: true)
     }
 
     /// The `{challenge}` of the path; an id that cannot exist is unknown (404, 2126).
@@ -80,7 +57,7 @@ extension MerchantAPI {
         async throws -> Response
     {
         let bytes = try await body(request)
-        if !bytes.isEmpty { _ = try WireTypes.object(bytes) }
+        if !bytes.isEmpty { _ = try RequestFields.object(bytes) }
         let id = try Self.challenge(in: context)
         let times: ChallengeTimes
         do {
@@ -93,14 +70,7 @@ extension MerchantAPI {
             }
             throw taler
         }
-        var w = JSONWriter()
-        w.beginObject()
-        w.key("solve_expiration")
-        WireTypes.writeTimestamp(&w, micros: times.solveExpiration)
-        w.key("earliest_retransmission")
-        WireTypes.writeTimestamp(&w, micros: times.earliestRetransmission)
-        w.endObject()
-        return Self.json(w, noStore: true)
+        return ChallengeRequestResponse(times: times).response(noStore: true)
     }
 
     /// `POST [/instances/$ID]/challenge/$CID/confirm` (no auth; body `{"tan": "..."}`).
@@ -108,7 +78,7 @@ extension MerchantAPI {
         async throws -> Response
     {
         let bytes = try await body(request)
-        let tan = try WireTypes.requiredString(try WireTypes.object(bytes), "tan")
+        let tan = try ChallengeSolveRequest(bytes).tan
         let id = try Self.challenge(in: context)
         try await engine.confirmCode(instance: instance, challenge: id, code: tan)
         return Self.noContent(noStore: true)

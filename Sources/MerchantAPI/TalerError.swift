@@ -115,21 +115,7 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The `ErrorDetail` JSON: `code`, `hint`, and `parameter` and `retry_counter` when set.
     var body: [UInt8] {
-        var writer = JSONWriter()
-        writer.beginObject()
-        writer.key("code")
-        writer.integer(code.code)
-        writer.key("hint")
-        writer.string(hint)
-        if let parameter {
-            writer.key("parameter")
-            writer.string(parameter)
-        }
-        if let retryCounter {
-            writer.key("retry_counter")
-            writer.integer(retryCounter)
-        }
-        writer.endObject()
-        return writer.bytes
+        ErrorDetail(code: code.code, hint: hint, parameter: parameter, retryCounter: retryCounter)
+            .jsonBytes
     }
 }
