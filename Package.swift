@@ -160,6 +160,8 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "TallystickTests", dependencies: ["Tallystick"], swiftSettings: strict),
+        .testTarget(
             name: "EventLogTests",
             dependencies: ["EventLog", "EventLogTestSupport", "LMDB"],
             swiftSettings: strict

@@ -15,16 +15,20 @@ struct Passwd: AsyncParsableCommand {
             password leaked. When the instance is `admin` and does not exist yet, it is created.
               echo 'new secret' | tallystick passwd shop1
               TALER_MERCHANT_PASSWORD=s3cret tallystick passwd admin --data-dir /var/lib/tallystick
-            """)
+              tallystick passwd shop1 --config /etc/tallystick.conf < new-password
+            It reads the server's settings (data-dir, map sizes) as `serve` does.
+
+            """ + ServerSettings.helpText)
 
     @Argument(help: "The instance id, e.g. admin.") var instance: String
-    @Option(help: "Directory of the event log (default eventlog/data).") var dataDir =
-        "eventlog/data"
+    @OptionGroup var options: SettingsOptions
 
     func run() async throws {
         guard let id = InstanceID(instance) else {
             throw ValidationError("not a valid instance id: \(instance)")
         }
+        let settings = try options.resolve().settings
+        let dataDir = settings.dataDirectory
         var password = ProcessInfo.processInfo.environment["TALER_MERCHANT_PASSWORD"] ?? ""
         if password.isEmpty { password = readLine(strippingNewline: true) ?? "" }
         guard !password.isEmpty else {
@@ -33,7 +37,7 @@ struct Passwd: AsyncParsableCommand {
         }
         let log: LMDBEventLog
         do {
-            log = try LMDBEventLog.open(LMDBEventLog.Configuration(directory: dataDir))
+            log = try LMDBEventLog.open(settings.logConfiguration)
         } catch EventLogError.lockedByAnotherProcess(_) {
             throw ValidationError("a server holds the event log in \(dataDir); stop it first")
         } catch {

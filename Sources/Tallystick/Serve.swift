@@ -22,112 +22,14 @@ struct Serve: AsyncParsableCommand {
               TALER_MERCHANT_PASSWORD=secret tallystick serve --port 8080
               tallystick serve --admin-password-file /run/secrets/tallystick-admin
               tallystick serve --config /etc/tallystick.conf --log-level warning
-            """)
 
-    @Option(help: "Address to listen on (default 127.0.0.1).") var host: String?
-    @Option(help: "Port to listen on; 0 picks a free one (default 9966).") var port: Int?
-    @Option(help: "Directory of the event log (default eventlog/data).") var dataDir: String?
-    @Option(
-        help:
-            "Password of the admin instance when it is created; visible to every local user, prefer TALER_MERCHANT_PASSWORD or --admin-password-file."
-    )
-    var adminPassword: String?
-    @Option(help: "File whose first line is the admin password (instead of --admin-password).")
-    var adminPasswordFile: String?
-    @Option(help: "Config file of key = value lines.") var config: String?
-    @Option(help: "trace, debug, info, notice, warning, error or critical (default info).")
-    var logLevel: String?
-    @Option(help: "Longest token lifetime in seconds, caps `forever` too (default none).")
-    var maxTokenDuration: UInt64?
-    @Option(
-        help:
-            "Program that sends a TAN by SMS: the phone number as argument, the message on stdin (HELPER_SMS)."
-    )
-    var helperSms: String?
-    @Option(
-        help:
-            "Program that sends a TAN by e-mail: the address as argument, the message on stdin (HELPER_EMAIL)."
-    )
-    var helperEmail: String?
-    @Option(help: "Seconds a helper may run before the request fails with 502 (default 30).")
-    var helperTimeout: Double?
-    @Option(
-        name: .customLong("mandatory-2fa"),
-        help: "yes: every instance with an address must pass a challenge (default no).")
-    var mandatory2fa: String?
-    @Option(help: "yes: every channel's challenge must be solved, not any one (default no).")
-    var tanAllChannels: String?
-    @Option(help: "Digits per TAN, 6...12 (default 8).") var tanDigits: Int?
-    @Option(
-        help:
-            "Seconds password logins stay blocked after repeated failed challenges (default 3600).")
-    var loginBlockTime: Int64?
-    @Option(help: "Bytes of the log's map at open; it doubles when full (default 64 MiB).")
-    var mapSize: Int?
-    @Option(help: "Bytes the log's map never grows past; appends beyond fail (default 1 TiB).")
-    var maxMapSize: Int?
-    @Option(
-        help:
-            "yes: instances may be set to {\"method\":\"external\"}, no checks at all (default no)."
-    )
-    var allowExternalAuth: String?
-    @Option(
-        help: """
-            Reverse proxies whose X-Forwarded-For/Forwarded name the client: addresses, CIDR \
-            blocks or unix, comma-separated (default none).
-            """)
-    var trustedProxies: String?
-    @Option(
-        help:
-            "Loopback address:port or UNIX socket path serving /metrics, never the public port (default none)."
-    )
-    var internalListen: String?
-    @Option(help: "Seconds a request's headers may take from its first byte (default 10).")
-    var headerTimeout: Double?
-    @Option(help: "Seconds a request's body may take after its headers (default 30).")
-    var bodyTimeout: Double?
-    @Option(help: "Seconds a keep-alive connection may sit idle between requests (default 60).")
-    var idleTimeout: Double?
-    @Option(
-        help:
-            "Connections served at once; lowered to fit the file limit (default 4096, see README)."
-    )
-    var maxConnections: Int?
+            """ + ServerSettings.helpText)
+
+    @OptionGroup var options: SettingsOptions
 
     func run() async throws {
-        var flags = [String: String]()
-        flags["host"] = host
-        flags["port"] = port.map(String.init)
-        flags["data-dir"] = dataDir
-        flags["admin-password"] = adminPassword
-        flags["admin-password-file"] = adminPasswordFile
-        flags["log-level"] = logLevel
-        flags["max-token-duration"] = maxTokenDuration.map(String.init)
-        flags["HELPER_SMS"] = helperSms
-        flags["HELPER_EMAIL"] = helperEmail
-        flags["helper-timeout"] = helperTimeout.map { String($0) }
-        flags["mandatory-2fa"] = mandatory2fa
-        flags["tan-all-channels"] = tanAllChannels
-        flags["tan-digits"] = tanDigits.map(String.init)
-        flags["login-block-time"] = loginBlockTime.map(String.init)
-        flags["map-size"] = mapSize.map(String.init)
-        flags["max-map-size"] = maxMapSize.map(String.init)
-        flags["allow-external-auth"] = allowExternalAuth
-        flags["trusted-proxies"] = trustedProxies
-        flags["internal-listen"] = internalListen
-        flags["header-timeout"] = headerTimeout.map { String($0) }
-        flags["body-timeout"] = bodyTimeout.map { String($0) }
-        flags["idle-timeout"] = idleTimeout.map { String($0) }
-        flags["max-connections"] = maxConnections.map(String.init)
-        let settings: ServerSettings
-        do {
-            settings = try ServerSettings.resolve(
-                flags: flags, environment: ProcessInfo.processInfo.environment,
-                configFile: config)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        if adminPassword != nil {
+        let (settings, flagged) = try options.resolve()
+        if flagged.contains("admin-password") {
             warn(
                 "--admin-password on the command line is visible to every local user (ps, "
                     + "/proc); use TALER_MERCHANT_PASSWORD or --admin-password-file instead")
@@ -139,13 +41,7 @@ struct Serve: AsyncParsableCommand {
 
         let log: LMDBEventLog
         do {
-            var configuration = LMDBEventLog.Configuration(directory: settings.dataDirectory)
-            if let maximum = settings.maxMapSize {
-                configuration.maximumMapSize = maximum
-                configuration.initialMapSize = min(configuration.initialMapSize, maximum)
-            }
-            if let initial = settings.mapSize { configuration.initialMapSize = initial }
-            log = try LMDBEventLog.open(configuration)
+            log = try LMDBEventLog.open(settings.logConfiguration)
         } catch {
             throw ValidationError(
                 "cannot open the event log in \(settings.dataDirectory): \(error)")

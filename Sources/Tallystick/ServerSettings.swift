@@ -7,32 +7,13 @@ import TokenEngine
 
 /// The server's settings, from flags, the environment and a config file, in that order of
 /// precedence (a flag beats the environment, which beats the file, which beats the default).
+/// Every setting, with its flag, variable, file key and default, is one row of
+/// ``ServerSettings/table`` (`ServerSettings+Table.swift`); `serve`, `passwd` and `status`
+/// all resolve theirs through ``SettingsOptions``.
 ///
-/// | key (file) | flag | environment | default |
-/// |---|---|---|---|
-/// | `host` | `--host` | `TALLYSTICK_HOST` | `127.0.0.1` |
-/// | `port` | `--port` | `TALLYSTICK_PORT` | `9966` |
-/// | `data-dir` | `--data-dir` | `TALLYSTICK_DATA_DIR` | `eventlog/data` |
-/// | `admin-password` | `--admin-password` | `TALER_MERCHANT_PASSWORD` | generated once |
-/// | `admin-password-file` | `--admin-password-file` | `TALLYSTICK_ADMIN_PASSWORD_FILE` | none |
-/// | `log-level` | `--log-level` | `TALLYSTICK_LOG_LEVEL` | `info` |
-/// | `max-token-duration` | `--max-token-duration` | `TALLYSTICK_MAX_TOKEN_DURATION` | none |
-/// | `HELPER_SMS` | `--helper-sms` | `TALLYSTICK_HELPER_SMS` | none |
-/// | `HELPER_EMAIL` | `--helper-email` | `TALLYSTICK_HELPER_EMAIL` | none |
-/// | `helper-timeout` | `--helper-timeout` | `TALLYSTICK_HELPER_TIMEOUT` | `30` (seconds) |
-/// | `mandatory-2fa` | `--mandatory-2fa` | `TALLYSTICK_MANDATORY_2FA` | `no` |
-/// | `tan-all-channels` | `--tan-all-channels` | `TALLYSTICK_TAN_ALL_CHANNELS` | `no` |
-/// | `tan-digits` | `--tan-digits` | `TALLYSTICK_TAN_DIGITS` | `8` |
-/// | `login-block-time` | `--login-block-time` | `TALLYSTICK_LOGIN_BLOCK_TIME` | `3600` (seconds) |
-/// | `map-size` | `--map-size` | `TALLYSTICK_MAP_SIZE` | 64 MiB (or `max-map-size`) |
-/// | `max-map-size` | `--max-map-size` | `TALLYSTICK_MAX_MAP_SIZE` | 1 TiB |
-/// | `allow-external-auth` | `--allow-external-auth` | `TALLYSTICK_ALLOW_EXTERNAL_AUTH` | `no` |
-/// | `trusted-proxies` | `--trusted-proxies` | `TALLYSTICK_TRUSTED_PROXIES` | none |
-/// | `internal-listen` | `--internal-listen` | `TALLYSTICK_INTERNAL_LISTEN` | none (off) |
-/// | `header-timeout` | `--header-timeout` | `TALLYSTICK_HEADER_TIMEOUT` | `10` (seconds) |
-/// | `body-timeout` | `--body-timeout` | `TALLYSTICK_BODY_TIMEOUT` | `30` (seconds) |
-/// | `idle-timeout` | `--idle-timeout` | `TALLYSTICK_IDLE_TIMEOUT` | `60` (seconds) |
-/// | `max-connections` | `--max-connections` | `TALLYSTICK_MAX_CONNECTIONS` | 4096, at most the file limit less 64 (and 64 more with `internal-listen`) |
+/// One small resolver rather than apple/swift-configuration: that package reads JSON/YAML
+/// files and the environment, but not this `key = value` file with its refusal of unknown
+/// keys, and it would not list the settings for `--help` or the README.
 ///
 /// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
 /// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
@@ -80,23 +61,6 @@ struct ServerSettings: Equatable {
     var maxConnections: Int?
     static let defaultMaxConnections = 4096
 
-    static let keys: [String: String] = [
-        "host": "TALLYSTICK_HOST", "port": "TALLYSTICK_PORT", "data-dir": "TALLYSTICK_DATA_DIR",
-        "admin-password": "TALER_MERCHANT_PASSWORD", "log-level": "TALLYSTICK_LOG_LEVEL",
-        "max-token-duration": "TALLYSTICK_MAX_TOKEN_DURATION",
-        "HELPER_SMS": "TALLYSTICK_HELPER_SMS", "HELPER_EMAIL": "TALLYSTICK_HELPER_EMAIL",
-        "helper-timeout": "TALLYSTICK_HELPER_TIMEOUT", "mandatory-2fa": "TALLYSTICK_MANDATORY_2FA",
-        "tan-all-channels": "TALLYSTICK_TAN_ALL_CHANNELS", "tan-digits": "TALLYSTICK_TAN_DIGITS",
-        "login-block-time": "TALLYSTICK_LOGIN_BLOCK_TIME",
-        "map-size": "TALLYSTICK_MAP_SIZE", "max-map-size": "TALLYSTICK_MAX_MAP_SIZE",
-        "allow-external-auth": "TALLYSTICK_ALLOW_EXTERNAL_AUTH",
-        "trusted-proxies": "TALLYSTICK_TRUSTED_PROXIES",
-        "internal-listen": "TALLYSTICK_INTERNAL_LISTEN",
-        "admin-password-file": "TALLYSTICK_ADMIN_PASSWORD_FILE",
-        "header-timeout": "TALLYSTICK_HEADER_TIMEOUT", "body-timeout": "TALLYSTICK_BODY_TIMEOUT",
-        "idle-timeout": "TALLYSTICK_IDLE_TIMEOUT", "max-connections": "TALLYSTICK_MAX_CONNECTIONS",
-    ]
-
     struct Invalid: Error, CustomStringConvertible {
         var description: String
     }
@@ -117,10 +81,10 @@ struct ServerSettings: Equatable {
                 sources[key] = 1
             }
         }
-        for (key, variable) in keys {
-            if let value = environment[variable], !value.isEmpty {
-                values[key] = value
-                sources[key] = 2
+        for setting in table {
+            if let value = environment[setting.environment], !value.isEmpty {
+                values[setting.key] = value
+                sources[setting.key] = 2
             }
         }
         for (key, value) in flags {
@@ -134,89 +98,11 @@ struct ServerSettings: Equatable {
             values.removeValue(forKey: inline > file ? "admin-password-file" : "admin-password")
         }
         var settings = ServerSettings()
-        for (key, value) in values {
-            switch key {
-            case "host": settings.host = value
-            case "port":
-                guard let port = Int(value), (0...65535).contains(port) else {
-                    throw Invalid(description: "port must be 0...65535")
-                }
-                settings.port = port
-            case "data-dir": settings.dataDirectory = value
-            case "admin-password": settings.adminPassword = value
-            case "admin-password-file": settings.adminPassword = try readPasswordFile(value)
-            case "log-level":
-                guard let level = Logger.Level(rawValue: value) else {
-                    throw Invalid(
-                        description:
-                            "log-level must be one of trace, debug, info, notice, warning, error, critical"
-                    )
-                }
-                settings.logLevel = level
-            case "max-token-duration":
-                guard let seconds = UInt64(value), seconds > 0 else {
-                    throw Invalid(
-                        description: "max-token-duration must be a positive number of seconds")
-                }
-                settings.maxTokenDuration = seconds
-            case "HELPER_SMS": settings.helperSMS = value.isEmpty ? nil : value
-            case "HELPER_EMAIL": settings.helperEmail = value.isEmpty ? nil : value
-            case "helper-timeout":
-                guard let seconds = Double(value), seconds > 0, seconds <= 600 else {
-                    throw Invalid(description: "helper-timeout must be 0 < seconds <= 600")
-                }
-                settings.helperTimeout = seconds
-            case "mandatory-2fa": settings.mandatoryTwoFactor = try yesNo(key, value)
-            case "tan-all-channels": settings.tanAllChannels = try yesNo(key, value)
-            case "allow-external-auth": settings.allowExternalAuth = try yesNo(key, value)
-            case "tan-digits":
-                guard let digits = Int(value), (6...12).contains(digits) else {
-                    throw Invalid(description: "tan-digits must be 6...12")
-                }
-                settings.tanDigits = digits
-            case "login-block-time":
-                guard let seconds = Int64(value), seconds > 0, seconds <= 31_536_000 else {
-                    throw Invalid(description: "login-block-time must be 1...31536000 seconds")
-                }
-                settings.loginBlockTime = seconds
-            case "map-size", "max-map-size":
-                guard let bytes = Int(value), bytes >= 65536 else {
-                    throw Invalid(description: "\(key) must be a number of bytes, at least 65536")
-                }
-                if key == "map-size" {
-                    settings.mapSize = bytes
-                } else {
-                    settings.maxMapSize = bytes
-                }
-            case "trusted-proxies":
-                do {
-                    settings.trustedProxies = try TrustedProxies(parsing: value)
-                } catch {
-                    throw Invalid(description: error.description)
-                }
-            case "internal-listen":
-                do {
-                    settings.internalListen = try InternalListenAddress(parsing: value)
-                } catch {
-                    throw Invalid(description: error.description)
-                }
-            case "header-timeout", "body-timeout", "idle-timeout":
-                guard let seconds = Double(value), seconds > 0, seconds <= 3_600 else {
-                    throw Invalid(description: "\(key) must be 0 < seconds <= 3600")
-                }
-                switch key {
-                case "header-timeout": settings.headerTimeout = seconds
-                case "body-timeout": settings.bodyTimeout = seconds
-                default: settings.idleTimeout = seconds
-                }
-            case "max-connections":
-                guard let count = Int(value), (1...1_000_000).contains(count) else {
-                    throw Invalid(description: "max-connections must be 1...1000000")
-                }
-                settings.maxConnections = count
-            default:
+        for (key, value) in values.sorted(by: { $0.key < $1.key }) {
+            guard let setting = setting(key: key) else {
                 throw Invalid(description: "unknown setting \(key)")
             }
+            try setting.apply(&settings, value)
         }
         if let initial = settings.mapSize {
             let maximum =
@@ -255,6 +141,40 @@ struct ServerSettings: Equatable {
         }
     }
 
+    /// The settings given as flags (`--flag VALUE` or `--flag=VALUE`), by file key.
+    /// - Throws: ``Invalid`` for an unknown flag, a flag without a value, or one given twice.
+    static func parseFlags(_ arguments: [String]) throws -> [String: String] {
+        var out = [String: String]()
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            guard argument.hasPrefix("--") else {
+                throw Invalid(description: "unexpected argument '\(argument)'")
+            }
+            var name = String(argument.dropFirst(2))
+            var value: String?
+            if let equals = name.firstIndex(of: "=") {
+                value = String(name[name.index(after: equals)...])
+                name = String(name[..<equals])
+            }
+            guard let setting = setting(flag: name) else {
+                throw Invalid(description: "unknown option '--\(name)'")
+            }
+            if value == nil {
+                index += 1
+                guard index < arguments.count else {
+                    throw Invalid(description: "missing value for '--\(name)'")
+                }
+                value = arguments[index]
+            }
+            guard out.updateValue(value!, forKey: setting.key) == nil else {
+                throw Invalid(description: "'--\(name)' given twice")
+            }
+            index += 1
+        }
+        return out
+    }
+
     static func parseFile(_ text: String, path: String) throws -> [String: String] {
         var out = [String: String]()
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false)
@@ -269,7 +189,7 @@ struct ServerSettings: Equatable {
             }
             let key = line[..<equals].trimmingCharacters(in: .whitespaces)
             let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            guard keys[key] != nil else {
+            guard setting(key: key) != nil else {
                 throw Invalid(description: "\(path):\(number + 1): unknown key \(key)")
             }
             out[key] = value
@@ -279,6 +199,17 @@ struct ServerSettings: Equatable {
 }
 
 extension ServerSettings {
+    /// How to open the event log: the data directory and the map sizes.
+    var logConfiguration: LMDBEventLog.Configuration {
+        var configuration = LMDBEventLog.Configuration(directory: dataDirectory)
+        if let maximum = maxMapSize {
+            configuration.maximumMapSize = maximum
+            configuration.initialMapSize = min(configuration.initialMapSize, maximum)
+        }
+        if let initial = mapSize { configuration.initialMapSize = initial }
+        return configuration
+    }
+
     /// The connection deadlines of both listeners.
     var timeouts: ConnectionDeadlines.Timeouts {
         ConnectionDeadlines.Timeouts(seconds: headerTimeout, body: bodyTimeout, idle: idleTimeout)

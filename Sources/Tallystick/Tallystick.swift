@@ -22,15 +22,22 @@ struct Tallystick: AsyncParsableCommand {
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Open the event log, verify it, and print its head.",
-        discussion: "Example: tallystick status --data-dir eventlog/data")
+        discussion: """
+            It reads the server's settings (data-dir, map sizes) as `serve` does; the log is
+            created when missing.
+              tallystick status --data-dir eventlog/data
+              tallystick status --config /etc/tallystick.conf
 
-    @Option(help: "Directory of the event log (created when missing).")
-    var dataDir = "eventlog/data"
+            """ + ServerSettings.helpText)
+
+    @OptionGroup var options: SettingsOptions
 
     func run() async throws {
+        let settings = try options.resolve().settings
+        let dataDir = settings.dataDirectory
         let log: LMDBEventLog
         do {
-            log = try LMDBEventLog.open(LMDBEventLog.Configuration(directory: dataDir))
+            log = try LMDBEventLog.open(settings.logConfiguration)
         } catch {
             throw ValidationError("cannot open the event log in \(dataDir): \(error)")
         }
