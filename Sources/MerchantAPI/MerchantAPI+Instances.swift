@@ -10,30 +10,35 @@ extension MerchantAPI {
     func changeOwnCredentials(
         _ request: Request, _ context: MerchantRequestContext, _ instance: InstanceID
     ) async throws -> Response {
-        let bytes = try await body(request)
-        let principal = try await authenticate(request, context, instance: instance)
-        let auth = try InstanceAuthConfigurationMessage(
-            try RequestFields.object(bytes), badAuth: .merchantPrivatePostInstanceAuthBadAuth
-        ).auth
-        return Self.answer(
-            try await engine.changeCredentials(
-                instance: instance, to: auth, by: principal,
-                twoFactor: try Self.twoFactor(request, body: bytes),
-                requester: requester(request, context)))
+        try await changeCredentials(request, context, instance, asAdmin: false)
     }
 
     /// `POST /management/instances/$ID/auth`, behind the target instance's gate.
     func changeManagedCredentials(
         _ request: Request, _ context: MerchantRequestContext, _ instance: InstanceID
     ) async throws -> Response {
+        try await changeCredentials(request, context, instance, asAdmin: true)
+    }
+
+    /// Either form: the instance's own credentials (needing `instances-auth-write`), or
+    /// `admin`'s for a `/management` call.
+    private func changeCredentials(
+        _ request: Request, _ context: MerchantRequestContext, _ instance: InstanceID,
+        asAdmin: Bool
+    ) async throws -> Response {
         let bytes = try await body(request)
-        try await authenticateAdmin(request, context, permission: .instancesAuthWrite)
+        var principal: Principal?
+        if asAdmin {
+            try await authenticateAdmin(request, context, permission: .instancesAuthWrite)
+        } else {
+            principal = try await authenticate(request, context, instance: instance)
+        }
         let auth = try InstanceAuthConfigurationMessage(
             try RequestFields.object(bytes), badAuth: .merchantPrivatePostInstanceAuthBadAuth
         ).auth
         return Self.answer(
             try await engine.changeCredentials(
-                instance: instance, to: auth, by: nil,
+                instance: instance, to: auth, by: principal,
                 twoFactor: try Self.twoFactor(request, body: bytes),
                 requester: requester(request, context)))
     }

@@ -153,13 +153,7 @@ extension ServerSettings {
             meaning:
                 "reverse proxies whose `X-Forwarded-For`/`Forwarded` name the client: addresses, CIDR blocks (`10.0.0.0/8`, `2001:db8::/32`) or `unix` (peers without an IP address), comma-separated; see Security",
             valueName: "LIST"
-        ) { s, value in
-            do {
-                s.trustedProxies = try TrustedProxies(parsing: value)
-            } catch {
-                throw Invalid(description: "\(error)")
-            }
-        },
+        ) { s, value in s.trustedProxies = try parsed { try TrustedProxies(parsing: value) } },
         Setting(
             key: "header-timeout", flag: "header-timeout", environment: "TALLYSTICK_HEADER_TIMEOUT",
             defaultText: "`10`",
@@ -197,11 +191,7 @@ extension ServerSettings {
                 "loopback `address:port` (`127.0.0.1:9967`, `[::1]:9967`, port 0: any free one) or UNIX socket path where `/metrics` is served; see Security",
             valueName: "ADDRESS"
         ) { s, value in
-            do {
-                s.internalListen = try InternalListenAddress(parsing: value)
-            } catch {
-                throw Invalid(description: "\(error)")
-            }
+            s.internalListen = try parsed { try InternalListenAddress(parsing: value) }
         },
         Setting(
             key: "map-size", flag: "map-size", environment: "TALLYSTICK_MAP_SIZE",
@@ -223,6 +213,11 @@ extension ServerSettings {
 
     /// The setting of flag `--flag`.
     static func setting(flag: String) -> Setting? { table.first { $0.flag == flag } }
+
+    /// What `parse` returns; its error as one ``Invalid`` line.
+    private static func parsed<T>(_ parse: () throws -> T) throws -> T {
+        do { return try parse() } catch { throw Invalid(description: "\(error)") }
+    }
 
     private static func deadline(_ key: String, _ value: String) throws -> Double {
         guard let seconds = Double(value), seconds > 0, seconds <= 3_600 else {

@@ -215,24 +215,37 @@ def throttle_burst(server, honest_password, count):
             f"{throttled} got 429; another instance's login meanwhile took {waited * 1000:.0f} ms")
 
 
+def checked_guesses(client, instance, guesses, before=None, headers=None):
+    """Sends `guesses` wrong Basic passwords for `instance`; calls `before(n)` ahead of each
+    and adds `headers(n)` to it. Returns how many were checked (401, not 429)."""
+    checked = 0
+    for number in range(guesses):
+        if before:
+            before(number)
+        extra = headers(number) if headers else {}
+        status, _ = client.request(
+            "POST", f"/instances/{instance}/private/token",
+            dict({"Authorization": basic(instance, f"guess-{number}"), "Content-Type": "application/json"}, **extra),
+            b'{"scope":"readonly"}',
+        )
+        if status == 401:
+            checked += 1
+    return checked
+
+
 def tenant_interleaving(server, shop_password, other_password, secrets):
     """Finding 6: a tenant's own successful logins cleared its penalty for every instance."""
     client = server.client(source="127.3.1.1")
-    checked = 0
-    for round_number in range(25):
+
+    def own_login(_):
         status, _ = client.request(
             "POST", "/instances/other/private/token",
             {"Authorization": basic("other", other_password), "Content-Type": "application/json"},
             b'{"scope":"readonly"}',
         )
         check(status == 200, f"the tenant's own login: {status}")
-        status, _ = client.request(
-            "POST", "/instances/shop/private/token",
-            {"Authorization": basic("shop", f"guess-{round_number}"), "Content-Type": "application/json"},
-            b'{"scope":"readonly"}',
-        )
-        if status == 401:
-            checked += 1
+
+    checked = checked_guesses(client, "shop", 25, before=own_login)
     client.close()
     check(checked <= 6, f"{checked} guesses against another instance were checked")
     return f"interleaving: 25 own logins between guesses; {checked} guesses against another instance checked"
@@ -242,20 +255,10 @@ def forwarded_headers(server, other_password):
     """Finding 6: forwarded-address headers from a peer that is no trusted proxy must not
     give each guess a new address."""
     client = server.client(source="127.3.2.1")
-    checked = 0
-    for number in range(20):
-        status, _ = client.request(
-            "POST", "/instances/other/private/token",
-            {
-                "Authorization": basic("other", f"spoof-{number}"),
-                "Content-Type": "application/json",
-                "X-Forwarded-For": f"203.0.113.{number + 1}",
-                "Forwarded": f"for=198.51.100.{number + 1}",
-            },
-            b'{"scope":"readonly"}',
-        )
-        if status == 401:
-            checked += 1
+    checked = checked_guesses(
+        client, "other", 20,
+        headers=lambda n: {"X-Forwarded-For": f"203.0.113.{n + 1}", "Forwarded": f"for=198.51.100.{n + 1}"},
+    )
     client.close()
     check(checked <= 6, f"{checked} guesses with spoofed forwarded addresses were checked")
     return f"forwarded: 20 guesses with spoofed X-Forwarded-For/Forwarded, {checked} checked"
