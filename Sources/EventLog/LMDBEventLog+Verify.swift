@@ -141,15 +141,7 @@ extension LMDBEventLog {
             }
 
             var checkpointFailure: VerificationFailure?
-            var names = [String]()
-            try txn.withCursor(databases.checkpoints) { cursor in
-                var entry = try cursor.first()
-                while let e = entry {
-                    names.append(String(decoding: e.key, as: UTF8.self))
-                    entry = try cursor.next()
-                }
-            }
-            for name in names where checkpointFailure == nil {
+            for name in try checkpointNames(txn) where checkpointFailure == nil {
                 guard let bytes = try txn.getBytes(databases.checkpoints, key: Array(name.utf8)),
                     let cp = bytes.withUnsafeBytes({ Checkpoint(name: name, encoded: $0) })
                 else {

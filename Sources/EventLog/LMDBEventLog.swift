@@ -489,17 +489,20 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
 
     /// Every stored checkpoint with what matching it against the log found.
     public func allCheckpoints() throws -> [(name: String, lookup: CheckpointLookup)] {
-        try snapshot { txn in
-            var names = [String]()
-            try txn.withCursor(databases.checkpoints) { cursor in
-                var entry = try cursor.first()
-                while let e = entry {
-                    names.append(String(decoding: e.key, as: UTF8.self))
-                    entry = try cursor.next()
-                }
+        try snapshot { txn in try checkpointNames(txn) }.map { ($0, try checkpoint(named: $0)) }
+    }
+
+    /// The names of the stored checkpoints, in key order.
+    func checkpointNames(_ txn: borrowing LMDBTransaction) throws -> [String] {
+        var names = [String]()
+        try txn.withCursor(databases.checkpoints) { cursor in
+            var entry = try cursor.first()
+            while let e = entry {
+                names.append(String(decoding: e.key, as: UTF8.self))
+                entry = try cursor.next()
             }
-            return names
-        }.map { ($0, try checkpoint(named: $0)) }
+        }
+        return names
     }
 
     /// Commits the appends already queued, then releases the log; later calls throw `closed`.
