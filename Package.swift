@@ -110,7 +110,7 @@ let package = Package(
         .executableTarget(
             name: "TallystickBench",
             dependencies: [
-                "EventLog", "LMDB", "TokenDomain", "TokenEngine",
+                "EventLog", "LMDB", "TokenDomain", "TokenEngine", "TextCoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

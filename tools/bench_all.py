@@ -107,6 +107,13 @@ def timed(command):
     return time.perf_counter() - started
 
 
+def timed_quiet(command):
+    """Seconds `command` takes, its standard output thrown away (state-at prints ~190 MB)."""
+    started = time.perf_counter()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
 def server_start(data_dir):
     """Seconds from spawning `tallystick serve` on `data_dir` to its `listening` line."""
     started = time.perf_counter()
@@ -146,9 +153,13 @@ def main():
         engine = run([bench, "engine", "--fixture", fixture])
         records = 1_000_001
         verify_s = timed([tool, "verify", "--data-dir", fixture])
+        state_at_s = timed_quiet(
+            [tool, "state-at", "--sequence", str(records), "--json", "--data-dir", fixture])
         backup_s = timed([tool, "backup", work + "/backup", "--data-dir", fixture])
         start_s = server_start(work + "/backup")
         shutil.rmtree(work + "/backup", ignore_errors=True)
+        json_bench = run([bench, "json"])
+        login = run([bench, "login", "--burst", "100", "--rounds", "10"])
         environment = dict(os.environ, DURATION=args.duration)
         http = run([os.path.join(ROOT, "tools", "load", "run")], env=environment)
     finally:
@@ -175,6 +186,12 @@ def main():
     verify_bench = row(eventlog, r"log: verify\(\) incl\. indexes").split("  ")[0]
     fold = first_number(row(engine, "fold at start-up, hashes checked"))
     memory = first_number(row(engine, "resident memory per token"))
+    json_mint = row(json_bench, r"mint answer: JSONWriter / JSONEncoder").split("  ")[0]
+    json_list = row(json_bench, r"20-token listing: JSONWriter / JSONEncoder").split("  ")[0]
+    hash_ms = row(login, r"one password hash").split("  ")[0]
+    fair = row(login, r"correct login during a \d+-wrong-password burst, median").split("  ")[0]
+    fair_hashes = float(re.search(r"= ([\d.]+) hashes", fair).group(1))
+    worst = row(login, r"  worst of \d+ rounds").split("  ")[0]
 
     def met(ok):
         return "met" if ok else "MISSED"
@@ -210,6 +227,12 @@ def main():
         ("verify, 1M events (CLI)", f"{verify_s:.2f} s", f"< 2 s: {met(verify_s < 2)}",
          f"in-process verify() {verify_bench}"),
         ("backup, 1M events (CLI)", f"{backup_s:.2f} s", f"< 1 s: {met(backup_s < 1)}", ""),
+        ("state-at --json, 1M tokens (CLI)", f"{state_at_s:.2f} s", f"< 2 s: {met(state_at_s < 2)}",
+         "all 1M tokens printed"),
+        ("answer JSON: mint, writer / JSONEncoder", json_mint, "", "tallystick-bench json"),
+        ("answer JSON: 20 tokens, writer / JSONEncoder", json_list, "", "tallystick-bench json"),
+        ("login during a 100-guess burst, median", fair, f"<= 2 hashes: {met(fair_hashes <= 2)}",
+         f"one hash {hash_ms}; worst {worst}"),
     ]
     widths = [max(len(r[i]) for r in table) for i in range(4)]
     print(f"tallystick bench-all, {started}; load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores)")
