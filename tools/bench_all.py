@@ -188,7 +188,7 @@ def main():
     memory = first_number(row(engine, "resident memory per token"))
     json_mint = row(json_bench, r"mint answer: JSONWriter / JSONEncoder").split("  ")[0]
     json_list = row(json_bench, r"20-token listing: JSONWriter / JSONEncoder").split("  ")[0]
-    hash_ms = row(login, r"one password hash").split("  ")[0]
+    hash_ms = row(login, r"one password hash \(scrypt[^)]*\)").split("  ")[0]
     fair = row(login, r"correct login during a \d+-wrong-password burst, median").split("  ")[0]
     fair_hashes = float(re.search(r"= ([\d.]+) hashes", fair).group(1))
     worst = row(login, r"  worst of \d+ rounds").split("  ")[0]
