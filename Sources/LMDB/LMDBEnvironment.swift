@@ -294,6 +294,11 @@ public final class LMDBEnvironment: @unchecked Sendable {
             throw LMDBError(code: code)
         }
         var rc = fchmod(fd, Self.fileMode) == 0 ? MDB_SUCCESS : errno
+        // As mdb_env_copy2 does: the source pages are in the page cache already, so the copy
+        // bypasses it (O_DIRECT, where the file system has it); the fsync below then has only
+        // the metadata left to write (measured: 0.5-1.4 s for 1M events without, BENCHMARKS).
+        let flags = fcntl(fd, F_GETFL)
+        if flags != -1 { _ = fcntl(fd, F_SETFL, flags | clmdb_o_direct()) }
         if rc == MDB_SUCCESS { rc = mdb_env_copyfd2(env, fd, compact ? UInt32(MDB_CP_COMPACT) : 0) }
         if rc == MDB_SUCCESS, fsync(fd) != 0 { rc = errno }
         if closeDescriptor(fd) != 0, rc == MDB_SUCCESS { rc = errno }
