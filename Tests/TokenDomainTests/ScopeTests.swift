@@ -12,9 +12,9 @@ struct ScopeTests {
         (.write, Permission.allCases.filter { $0 != .tokenRefresh }),
         (.all, Permission.allCases.filter { $0 != .tokenRefresh }),
         (.orderSimple, [.ordersRead, .ordersWrite]),
-        (.orderPos, [.ordersRead, .ordersWrite, .inventoryLock]),
+        (.orderPos, [.ordersRead, .ordersWrite, .inventoryLock, .productsRead]),
         (.orderMgmt, [.ordersRead, .ordersWrite, .ordersRefund]),
-        (.orderFull, [.ordersRead, .ordersWrite, .inventoryLock, .ordersRefund]),
+        (.orderFull, [.ordersRead, .ordersWrite, .inventoryLock, .productsRead, .ordersRefund]),
     ]
 
     @Test("scope table", arguments: table)
@@ -26,6 +26,18 @@ struct ScopeTests {
 
     @Test func everyScopeIsInTheTable() {
         #expect(Set(Self.table.map(\.0)) == Set(Scope.allCases))
+    }
+
+    /// Spec §9 Decision: a point of sale lists its products (`GET /private/pos`,
+    /// `GET /private/products`); `order-full` stays `order-pos` and `order-mgmt` combined.
+    @Test func pointOfSaleScopesReadProducts() {
+        let pos = Scope.orderPos.permissions(refreshable: false)
+        let mgmt = Scope.orderMgmt.permissions(refreshable: false)
+        #expect(pos.contains(.productsRead))
+        #expect(!pos.contains(.productsWrite))
+        #expect(!Scope.orderSimple.permissions(refreshable: false).contains(.productsRead))
+        #expect(!mgmt.contains(.productsRead))
+        #expect(Scope.orderFull.permissions(refreshable: false) == pos.union(mgmt))
     }
 
     @Test func readonlyIsEveryReadAndOnlyReads() {
