@@ -20,6 +20,8 @@ import TokenDomain
 /// - `challenge-solved.v1`, `challenge-expired.v1`: `challenge_id`, `at_us`
 /// - `challenge-consumed.v1`: `challenge_id`, `at_us`, `operation`
 /// - `instance-logins-blocked.v1`: `at_us`, `until_us`; `instance-logins-unblocked.v1`: `at_us`
+/// - `backend-credential-set.v1`: `at_us`, `fingerprint` (never the credential);
+///   `backend-credential-removed.v1`: `at_us`
 /// - `instance-address-validated.v1`: `at_us`, `tan_channel`, `address`, `challenge_id`
 ///   (`null` when the operator vouched)
 ///
@@ -97,6 +99,11 @@ enum EventJSON {
                 w.number("at_us", e.at)
                 w.number("until_us", e.until)
             case .instanceLoginsUnblocked(let e):
+                w.number("at_us", e.at)
+            case .backendCredentialSet(let e):
+                w.number("at_us", e.at)
+                w.string("fingerprint", e.fingerprint.description)
+            case .backendCredentialRemoved(let e):
                 w.number("at_us", e.at)
             case .instanceAddressValidated(let e):
                 w.number("at_us", e.at)

@@ -6,7 +6,8 @@ extension MerchantAPI {
     func config() -> Response {
         let twoFactor = engine.configuration.twoFactor
         return ConfigResponse(
-            mandatoryTANChannels: twoFactor.mandatory ? twoFactor.channels.sorted() : []
+            mandatoryTANChannels: twoFactor.mandatory ? twoFactor.channels.sorted() : [],
+            configuration: publicConfiguration
         ).response()
     }
 }

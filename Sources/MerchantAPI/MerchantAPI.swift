@@ -23,18 +23,21 @@ public final class MerchantAPI: Sendable {
     /// Whose forwarded headers name the client (`trusted-proxies`).
     public let trustedProxies: TrustedProxies
     public let metrics: MerchantMetrics
+    /// What `GET /config` says about the currency.
+    public let publicConfiguration: PublicConfiguration
     let logger: Logger
 
     public init(
         engine: TokenEngine, clock: any LogClock, throttle: LoginThrottle = LoginThrottle(),
         trustedProxies: TrustedProxies = .none, metrics: MerchantMetrics = MerchantMetrics(),
-        logger: Logger
+        publicConfiguration: PublicConfiguration = PublicConfiguration(), logger: Logger
     ) {
         self.engine = engine
         self.clock = clock
         self.throttle = throttle
         self.trustedProxies = trustedProxies
         self.metrics = metrics
+        self.publicConfiguration = publicConfiguration
         self.logger = logger
     }
 

@@ -104,10 +104,12 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The response: JSON body, the status, `Retry-After` when set.
+    /// The response: JSON body, the status, `Retry-After` when set, and on a 401 the
+    /// `WWW-Authenticate: Bearer` RFC 9110 asks for (spec §9: the forward-auth 401).
     func response() -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         return Response(
             status: status, headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))

@@ -51,6 +51,13 @@ struct Serve: AsyncParsableCommand {
         engineConfiguration.maxTokenDuration = settings.maxTokenDuration.map { $0 * 1_000_000 }
         engineConfiguration.allowExternalAuth = settings.allowExternalAuth
         do {
+            engineConfiguration.backendCredentials = try BackendCredentialStore(
+                directory: settings.dataDirectory)
+        } catch {
+            await log.close()
+            throw ValidationError("\(error)")
+        }
+        do {
             engineConfiguration.twoFactor = try settings.twoFactor()
         } catch {
             await log.close()
@@ -69,6 +76,7 @@ struct Serve: AsyncParsableCommand {
         if !settings.allowExternalAuth {
             Self.warnAboutOpenInstances(engine)
         }
+        for warning in engine.backendCredentialWarnings() { warn(warning) }
 
         if settings.trustedProxies != .none {
             logger.info(
@@ -77,7 +85,8 @@ struct Serve: AsyncParsableCommand {
         }
         let api = MerchantAPI(
             engine: engine, clock: clock, trustedProxies: settings.trustedProxies,
-            metrics: MerchantMetrics(statistics: { log.writerStatistics }), logger: logger)
+            metrics: MerchantMetrics(statistics: { log.writerStatistics }),
+            publicConfiguration: settings.publicConfiguration, logger: logger)
         let app = Application(
             router: api.buildRouter(),
             server: .http1(

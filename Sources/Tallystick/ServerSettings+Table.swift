@@ -194,6 +194,34 @@ extension ServerSettings {
             s.internalListen = try parsed { try InternalListenAddress(parsing: value) }
         },
         Setting(
+            key: "currency", flag: "currency", environment: "TALLYSTICK_CURRENCY",
+            defaultText: "`KUDOS`",
+            meaning: "the currency `GET /config` names (Taler's `[taler] CURRENCY`)",
+            valueName: "CODE"
+        ) { s, value in
+            guard (1...11).contains(value.utf8.count),
+                value.utf8.allSatisfy({ (65...90).contains($0) })
+            else { throw Invalid(description: "currency must be 1 to 11 letters A-Z") }
+            s.publicConfiguration.currency = value
+        },
+        Setting(
+            key: "currency-fraction-digits", flag: "currency-fraction-digits",
+            environment: "TALLYSTICK_CURRENCY_FRACTION_DIGITS", defaultText: "`2`",
+            meaning: "fraction digits clients type and show for the currency (0–8)",
+            valueName: "DIGITS"
+        ) { s, value in
+            guard let digits = Int(value), (0...8).contains(digits) else {
+                throw Invalid(description: "currency-fraction-digits must be 0...8")
+            }
+            s.publicConfiguration.fractionDigits = digits
+        },
+        Setting(
+            key: "payment-target-types", flag: "payment-target-types",
+            environment: "TALLYSTICK_PAYMENT_TARGET_TYPES", defaultText: "`*`",
+            meaning: "the wire methods `GET /config` lists (`payment_target_types`, e.g. `iban`)",
+            valueName: "TYPES"
+        ) { s, value in s.publicConfiguration.paymentTargetTypes = value },
+        Setting(
             key: "map-size", flag: "map-size", environment: "TALLYSTICK_MAP_SIZE",
             defaultText: "64 MiB",
             meaning:

@@ -46,6 +46,8 @@ struct ServerSettings: Equatable {
     var maxMapSize: Int?
     /// Whether `{"method":"external"}` (an instance with no checks at all) may be set.
     var allowExternalAuth = false
+    /// What `GET /config` says about the currency (spec §9).
+    var publicConfiguration = PublicConfiguration()
     /// Proxies whose `X-Forwarded-For`/`Forwarded` name the client (spec §10.4).
     var trustedProxies = TrustedProxies.none
     /// Where `/metrics` (and later forward-auth) is served: loopback or a UNIX socket only

@@ -15,7 +15,7 @@ struct Tallystick: AsyncParsableCommand {
               echo 'new secret' | tallystick passwd shop1 # while no server runs
               tallystick status                           # verify the log
             """,
-        subcommands: [Serve.self, Passwd.self, Status.self],
+        subcommands: [Serve.self, Passwd.self, Status.self, BackendCredentialCommand.self],
         defaultSubcommand: Serve.self)
 }
 

@@ -31,6 +31,9 @@ public struct EngineConfiguration: Sendable {
     /// Whether `{"method":"external"}` (an instance with no checks at all) may be set
     /// (spec §10.2). Instances that already have it keep it either way.
     public var allowExternalAuth = false
+    /// Where the backend credentials live (spec §9); the server passes the data directory's.
+    /// The default keeps them in memory only.
+    public var backendCredentials = BackendCredentialStore()
 
     public init() {}
 }

@@ -56,6 +56,7 @@ final class APIHarness: Sendable {
     init(
         configure: (inout EngineConfiguration) -> Void = { _ in },
         throttle: LoginThrottle.Policy = LoginThrottle.Policy(),
+        publicConfiguration: PublicConfiguration = PublicConfiguration(),
         trustedProxies: TrustedProxies = .none
     ) async throws {
         var configuration = EngineConfiguration()
@@ -70,7 +71,8 @@ final class APIHarness: Sendable {
         self.logger = logger
         api = MerchantAPI(
             engine: engine, clock: clock, throttle: LoginThrottle(policy: throttle),
-            trustedProxies: trustedProxies, logger: logger)
+            trustedProxies: trustedProxies, publicConfiguration: publicConfiguration,
+            logger: logger)
         try await engine.createInstance(
             .init(id: .admin, name: "admin", auth: .password(Self.adminPassword)))
         try await engine.createInstance(

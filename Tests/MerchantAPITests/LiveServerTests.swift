@@ -69,6 +69,13 @@ struct LiveServerTests {
             for key in ["TALER_MERCHANT_PASSWORD", "TALLYSTICK_DATA_DIR", "TALLYSTICK_CONFIG"] {
                 environment.removeValue(forKey: key)
             }
+            // These tests are about other things than slow clients: a test client may open
+            // its connection well before its first request while a busy 2-core machine runs
+            // the debug build's scrypt, so the deadlines (10 s from the accept) are set far
+            // out here (the environment: a test's own flags still win). The deadlines have
+            // their own tests and the slow-clients fault.
+            environment["TALLYSTICK_HEADER_TIMEOUT"] = "600"
+            environment["TALLYSTICK_IDLE_TIMEOUT"] = "600"
             process.environment = environment.merging(extra) { $1 }
             let output = Pipe()
             process.standardOutput = output

@@ -22,6 +22,29 @@ struct TokenRouteTests {
         }
     }
 
+    /// Spec §9: standalone, `/config` carries what the SDKs need: the PHP SDK's factory
+    /// throws without `currency`; the Python SDK also reads `exchanges`, `have_donau` and
+    /// `payment_target_types`.
+    @Test func configIsCompleteEnoughForTheSDKs() async throws {
+        let h = try await APIHarness(
+            publicConfiguration: PublicConfiguration(
+                currency: "CHF", fractionDigits: 2, paymentTargetTypes: "iban"))
+        try await h.test { client in
+            let json = try await client.call(.get, "/config").json
+            #expect(json["currency"]?.stringValue == "CHF")
+            let chf = try #require(json["currencies"]?["CHF"])
+            #expect(chf["name"]?.stringValue == "CHF")
+            #expect(chf["currency"]?.stringValue == "CHF")
+            #expect(chf["num_fractional_input_digits"]?.integer == 2)
+            #expect(chf["num_fractional_normal_digits"]?.integer == 2)
+            #expect(chf["num_fractional_trailing_zero_digits"]?.integer == 2)
+            #expect(chf["alt_unit_names"]?["0"]?.stringValue == "CHF")
+            #expect(json["exchanges"]?.arrayValue == [])
+            #expect(json["have_donau"]?.boolValue == false)
+            #expect(json["payment_target_types"]?.stringValue == "iban")
+        }
+    }
+
     @Test func unknownPathsAre404Code21AndUnknownMethods405Code20() async throws {
         let h = try await APIHarness()
         try await h.test { client in

@@ -82,6 +82,10 @@ enum ChallengeFixture {
             InstanceAddressValidated(at: F.t0, channel: .email, address: email, challenge: c3)),
         .instanceAddressValidated(
             InstanceAddressValidated(at: -1, channel: .sms, address: "", challenge: nil)),
+        .backendCredentialSet(
+            BackendCredentialSet(
+                at: F.t0, fingerprint: BackendCredentialFingerprint(bytes: Array(1...8))!)),
+        .backendCredentialRemoved(BackendCredentialRemoved(at: F.t0 + 1)),
         .instanceLoginsUnblocked(InstanceLoginsUnblocked(at: F.t0 + F.hour)),
     ]
 }

@@ -45,6 +45,7 @@ struct EventCodecTests {
                 "challenge-attempt-failed.v1", "challenge-solved.v1", "challenge-consumed.v1",
                 "challenge-expired.v1", "instance-logins-blocked.v1",
                 "instance-logins-unblocked.v1", "instance-address-validated.v1",
+                "backend-credential-set.v1", "backend-credential-removed.v1",
             ])
         #expect(Set(Self.examples.map(\.tag)) == Set(EventTag.allCases))
     }

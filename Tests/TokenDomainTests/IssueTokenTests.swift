@@ -121,9 +121,10 @@ struct IssueTokenTests {
         (
             "order-pos:refreshable", "readonly",
             Scope.readonly.permissions(refreshable: false)
-                .subtracting(PermissionSet(.ordersRead))
+                .subtracting(PermissionSet([.ordersRead, .productsRead]))
         ),
-        ("order-mgmt:refreshable", "order-pos", PermissionSet(.inventoryLock)),
+        ("order-mgmt:refreshable", "order-pos", PermissionSet([.inventoryLock, .productsRead])),
+        ("order-full:refreshable", "order-pos:refreshable", nil),
         ("order-full:refreshable", "order-mgmt:refreshable", nil),
         (
             "order-full:refreshable", "all",
@@ -138,7 +139,7 @@ struct IssueTokenTests {
         ("all:refreshable", "write", nil),
         ("write:refreshable", "all:refreshable", nil),
         ("order-simple:refreshable", "order-simple", nil),
-        ("order-simple:refreshable", "order-pos", PermissionSet(.inventoryLock)),
+        ("order-simple:refreshable", "order-pos", PermissionSet([.inventoryLock, .productsRead])),
     ]
 
     @Test("the subset rule, both ways", arguments: subset)

@@ -12,9 +12,9 @@ struct ScopeTests {
         (.write, Permission.allCases.filter { $0 != .tokenRefresh }),
         (.all, Permission.allCases.filter { $0 != .tokenRefresh }),
         (.orderSimple, [.ordersRead, .ordersWrite]),
-        (.orderPos, [.ordersRead, .ordersWrite, .inventoryLock]),
+        (.orderPos, [.ordersRead, .ordersWrite, .inventoryLock, .productsRead]),
         (.orderMgmt, [.ordersRead, .ordersWrite, .ordersRefund]),
-        (.orderFull, [.ordersRead, .ordersWrite, .inventoryLock, .ordersRefund]),
+        (.orderFull, [.ordersRead, .ordersWrite, .inventoryLock, .productsRead, .ordersRefund]),
     ]
 
     @Test("scope table", arguments: table)
@@ -26,6 +26,18 @@ struct ScopeTests {
 
     @Test func everyScopeIsInTheTable() {
         #expect(Set(Self.table.map(\.0)) == Set(Scope.allCases))
+    }
+
+    /// Spec §9 Decision: a point of sale lists its products (`GET /private/pos`,
+    /// `GET /private/products`); `order-full` stays `order-pos` and `order-mgmt` combined.
+    @Test func pointOfSaleScopesReadProducts() {
+        let pos = Scope.orderPos.permissions(refreshable: false)
+        let mgmt = Scope.orderMgmt.permissions(refreshable: false)
+        #expect(pos.contains(.productsRead))
+        #expect(!pos.contains(.productsWrite))
+        #expect(!Scope.orderSimple.permissions(refreshable: false).contains(.productsRead))
+        #expect(!mgmt.contains(.productsRead))
+        #expect(Scope.orderFull.permissions(refreshable: false) == pos.union(mgmt))
     }
 
     @Test func readonlyIsEveryReadAndOnlyReads() {
@@ -54,7 +66,33 @@ struct ScopeTests {
         #expect(Permission.inventoryLock.wireName == "inventory-lock")
         #expect(Permission.instancesAuthWrite.wireName == "instances-auth-write")
         #expect(Permission.tokenRefresh.wireName == "token-refresh")
+        #expect(Permission.tokenFamiliesRead.wireName == "tokenfamilies-read")
+        #expect(Permission(wireName: "token-families-read") == nil)
         #expect(Permission(wireName: "Orders-Read") == nil)
+    }
+
+    /// Every permission the spec names (§4, and §9's endpoint table), spelled as Taler's
+    /// API reference spells them, and no other.
+    @Test func everyPermissionTheSpecNames() {
+        let named: Set<String> = [
+            "orders-read", "orders-write", "orders-refund", "inventory-lock",
+            "tokens-read", "tokens-write", "instances-read", "instances-write",
+            "instances-auth-write", "token-refresh", "products-read", "products-write",
+            "categories-read", "categories-write", "otp-devices-read", "otp-devices-write",
+            "templates-read", "templates-write", "tokenfamilies-read", "tokenfamilies-write",
+            "transfers-read", "transfers-write", "webhooks-read", "webhooks-write",
+            "accounts-read", "accounts-write", "statistics-read", "notifications-write",
+            "instances-kyc-read",
+        ]
+        #expect(Set(Permission.allCases.map(\.wireName)) == named)
+        #expect(Permission.allCases.count == named.count)
+    }
+
+    /// ``PermissionSet`` is 64 bits wide: each permission's bit must fit.
+    @Test func everyPermissionFitsThePermissionSet() {
+        let width = UInt8(MemoryLayout<PermissionSet.RawValue>.size * 8)
+        #expect(Permission.allCases.allSatisfy { $0.rawValue < width })
+        #expect(PermissionSet.everyPermission.permissions == Permission.allCases)
     }
 
     static let parsing: [(String, Bool?, TokenScope?)] = [

@@ -26,7 +26,7 @@ struct SnapshotTests {
 
     @Test func emptyState() throws {
         let bytes = ServerState().encodeSnapshot()
-        #expect(bytes == [3, 0, 0, 0, 0, 0, 0, 0, 0])
+        #expect(bytes == [4, 0, 0, 0, 0, 0, 0, 0, 0])
         #expect(try ServerState(snapshot: bytes) == ServerState())
     }
 
@@ -146,9 +146,9 @@ struct SnapshotTests {
         return state
     }
 
-    /// Pins layout 3 (see `EVENTS.md`): a change here needs a new layout version.
+    /// Pins layout 4 (see `EVENTS.md`): a change here needs a new layout version.
     @Test func layoutIsPinned() throws {
-        var expected: [UInt8] = [3, 1, 0, 0, 0, 0, 0, 0, 0]
+        var expected: [UInt8] = [4, 1, 0, 0, 0, 0, 0, 0, 0]
         expected += [2, 0, 0, 0, 0x61, 0x62]  // id
         expected += [0x10, 0, 0, 0, 0, 0, 0, 0]  // createdAt
         expected += [1, 0, 0, 0, 0x4E]  // name
@@ -169,6 +169,7 @@ struct SnapshotTests {
         expected += [0, 0, 0, 0, 0, 0, 0, 0]  // challenge count
         expected += [0, 0, 0, 0]  // failed confirmations in a row
         expected += [0, 0, 0, 0, 0, 0, 0, 0, 0]  // no login block
+        expected += [0]  // no backend credential
         #expect(try Self.pinnedState().encodeSnapshot() == expected)
     }
 
@@ -178,6 +179,7 @@ struct SnapshotTests {
     static let invalid: [(String, [UInt8], Int, SnapshotDecodingError.Reason)] = [
         ("version", [1], 0, .unsupportedLayoutVersion(1)),
         ("version", [2], 0, .unsupportedLayoutVersion(2)),
+        ("version", [3], 0, .unsupportedLayoutVersion(3)),
         ("instanceCount", [3], 1, .truncated),
         ("instanceCount", [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], 1, .truncated),
         ("id", [0x2D], 13, .invalidValue),
@@ -197,11 +199,12 @@ struct SnapshotTests {
         ("challengeCount", [1], 140, .truncated),
         ("loginsBlocked", [2], 152, .invalidValue),
         ("loginsBlocked", [0, 1], 152, .invalidValue),
-        ("end", [UInt8](repeating: 0, count: 22), 140, .trailingBytes(1)),
+        ("backendCredential", [2], 161, .invalidValue),
+        ("end", [UInt8](repeating: 0, count: 23), 140, .trailingBytes(1)),
     ]
 
     @Test func pinnedOffsets() throws {
-        #expect(try Self.pinnedState().encodeSnapshot().count == 161)
+        #expect(try Self.pinnedState().encodeSnapshot().count == 162)
     }
 
     @Test("invalid values are named", arguments: invalid)

@@ -1,7 +1,10 @@
 import TextCoding
 import TokenDomain
 
-/// `GET /config`'s answer (spec §5): who serves and which two-factor channels are mandatory.
+/// `GET /config`'s answer (spec §5, §9): who serves, which two-factor channels are
+/// mandatory, and, for the SDKs, the currency with its `CurrencySpecification`, the
+/// exchanges (none: Tallystick standalone knows of none), `have_donau` and
+/// `payment_target_types`.
 struct ConfigResponse: WireResponse {
     var name = "taler-merchant"
     /// libtool-style `current:revision:age` of the protocol.
@@ -10,6 +13,7 @@ struct ConfigResponse: WireResponse {
     var haveSelfProvisioning = false
     /// The channels every instance must pass when 2FA is mandatory, else none.
     var mandatoryTANChannels: [TANChannel]
+    var configuration: PublicConfiguration
 
     func write(to w: inout JSONWriter) {
         w.beginObject()
@@ -25,6 +29,42 @@ struct ConfigResponse: WireResponse {
         w.beginArray()
         for channel in mandatoryTANChannels { w.string(channel.wireName) }
         w.endArray()
+        w.key("currency")
+        w.string(configuration.currency)
+        w.key("currencies")
+        w.beginObject()
+        w.key(configuration.currency)
+        writeSpecification(to: &w)
+        w.endObject()
+        w.key("exchanges")
+        w.beginArray()
+        w.endArray()
+        w.key("have_donau")
+        w.bool(false)
+        w.key("payment_target_types")
+        w.string(configuration.paymentTargetTypes)
+        w.endObject()
+    }
+
+    /// The `CurrencySpecification` of the currency: its name, the digits to type and to
+    /// show, and its unit's symbol (`alt_unit_names` `"0"`: the code itself).
+    private func writeSpecification(to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("name")
+        w.string(configuration.currency)
+        w.key("currency")
+        w.string(configuration.currency)
+        w.key("num_fractional_input_digits")
+        w.integer(configuration.fractionDigits)
+        w.key("num_fractional_normal_digits")
+        w.integer(configuration.fractionDigits)
+        w.key("num_fractional_trailing_zero_digits")
+        w.integer(configuration.fractionDigits)
+        w.key("alt_unit_names")
+        w.beginObject()
+        w.key("0")
+        w.string(configuration.currency)
+        w.endObject()
         w.endObject()
     }
 }

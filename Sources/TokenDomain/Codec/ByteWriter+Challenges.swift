@@ -87,6 +87,14 @@ extension ByteReader {
         return operation
     }
 
+    /// A backend credential's fingerprint: 8 raw bytes.
+    mutating func fingerprint(_ field: StaticString) throws(Failure) -> BackendCredentialFingerprint
+    {
+        var bytes = [UInt8]()
+        for _ in 0..<BackendCredentialFingerprint.byteCount { bytes.append(try u8(field)) }
+        return BackendCredentialFingerprint(bytes: bytes)!
+    }
+
     mutating func channel(_ field: StaticString) throws(Failure) -> TANChannel {
         guard let channel = TANChannel(rawValue: try u8(field)) else {
             throw failure(.invalidValue, field, at: offset - 1)

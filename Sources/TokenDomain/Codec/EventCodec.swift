@@ -74,6 +74,11 @@ public enum EventCodec {
             writer.i64(blocked.until)
         case .instanceLoginsUnblocked(let unblocked):
             writer.i64(unblocked.at)
+        case .backendCredentialSet(let set):
+            writer.i64(set.at)
+            for byte in set.fingerprint.bytes { writer.u8(byte) }
+        case .backendCredentialRemoved(let removed):
+            writer.i64(removed.at)
         case .instanceAddressValidated(let validated):
             writer.i64(validated.at)
             writer.u8(validated.channel.rawValue)
@@ -222,6 +227,12 @@ public enum EventCodec {
                 InstanceLoginsBlocked(at: try reader.i64("at"), until: try reader.i64("until")))
         case .instanceLoginsUnblocked:
             return .instanceLoginsUnblocked(InstanceLoginsUnblocked(at: try reader.i64("at")))
+        case .backendCredentialSet:
+            let at = try reader.i64("at")
+            return .backendCredentialSet(
+                BackendCredentialSet(at: at, fingerprint: try reader.fingerprint("fingerprint")))
+        case .backendCredentialRemoved:
+            return .backendCredentialRemoved(BackendCredentialRemoved(at: try reader.i64("at")))
         case .instanceAddressValidated:
             let at = try reader.i64("at")
             let channel = try reader.channel("channel")

@@ -20,6 +20,8 @@ public enum DomainCommand: Hashable, Sendable {
     case consumeChallenges(ConsumeChallenges)
     case expireChallenges(ExpireChallenges)
     case unblockLogins(UnblockLogins)
+    case setBackendCredential(SetBackendCredential)
+    case removeBackendCredential(RemoveBackendCredential)
     /// A command behind the two-factor gate; see ``ProtectedCommand``.
     indirect case protected(ProtectedCommand)
 }

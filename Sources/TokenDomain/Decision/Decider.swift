@@ -73,6 +73,16 @@ public enum Decider {
             let state = try requireActive(state)
             guard let until = state.loginsBlockedUntil, context.now >= until else { return [] }
             return [.instanceLoginsUnblocked(InstanceLoginsUnblocked(at: context.now))]
+        case .setBackendCredential(let set):
+            let state = try requireActive(state)
+            guard state.backendCredential != set.fingerprint else { return [] }
+            return [
+                .backendCredentialSet(
+                    BackendCredentialSet(at: context.now, fingerprint: set.fingerprint))
+            ]
+        case .removeBackendCredential:
+            guard try requireActive(state).backendCredential != nil else { return [] }
+            return [.backendCredentialRemoved(BackendCredentialRemoved(at: context.now))]
         case .protected(let protected):
             return try decideProtected(
                 protected, instance: instance, state: state, context: context)

@@ -20,6 +20,8 @@ public enum DomainEvent: Hashable, Sendable {
     case instanceLoginsBlocked(InstanceLoginsBlocked)
     case instanceLoginsUnblocked(InstanceLoginsUnblocked)
     case instanceAddressValidated(InstanceAddressValidated)
+    case backendCredentialSet(BackendCredentialSet)
+    case backendCredentialRemoved(BackendCredentialRemoved)
 
     /// The stored type tag.
     public var tag: EventTag {
@@ -40,6 +42,8 @@ public enum DomainEvent: Hashable, Sendable {
         case .instanceLoginsBlocked: .instanceLoginsBlocked
         case .instanceLoginsUnblocked: .instanceLoginsUnblocked
         case .instanceAddressValidated: .instanceAddressValidated
+        case .backendCredentialSet: .backendCredentialSet
+        case .backendCredentialRemoved: .backendCredentialRemoved
         }
     }
 }

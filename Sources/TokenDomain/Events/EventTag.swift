@@ -20,6 +20,8 @@ public enum EventTag: String, CaseIterable, Sendable {
     case instanceLoginsBlocked = "instance-logins-blocked.v1"
     case instanceLoginsUnblocked = "instance-logins-unblocked.v1"
     case instanceAddressValidated = "instance-address-validated.v1"
+    case backendCredentialSet = "backend-credential-set.v1"
+    case backendCredentialRemoved = "backend-credential-removed.v1"
 
     /// Every tag this module writes and reads, for the log's FORMAT.md and for checks that
     /// a log holds nothing else.
@@ -49,10 +51,13 @@ public enum EventTag: String, CaseIterable, Sendable {
             candidate =
                 bytes[0] == UInt8(ascii: "c") ? .challengeAttemptFailed : .instanceDetailsUpdated
         case 28: candidate = .instanceLoginsUnblocked
+        case 25: candidate = .backendCredentialSet
         case 29:
-            candidate =
-                bytes[0] == UInt8(ascii: "c")
-                ? .challengeCodeTransmitted : .instanceAddressValidated
+            switch bytes[0] {
+            case UInt8(ascii: "c"): candidate = .challengeCodeTransmitted
+            case UInt8(ascii: "b"): candidate = .backendCredentialRemoved
+            default: candidate = .instanceAddressValidated
+            }
         case 31: candidate = .instanceCredentialsChanged
         default: return nil
         }
@@ -84,6 +89,8 @@ public enum EventTag: String, CaseIterable, Sendable {
         case .instanceLoginsBlocked: "instance-logins-blocked.v1"
         case .instanceLoginsUnblocked: "instance-logins-unblocked.v1"
         case .instanceAddressValidated: "instance-address-validated.v1"
+        case .backendCredentialSet: "backend-credential-set.v1"
+        case .backendCredentialRemoved: "backend-credential-removed.v1"
         }
     }
 }

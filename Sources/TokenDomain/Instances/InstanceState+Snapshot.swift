@@ -1,7 +1,7 @@
 extension InstanceState {
     /// The fewest bytes an instance takes in a snapshot (a 2-byte id, empty strings, no
     /// tokens, no challenges), to bound a stored count by the bytes that remain.
-    static let minimumSnapshotSize = 72
+    static let minimumSnapshotSize = 73
 
     /// Appends this instance's part of a snapshot; see ``ServerState/encodeSnapshot()``.
     func writeSnapshot(into writer: inout ByteWriter) {
@@ -27,6 +27,8 @@ extension InstanceState {
             writer.tokenRecord(token)
         }
         writeChallenges(into: &writer)
+        writer.bool(backendCredential != nil)
+        for byte in backendCredential?.bytes ?? [] { writer.u8(byte) }
     }
 
     /// The two-factor part of an instance: challenge count (u64), challenges in id order,
@@ -111,12 +113,15 @@ extension InstanceState {
         case (true, let until): blockedUntil = until
         default: throw reader.failure(.invalidValue, "loginsBlocked", at: blockOffset)
         }
+        let backendCredential =
+            try reader.bool("backendCredential") ? try reader.fingerprint("backendCredential") : nil
         self.init(
             id: id, createdAt: createdAt, name: name, auth: auth,
             credentialGeneration: generation, email: email, phoneNumber: phoneNumber,
             emailValidated: validated & 1 != 0, phoneValidated: validated & 2 != 0,
             details: details, lifecycle: lifecycle, tokens: tokens, tokenIndex: index,
-            challenges: challenges, challengeFailures: failures, loginsBlockedUntil: blockedUntil)
+            challenges: challenges, challengeFailures: failures, loginsBlockedUntil: blockedUntil,
+            backendCredential: backendCredential)
     }
 }
 

@@ -36,6 +36,9 @@ public struct InstanceState: Sendable {
     /// The end of the last login block, until `instance-logins-unblocked` records its end;
     /// whether logins are blocked is ``loginsBlocked(at:)``.
     public internal(set) var loginsBlockedUntil: Int64?
+    /// The fingerprint of the backend credential the operator set for the instance (spec
+    /// §9), `nil` when none is set.
+    public internal(set) var backendCredential: BackendCredentialFingerprint?
     /// While `true`, issued tokens are appended without indexing them (a bulk fold); see
     /// ``deferTokenIndex()``.
     private var tokenIndexDeferred = false
@@ -67,7 +70,7 @@ public struct InstanceState: Sendable {
         emailValidated: Bool, phoneValidated: Bool, details: [UInt8],
         lifecycle: InstanceLifecycle, tokens: [TokenRecord], tokenIndex: TokenHashIndex,
         challenges: [ChallengeID: ChallengeState] = [:], challengeFailures: UInt32 = 0,
-        loginsBlockedUntil: Int64? = nil
+        loginsBlockedUntil: Int64? = nil, backendCredential: BackendCredentialFingerprint? = nil
     ) {
         self.id = id
         self.createdAt = createdAt
@@ -85,6 +88,7 @@ public struct InstanceState: Sendable {
         self.challenges = challenges
         self.challengeFailures = challengeFailures
         self.loginsBlockedUntil = loginsBlockedUntil
+        self.backendCredential = backendCredential
     }
 
     /// Stops indexing token hashes until ``rebuildTokenIndex()``: for folding many events at
@@ -241,6 +245,10 @@ public struct InstanceState: Sendable {
             .challengeSolved, .challengeConsumed, .challengeExpired, .instanceLoginsBlocked,
             .instanceLoginsUnblocked:
             try applyChallengeEvent(event)
+        case .backendCredentialSet(let set):
+            backendCredential = set.fingerprint
+        case .backendCredentialRemoved:
+            backendCredential = nil
         case .instanceAddressValidated(let validated):
             guard address(for: validated.channel) == validated.address else {
                 throw FoldError(
@@ -281,5 +289,6 @@ extension InstanceState: Equatable {
             && lhs.tokens == rhs.tokens && lhs.challenges == rhs.challenges
             && lhs.challengeFailures == rhs.challengeFailures
             && lhs.loginsBlockedUntil == rhs.loginsBlockedUntil
+            && lhs.backendCredential == rhs.backendCredential
     }
 }

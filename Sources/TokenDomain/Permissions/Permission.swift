@@ -1,5 +1,9 @@
 /// One right a credential can carry, with its Taler wire name (`orders-read`, ...).
 ///
+/// The names are the merchant's own ("Required permission" in Taler's API reference, e.g.
+/// `tokenfamilies-read`, not `token-families-read`): the forward-auth table
+/// (``MerchantEndpoint/table``) and its rendering in the docs use them.
+///
 /// The raw value is the bit of the permission in ``PermissionSet``; it is never stored in an
 /// event (events store the ``Scope``, and a scope is expanded to permissions when it is
 /// checked), so cases may be added, but a raw value must not be reused while a process runs
@@ -31,6 +35,9 @@ public enum Permission: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     case webhooksWrite = 23
     case accountsRead = 24
     case accountsWrite = 25
+    case statisticsRead = 26
+    case notificationsWrite = 27
+    case instancesKYCRead = 28
 
     /// The name on the wire and in the Taler documentation.
     public var wireName: String {
@@ -53,14 +60,17 @@ public enum Permission: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .otpDevicesWrite: "otp-devices-write"
         case .templatesRead: "templates-read"
         case .templatesWrite: "templates-write"
-        case .tokenFamiliesRead: "token-families-read"
-        case .tokenFamiliesWrite: "token-families-write"
+        case .tokenFamiliesRead: "tokenfamilies-read"
+        case .tokenFamiliesWrite: "tokenfamilies-write"
         case .transfersRead: "transfers-read"
         case .transfersWrite: "transfers-write"
         case .webhooksRead: "webhooks-read"
         case .webhooksWrite: "webhooks-write"
         case .accountsRead: "accounts-read"
         case .accountsWrite: "accounts-write"
+        case .statisticsRead: "statistics-read"
+        case .notificationsWrite: "notifications-write"
+        case .instancesKYCRead: "instances-kyc-read"
         }
     }
 

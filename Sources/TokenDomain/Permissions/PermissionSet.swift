@@ -2,7 +2,8 @@
 ///
 /// Only set operations decide rights: "may mint" is `requested.isSubset(of: presenting)`,
 /// never a comparison of numbers. The bit layout is private to the running process and is
-/// never stored.
+/// never stored. One bit per ``Permission`` (its raw value): 64 bits hold 64 permissions,
+/// and Taler names 29; `ScopeTests` fails when a new one would not fit.
 public struct PermissionSet: OptionSet, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt64
 

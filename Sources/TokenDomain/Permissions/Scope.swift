@@ -36,6 +36,13 @@ public enum Scope: UInt8, CaseIterable, Sendable, CustomStringConvertible {
     /// `token-refresh` is granted only when `refreshable` (spec §4 Decision): even `all`
     /// lacks it otherwise. `all` and `write` are every permission except `token-refresh`;
     /// `readonly` is every `*-read` permission.
+    ///
+    /// `order-pos` also has `products-read` (spec §9 Decision: a point of sale must list its
+    /// products; without it the merchant's `GET /private/pos` is unusable), and so has
+    /// `order-full`, which Taler defines as `order-pos` and `order-mgmt` combined: without it a
+    /// refreshable `order-full` token could no longer mint an `order-pos` one. None of
+    /// Tallystick's own endpoints needs `products-read`; it matters only in front of a merchant
+    /// (``MerchantEndpoint/table``).
     public func permissions(refreshable: Bool) -> PermissionSet {
         var set = basePermissions
         if refreshable { set.insert(PermissionSet(.tokenRefresh)) }
@@ -50,14 +57,15 @@ public enum Scope: UInt8, CaseIterable, Sendable, CustomStringConvertible {
         case .orderPos:
             [
                 PermissionSet(.ordersRead), PermissionSet(.ordersWrite),
-                PermissionSet(.inventoryLock),
+                PermissionSet(.inventoryLock), PermissionSet(.productsRead),
             ]
         case .orderMgmt:
             [PermissionSet(.ordersRead), PermissionSet(.ordersWrite), PermissionSet(.ordersRefund)]
         case .orderFull:
             [
                 PermissionSet(.ordersRead), PermissionSet(.ordersWrite),
-                PermissionSet(.inventoryLock), PermissionSet(.ordersRefund),
+                PermissionSet(.inventoryLock), PermissionSet(.productsRead),
+                PermissionSet(.ordersRefund),
             ]
         }
     }

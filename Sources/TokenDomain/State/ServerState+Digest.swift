@@ -69,6 +69,11 @@ extension ServerState {
                 writer.bool(instance.loginsBlockedUntil != nil)
                 writer.i64(instance.loginsBlockedUntil ?? 0)
             }
+            if let fingerprint = instance.backendCredential {
+                // Only then, so digests of states without one are unchanged.
+                writer.u8(0xB5)
+                for byte in fingerprint.bytes { writer.u8(byte) }
+            }
         }
         if !writer.bytes.isEmpty {
             writer.bytes.withUnsafeBytes { sink.update($0) }
