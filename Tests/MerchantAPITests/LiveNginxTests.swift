@@ -264,6 +264,14 @@ struct LiveNginxTests {
 
     /// The probes of the matrix for one instance's tokens: every row of `rows` under
     /// `prefix`, with every scope's token.
+    /// Endpoints of the table that Tallystick's public listener does not serve (yet): it
+    /// answers them 405 (code 20) whatever the credential.
+    static let notServedByTallystick: Set<String> = ["PATCH /management/instances/shop"]
+
+    /// The probes of the matrix for one instance's tokens: every row of `rows` under
+    /// `prefix`, with every scope's token. Rows that are public, Tallystick's login
+    /// (`POST /private/token`, sent here with each scope as its body: `token-refresh`),
+    /// revocation, and challenges are probed apart.
     static func matrix(
         rows: [GuardedEndpoint], prefix: String, tokens: [(TokenScope, String)], backend: String,
         minting: Bool = true
@@ -271,14 +279,22 @@ struct LiveNginxTests {
         var probes = [Probe]()
         for (scope, token) in tokens {
             for row in rows {
-                let allowed = row.permission.map { GuardedEndpoint.grants(scope, $0) } ?? true
+                let allowed = row.grants(scope)
                 let expect: Expectation
-                switch row.answerer {
-                case .merchant:
+                switch (row.servedBy, row.access) {
+                case (_, .public), (.tallystickOrMerchant, _), (_, .login), (_, .anyValidToken):
+                    continue
+                case (.merchant, _):
                     expect = allowed ? .merchant(backend: backend) : .refused(status: 403, code: 16)
-                case .tallystick(let mutating):
-                    if mutating && allowed { continue }
-                    expect = allowed ? .tallystick(status: 200) : .refused(status: 403, code: 16)
+                case (.tallystick, _):
+                    if notServedByTallystick.contains(row.description) {
+                        expect = .tallystick(status: 405)
+                    } else if row.mutates && allowed {
+                        continue
+                    } else {
+                        expect =
+                            allowed ? .tallystick(status: 200) : .refused(status: 403, code: 16)
+                    }
                 }
                 probes.append(
                     Probe(
@@ -444,33 +460,36 @@ struct LiveNginxTests {
     ) async throws {
         let shopBackend = backend["shop"]!
         let adminBackend = backend["admin"]!
-        let merchantRows = GuardedEndpoint.instanceRows.filter {
-            if case .merchant = $0.answerer { return true } else { return false }
+        let all = GuardedEndpoint.all
+        let guarded = all.filter {
+            if case .merchant = $0.servedBy, $0.access != .public { return true }
+            return false
+        }
+        let publicRows = all.filter {
+            if case .merchant = $0.servedBy, $0.access == .public { return true }
+            return false
         }
 
         // Every row, every scope: shop's tokens under /instances/shop, admin's at the root
-        // and on /management.
+        // (the /management rows included).
         var probes = matrix(
-            rows: GuardedEndpoint.instanceRows, prefix: "/instances/shop", tokens: tokens.shop,
+            rows: all.filter(\.prefixed), prefix: "/instances/shop", tokens: tokens.shop,
             backend: shopBackend)
-        probes += matrix(
-            rows: GuardedEndpoint.instanceRows, prefix: "", tokens: tokens.admin,
-            backend: adminBackend)
-        probes += matrix(
-            rows: GuardedEndpoint.managementRows, prefix: "", tokens: tokens.admin,
-            backend: adminBackend, minting: false)
+        probes += matrix(rows: all, prefix: "", tokens: tokens.admin, backend: adminBackend)
         // Public paths pass without a credential, and a client's token never reaches the
         // merchant on them.
-        for row in GuardedEndpoint.publicRows {
-            for authorization in [nil, "Bearer \(tokens.shopAll)"] {
-                probes.append(
-                    probe(
-                        HTTPRequest.Method(row.method)!, row.path, authorization, body: row.body,
-                        .merchant(backend: nil)))
+        for row in publicRows {
+            for prefix in row.prefixed ? ["", "/instances/shop"] : [""] {
+                for authorization in [nil, "Bearer \(tokens.shopAll)"] {
+                    probes.append(
+                        probe(
+                            HTTPRequest.Method(row.method)!, prefix + row.path, authorization,
+                            body: row.body, .merchant(backend: nil)))
+                }
             }
         }
         // Credentials the check refuses, on every merchant row.
-        for row in merchantRows {
+        for row in guarded where row.prefixed {
             let method = HTTPRequest.Method(row.method)!
             let shopPath = "/instances/shop" + row.path
             probes.append(
@@ -484,11 +503,13 @@ struct LiveNginxTests {
                     method, "/instances/bare" + row.path, "Bearer \(tokens.bare)", body: row.body,
                     .missingBackend))
         }
-        for (_, token) in tokens.shop {
-            probes.append(
-                probe(
-                    .get, "/management/instances/shop/kyc", "Bearer \(token)",
-                    .refused(status: 403, code: 2015)))
+        for row in guarded where !row.prefixed {
+            for (_, token) in tokens.shop {
+                probes.append(
+                    probe(
+                        HTTPRequest.Method(row.method)!, row.path, "Bearer \(token)",
+                        body: row.body, .refused(status: 403, code: 2015)))
+            }
         }
         let orders = "/instances/shop/private/orders"
         let unknown = "secret-token:" + String(repeating: "7", count: 52)
