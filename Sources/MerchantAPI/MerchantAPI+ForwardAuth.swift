@@ -55,6 +55,7 @@ extension MerchantAPI {
         async throws -> Response
     {
         var target = String(request.uri.path.dropFirst(Self.extAuthzPrefix.count))
+        if target.isEmpty { target = "/" }
         if let query = request.uri.query { target += "?" + query }
         return try await forwardAuth(
             method: request.method.rawValue, target: target, request, context)

@@ -16,9 +16,11 @@ extension MerchantAPI {
             (.get, "/authz/auth-request", false, authRequest),
             (.get, "/authz/forward-auth", false, forwardAuthRequest),
         ]
-        // Envoy's ext_authz asks with the client's own method.
+        // Envoy's ext_authz asks with the client's own method; the prefix alone (or with a
+        // slash) is the root path.
         for method in Self.knownMethods {
             entries.append((method, Self.extAuthzPrefix + "/{path*}", false, extAuthz))
+            entries.append((method, Self.extAuthzPrefix, false, extAuthz))
         }
         return entries
     }
