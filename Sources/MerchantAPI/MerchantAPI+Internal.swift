@@ -6,14 +6,23 @@ import Hummingbird
 /// The server binds them only to `internal-listen` (a loopback address or a UNIX socket, see
 /// ``InternalListenAddress``), in a second Hummingbird application beside the public one,
 /// sharing this API's engine and metrics; the public router does not have them (404, code
-/// 21). Today that is `/metrics`; the forward-auth endpoints of spec §9, which hand out
-/// backend credentials, belong in ``internalTable`` too.
+/// 21): `/metrics`, and the forward-auth endpoints of spec §9, which hand out backend
+/// credentials (``MerchantAPI+ForwardAuth.swift``).
 extension MerchantAPI {
     /// Every route of the internal listener, with its handler.
     var internalTable: [Entry] {
-        [
-            (.get, "/metrics", false, { _, _, _ in self.metricsResponse() })
+        var entries: [Entry] = [
+            (.get, "/metrics", false, { _, _, _ in self.metricsResponse() }),
+            (.get, "/authz/auth-request", false, authRequest),
+            (.get, "/authz/forward-auth", false, forwardAuthRequest),
         ]
+        // Envoy's ext_authz asks with the client's own method; the prefix alone (or with a
+        // slash) is the root path.
+        for method in Self.knownMethods {
+            entries.append((method, Self.extAuthzPrefix + "/{path*}", false, extAuthz))
+            entries.append((method, Self.extAuthzPrefix, false, extAuthz))
+        }
+        return entries
     }
 
     /// The routes the internal listener serves, in OpenAPI form, sorted by path then method.

@@ -147,10 +147,13 @@ public final class MerchantAPI: Sendable {
         }
     }
 
-    /// `/a/{b}` → `/a/:b`.
+    /// `/a/{b}` → `/a/:b`; a last segment `{rest*}` (RFC 6570's explode: every segment
+    /// that follows) → `**`.
     static func routerPath(_ openAPIPath: String) -> String {
-        openAPIPath.split(separator: "/", omittingEmptySubsequences: false).map { part in
-            part.hasPrefix("{") && part.hasSuffix("}") ? ":" + part.dropFirst().dropLast() : part
+        openAPIPath.split(separator: "/", omittingEmptySubsequences: false).map { part -> String in
+            if part.hasPrefix("{") && part.hasSuffix("*}") { return "**" }
+            return part.hasPrefix("{") && part.hasSuffix("}")
+                ? ":" + part.dropFirst().dropLast() : String(part)
         }.joined(separator: "/")
     }
 

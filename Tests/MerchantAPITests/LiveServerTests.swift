@@ -395,4 +395,31 @@ struct LiveServerTests {
         #expect(strict.stop() == 0)
         #expect(strict.takeLog().contains("instance open needs no credentials (external auth)"))
     }
+
+    /// Spec §9, bad input: a backend credential file others may read (or that is malformed)
+    /// stops the server at start with one line naming it; the secret is never printed.
+    @Test func aBackendCredentialFileWiderThan0600StopsTheServer() throws {
+        let directory = try TemporaryDirectory(prefix: "live-backend")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let environment = ["TALER_MERCHANT_PASSWORD": "live admin pw"]
+        #expect(
+            try Self.run(["passwd", "admin", "--data-dir", data], environment: environment) == 0)
+        let file = data + "/backend-credentials"
+        try "admin VERY-SECRET-BACKEND\n".write(toFile: file, atomically: false, encoding: .utf8)
+        for mode in [0o644, 0o640, 0o604] {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: file)
+            let (status, said) = try Self.runUntilListeningOrExit(
+                ["serve", "--port", "0", "--data-dir", data], environment: environment)
+            #expect(status != 0, "mode \(String(mode, radix: 8))")
+            #expect(said.contains(file) && said.contains("0600"))
+            #expect(!said.contains("VERY-SECRET-BACKEND"))
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        try "admin\n".write(toFile: file, atomically: false, encoding: .utf8)
+        let (status, said) = try Self.runUntilListeningOrExit(
+            ["serve", "--port", "0", "--data-dir", data], environment: environment)
+        #expect(status != 0)
+        #expect(said.contains("expected INSTANCE SECRET"))
+    }
 }

@@ -429,10 +429,62 @@ NOT_HTTP = {
 }
 
 
+def authz_corpus(token, victim_token):
+    """Forward-auth requests a confused or hostile proxy could send to the internal
+    listener (spec §9): each must get 200, 400, 401 or 403 (nginx turns anything else into
+    its own 500), every 4xx with a Taler body."""
+    def ask(method_header, uri_header, auth=None, path=b"/authz/auth-request", method=b"GET", extra=()):
+        headers = []
+        if method_header is not None:
+            headers.append((b"X-Original-Method", method_header))
+        if uri_header is not None:
+            headers.append((b"X-Original-URI", uri_header))
+        if auth is not None:
+            headers.append((b"Authorization", auth))
+        return request(method, path, headers + list(extra))
+
+    good = b"Bearer " + token.encode()
+    victim = b"Bearer " + victim_token.encode()
+    cases = [
+        ("authz no headers", ask(None, None)),
+        ("authz no method", ask(None, b"/private/orders", good)),
+        ("authz no uri", ask(b"GET", None, good)),
+        ("authz empty uri", ask(b"GET", b"", good)),
+        ("authz empty method", ask(b"", b"/private/orders", good)),
+        ("authz method junk", ask(b"G\x01T", b"/private/orders", good)),
+        ("authz method 1 KiB", ask(b"A" * 1024, b"/private/orders", good)),
+        ("authz two uris", ask(b"GET", b"/private/orders", good, extra=[(b"X-Original-URI", b"/private/products")])),
+        ("authz two methods", ask(b"GET", b"/private/orders", good, extra=[(b"X-Original-Method", b"POST")])),
+        ("authz dot dot", ask(b"GET", b"/instances/victim/../private/orders", victim)),
+        ("authz encoded dot dot", ask(b"GET", b"/instances/victim/%2e%2E/private/orders", victim)),
+        ("authz encoded slash", ask(b"GET", b"/instances/victim%2Fprivate/orders", victim)),
+        ("authz encoded NUL", ask(b"GET", b"/private/orders%00", good)),
+        ("authz double slash", ask(b"GET", b"//private/orders", good)),
+        ("authz trailing slash", ask(b"GET", b"/private/orders/", good)),
+        ("authz absolute uri", ask(b"GET", b"http://127.0.0.1/private/orders", good)),
+        ("authz star", ask(b"GET", b"*", good)),
+        ("authz 10 KiB uri", ask(b"GET", b"/private/" + b"a" * 10240, good)),
+        ("authz non-UTF-8 uri", ask(b"GET", b"/private/\xff\xfe", good)),
+        ("authz bad instance", ask(b"GET", b"/instances/%40x/private/orders", good)),
+        ("authz long instance", ask(b"GET", b"/instances/" + b"i" * 300 + b"/private/orders", good)),
+        ("authz unknown instance", ask(b"GET", b"/instances/nobody/private/orders", good)),
+        ("authz other instance's token", ask(b"GET", b"/instances/victim/private/orders", good)),
+        ("authz no backend credential", ask(b"GET", b"/instances/victim/private/orders", victim)),
+        ("authz garbage auth", ask(b"GET", b"/instances/victim/private/orders", b"Garbage !!")),
+        ("authz public", ask(b"GET", b"/orders/o1", b"Garbage !!")),
+        ("authz unknown private path", ask(b"GET", b"/private/no-such-thing", good)),
+        ("authz forward-auth no headers", request(b"GET", b"/authz/forward-auth", [(b"Authorization", good)])),
+        ("authz ext-authz dot dot", request(b"GET", b"/authz/ext-authz/instances/victim/../private", [(b"Authorization", victim)])),
+        ("authz ext-authz empty", request(b"POST", b"/authz/ext-authz/", [(b"Authorization", victim)])),
+        ("authz ext-authz query", request(b"DELETE", b"/authz/ext-authz/instances/victim/private/orders/o1?x=%00", [(b"Authorization", victim)])),
+    ]
+    return [(name, raw, False) for name, raw in cases]
+
+
 def run_corpus(short):
     base, data_dir, output = fault_paths("badinput")
     password, secrets = admin_password()
-    server = Server(data_dir, password, output, log_level="trace").start()
+    server = Server(data_dir, password, output, log_level="trace", extra=["--internal-listen", "127.0.0.1:0"]).start()
     token = mint_parent(server, secrets, password)
     victim_password = new_password()
     secrets.password("victim", victim_password)
@@ -476,6 +528,21 @@ def run_corpus(short):
         if not server.alive():
             problems.append(f"{name}: the server died")
             break
+    internal = internal_port(output)
+    for number, (name, raw, half_close) in enumerate(authz_corpus(token, victim_token)):
+        try:
+            status, body = raw_exchange(internal, raw, half_close, source=(f"127.5.0.{number + 1}", 0))
+        except (TimeoutError, OSError) as error:
+            problems.append(f"{name}: {error}")
+            continue
+        statuses[status] = statuses.get(status, 0) + 1
+        cases.append((name, raw, half_close))
+        if status not in (200, 400, 401, 403):
+            problems.append(f"{name}: {status} (a proxy shows anything but 2xx, 401, 403 as its 500)")
+        elif status != 200:
+            why = taler_error(status, body)
+            if why:
+                problems.append(f"{name}: {why}: {body[:120]!r}")
     check(server.alive(), "the server died")
     check(server.client().request("GET", "/config")[0] == 200, "GET /config failed after the corpus")
     check(not problems, f"{len(problems)} problem(s): " + "; ".join(problems[:30]))
@@ -484,7 +551,17 @@ def run_corpus(short):
     no_secrets(secrets, [data_dir, output])
     cleanup(base)
     summary = ", ".join(f"{k or 'closed'}: {v}" for k, v in sorted(statuses.items(), key=lambda kv: kv[0] or 0))
-    return f"{len(cases)} malformed requests ({summary}); no 5xx, hang or crash; every 4xx (but CONNECT's 405) with a Taler error body, HEAD's without a body"
+    return (f"{len(cases)} malformed requests ({summary}), forward-auth ones on the internal listener; no 5xx, "
+            f"hang or crash; every 4xx (but CONNECT's 405) with a Taler error body, HEAD's without a body; "
+            f"forward-auth answers only 200, 400, 401, 403")
+
+
+def internal_port(output):
+    """The internal listener's port from the server's `internal listener on` line."""
+    with open(output, "rb") as f:
+        match = re.search(rb"internal listener on http://127\.0\.0\.1:(\d+)", f.read())
+    check(match, "the server printed no internal listener line")
+    return int(match.group(1))
 
 
 # The run authenticates with the admin password as a legacy Bearer (`secret-token:<password>`),
