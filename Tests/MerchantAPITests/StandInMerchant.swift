@@ -37,6 +37,16 @@ final class StandInMerchant: Sendable {
     static let answer = #"{"stand_in":"merchant"}"#
 
     private let recorded = Mutex<[Recorded]>([])
+    private let meant = Mutex<Set<String>>([])
+
+    /// Notes that the request tagged `tag` was meant to reach the merchant.
+    func expect(tag: String) { _ = meant.withLock { $0.insert(tag) } }
+
+    /// Whether the request tagged `tag` was meant to reach the merchant.
+    func expected(tag: String) -> Bool { meant.withLock { $0.contains(tag) } }
+
+    /// How many requests were meant to reach the merchant.
+    var expectedCount: Int { meant.withLock { $0.count } }
 
     /// Everything received so far, in arrival order.
     var requests: [Recorded] { recorded.withLock { $0 } }
