@@ -7,7 +7,7 @@ Steps, in order: a pwrite+fdatasync loop (the flush every durable design is boun
 scan); `tallystick-bench engine --fixture DIR` (start-up fold, memory per token); the
 offline tools' `verify` and `backup` on that 1M-event fixture; the real server's start-up on
 the backup (replay through `tallystick serve`); `tools/load/run` (wrk: GET /config, mint,
-token listing).
+token listing); `tools/nginx/bench` (wrk: forward-auth checks, the shipped nginx site).
 """
 
 import argparse
@@ -162,15 +162,27 @@ def main():
         login = run([bench, "login", "--burst", "100", "--rounds", "10"])
         environment = dict(os.environ, DURATION=args.duration)
         http = run([os.path.join(ROOT, "tools", "load", "run")], env=environment)
+        proxy = run([os.path.join(ROOT, "tools", "nginx", "bench")], env=environment)
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the fixture too, unless --fixture put it elsewhere
     load_after = os.getloadavg()
 
-    def route(name):
-        match = re.search(rf"^{name}\s+([\d.]+) req/s\s+p50\s+(\S+)\s+p99\s+(\S+)", http, re.M)
+    def route(name, output=http):
+        """req/s, p50 and p99 of the wrk row `name` of tools/load/run or tools/nginx/bench."""
+        match = re.search(rf"^{name}\s+([\d.]+) req/s\s+p50\s+(\S+)\s+p99\s+(\S+)", output, re.M)
         return float(match.group(1)), match.group(2), match.group(3)
 
     config, mint, listing = route("config"), route("mint"), route("list")
+
+    def milliseconds(text):
+        """wrk's latency text (`812.00us`, `1.20ms`, `1.01s`) in milliseconds."""
+        value, unit = re.match(r"([\d.]+)(us|ms|s)$", text).groups()
+        return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+    same_config, authz = route("config", proxy), route("auth-request", proxy)
+    plain, guarded = route("nginx-plain", proxy), route("nginx-auth", proxy)
+    plain1, guarded1 = route("nginx-plain-1conn", proxy), route("nginx-auth-1conn", proxy)
+    added_p99 = milliseconds(guarded1[2]) - milliseconds(plain1[2])
     lmdb1 = first_number(row(eventlog, "LMDB, 1 event per flushed commit"))
     lmdb100 = first_number(row(eventlog, "LMDB, 100 events per flushed commit"))
     shaped = row(eventlog, r"LMDB, log-shaped: \d+ events on \d+ streams, format 2 indexes")
@@ -224,6 +236,15 @@ def main():
          f">= 33.3 %: {met(mint[0] >= config[0] / 3)}", f"p50 {mint[1]}, p99 {mint[2]}; flush loop {fsyncs:,.0f}/s"),
         ("GET /private/tokens, Bearer", f"{listing[0]:,.0f} req/s = {100 * listing[0] / config[0]:.1f} %",
          f">= 70 %: {met(listing[0] >= 0.7 * config[0])}", f"p50 {listing[1]}, p99 {listing[2]}"),
+        ("GET /authz/auth-request, allowed (internal)",
+         f"{authz[0]:,.0f} req/s = {100 * authz[0] / same_config[0]:.1f} %",
+         f">= 80 %: {met(authz[0] >= 0.8 * same_config[0])}",
+         f"GET /config of the same server {same_config[0]:,.0f} req/s; p99 {authz[2]}"),
+        ("nginx: orders with auth_request / without",
+         f"{guarded[0]:,.0f} / {plain[0]:,.0f} req/s = {100 * guarded[0] / plain[0]:.1f} %",
+         f">= 50 %: {met(guarded[0] >= 0.5 * plain[0])}", "upstream: nginx return 200"),
+        ("  p99 added, one connection", f"{added_p99:.2f} ms ({guarded1[2]} vs {plain1[2]})",
+         f"<= 1 ms: {met(added_p99 <= 1)}", f"p50 {guarded1[1]} vs {plain1[1]}"),
         ("verify, 1M events (CLI)", f"{verify_s:.2f} s", f"< 2 s: {met(verify_s < 2)}",
          f"in-process verify() {verify_bench}"),
         ("backup, 1M events (CLI)", f"{backup_s:.2f} s", f"< 1 s: {met(backup_s < 1)}", ""),

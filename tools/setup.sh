@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Tallystick needs beyond the Swift toolchain: LMDB's headers and library
-# (Debian's liblmdb-dev). Sourced by tools/run and tools/test; safe to run repeatedly.
+# (Debian's liblmdb-dev), and Debian's nginx, which the end-to-end test starts in front of the
+# server (tools/nginx/tallystick.conf; the test runs its own nginx on free loopback ports with
+# a temporary prefix and never touches a system nginx service). Sourced by tools/run and
+# tools/test; safe to run repeatedly.
 set -euo pipefail
 
 if ! command -v swift >/dev/null 2>&1; then
@@ -17,6 +20,20 @@ if ! pkg-config --exists lmdb 2>/dev/null || [ ! -f /usr/include/lmdb.h ]; then
         apt-get install -y -qq $missing >/dev/null
     else
         echo "tallystick: LMDB is missing; run: sudo apt-get install -y $missing" >&2
+        exit 1
+    fi
+fi
+
+# Only the nginx binary is used; Debian's package may start its own service on port 80
+# (policy-rc.d is not ours to change): the tests never talk to it.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "tallystick: installing nginx" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq >/dev/null
+        apt-get install -y -qq nginx >/dev/null
+    else
+        echo "tallystick: nginx is missing; run: sudo apt-get install -y nginx" >&2
         exit 1
     fi
 fi
