@@ -19,7 +19,9 @@ import TokenEngine
 /// `X-Taler-Backend-Authorization` when the merchant needs a credential), 401, 403 — and 400
 /// for a request the proxy could not have meant (missing or contradictory headers, a path
 /// ``ForwardRequest`` refuses). Never another status: nginx turns anything but 2xx, 401 and
-/// 403 into its own 500. Every answer is `Cache-Control: no-store`.
+/// 403 into its own 500. Every answer is `Cache-Control: no-store`; every refusal carries
+/// its Taler body twice, as the body and as header `X-Tallystick-Error` (nginx drops an
+/// `auth_request` answer's body but can pass a header's value on).
 extension MerchantAPI {
     static let originalMethod = HTTPField.Name("X-Original-Method")!
     static let originalURI = HTTPField.Name("X-Original-URI")!
@@ -36,18 +38,22 @@ extension MerchantAPI {
     func authRequest(_ request: Request, _ context: MerchantRequestContext, _: InstanceID)
         async throws -> Response
     {
-        try await forwardAuth(
-            method: Self.header(request, Self.originalMethod),
-            target: Self.header(request, Self.originalURI), request, context)
+        try await Self.refusingInHeader {
+            try await forwardAuth(
+                method: Self.header(request, Self.originalMethod),
+                target: Self.header(request, Self.originalURI), request, context)
+        }
     }
 
     /// `GET /authz/forward-auth`.
     func forwardAuthRequest(
         _ request: Request, _ context: MerchantRequestContext, _: InstanceID
     ) async throws -> Response {
-        try await forwardAuth(
-            method: Self.header(request, Self.forwardedMethod),
-            target: Self.header(request, Self.forwardedURI), request, context)
+        try await Self.refusingInHeader {
+            try await forwardAuth(
+                method: Self.header(request, Self.forwardedMethod),
+                target: Self.header(request, Self.forwardedURI), request, context)
+        }
     }
 
     /// `ANY /authz/ext-authz/*`: the method and the path (with its query) after the prefix.
@@ -57,8 +63,10 @@ extension MerchantAPI {
         var target = String(request.uri.path.dropFirst(Self.extAuthzPrefix.count))
         if target.isEmpty { target = "/" }
         if let query = request.uri.query { target += "?" + query }
-        return try await forwardAuth(
-            method: request.method.rawValue, target: target, request, context)
+        return try await Self.refusingInHeader {
+            try await forwardAuth(
+                method: request.method.rawValue, target: target, request, context)
+        }
     }
 
     /// The one value of header `name`.
@@ -72,6 +80,18 @@ extension MerchantAPI {
                     ? "\(name.rawName) given \(values.count) times" : "missing \(name.rawName)")
         }
         return value
+    }
+
+    /// `answer`, with a refusal's Taler body also in header `X-Tallystick-Error`
+    /// (``TalerError/bodyInHeader``): every answer of these endpoints comes through here.
+    static func refusingInHeader(_ answer: () async throws -> Response) async throws -> Response {
+        do {
+            return try await answer()
+        } catch {
+            var refused = TalerError.from(error)
+            refused.bodyInHeader = true
+            throw refused
+        }
     }
 
     /// Decides `method` to `target` for the request's own credentials (spec §9).

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import NIOHTTP1
 import TextCoding
@@ -20,6 +21,11 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
     public var retryAfter: Int?
     /// Confirmations left after a wrong TAN (409, code 2125), sent as `retry_counter`.
     public var retryCounter: Int?
+    /// Whether the body is also sent as header `X-Tallystick-Error`: the forward-auth answers
+    /// (spec §9), whose body a proxy drops (nginx `auth_request`) but whose headers it can
+    /// pass on, so that the client gets the Taler body without the check being asked twice.
+    /// Such an answer is `Cache-Control: no-store`, as the forward-auth allows are.
+    public var bodyInHeader = false
 
     public init(
         _ code: TalerErrorCode, hint: String, parameter: String? = nil,
@@ -104,15 +110,42 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// The response: JSON body, the status, `Retry-After` when set, and on a 401 the
-    /// `WWW-Authenticate: Bearer` RFC 9110 asks for (spec §9: the forward-auth 401).
+    static let errorHeader = HTTPField.Name("X-Tallystick-Error")!
+
+    /// The response: JSON body, the status, `Retry-After` when set, on a 401 the
+    /// `WWW-Authenticate: Bearer` RFC 9110 asks for (spec §9: the forward-auth 401), and
+    /// the body again as `X-Tallystick-Error` (and `Cache-Control: no-store`) when
+    /// ``bodyInHeader`` is set.
     func response() -> Response {
+        let body = body
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if bodyInHeader {
+            headers[Self.errorHeader] = Self.asciiJSON(body)
+            headers[.cacheControl] = "no-store"
+        }
         return Response(
             status: status, headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// `json` with every non-ASCII character as a `\u` escape (a surrogate pair above
+    /// U+FFFF): the same JSON value, fit for a header line. Non-ASCII only occurs inside
+    /// strings of valid JSON, where the escape means the same character.
+    static func asciiJSON(_ json: [UInt8]) -> String {
+        var out = ""
+        for scalar in String(decoding: json, as: UTF8.self).unicodeScalars {
+            if scalar.isASCII {
+                out.unicodeScalars.append(scalar)
+            } else {
+                for unit in String(scalar).utf16 {
+                    let hex = String(unit, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                }
+            }
+        }
+        return out
     }
 
     /// The `ErrorDetail` JSON: `code`, `hint`, and `parameter` and `retry_counter` when set.

@@ -124,8 +124,24 @@ struct ForwardAuthRouteTests {
             for refused in [none, unknown, other, management, write, newer] {
                 #expect(refused.headers[MerchantAPI.backendAuthorization] == nil)
                 #expect(refused.headers[.contentType] == "application/json")
+                // The body again as a header, for a proxy that drops the body (nginx).
+                #expect(
+                    refused.headers[TalerError.errorHeader]
+                        == String(decoding: refused.body.readableBytesView, as: UTF8.self))
+                #expect(refused.headers[.cacheControl] == "no-store")
             }
         }
+    }
+
+    /// The header copy of a refusal's body is the same JSON value in ASCII only.
+    @Test func theBodyInAHeaderIsASCIIJSON() throws {
+        let body = Array(#"{"code":26,"hint":"caf\u00e9 é 😀 \"x\""}"#.utf8)
+        let header = TalerError.asciiJSON(body)
+        #expect(header == #"{"code":26,"hint":"caf\u00e9 \u00e9 \ud83d\ude00 \"x\""}"#)
+        #expect(header.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F })
+        let decoded = try JSONSerialization.jsonObject(with: Data(header.utf8)) as? [String: Any]
+        let original = try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
+        #expect(decoded?["hint"] as? String == original?["hint"] as? String)
     }
 
     @Test func aRevocationIsSeenByTheVeryNextCheck() async throws {
@@ -202,6 +218,7 @@ struct ForwardAuthRouteTests {
                 uri: "/authz/auth-request", method: .get, headers: headers, body: nil)
             #expect(answer.status == .badRequest)
             #expect(answer.code == 26)
+            #expect(answer.headers[TalerError.errorHeader]?.contains(#""code":26"#) == true)
         }
     }
 

@@ -149,9 +149,9 @@ struct LiveNginxTests {
         var expect: Expectation
         var tag = UUID().uuidString
         /// The client, as nginx forwards it (`X-Forwarded-For`, trusted from nginx): one
-        /// address per probe, so that the login throttle (spec §10.4, which counts a refused
-        /// credential per address and instance, and twice behind nginx: the check and
-        /// @tallystick_denied's second ask) sees many clients, as a real deployment does.
+        /// address per probe, so that the login throttle (spec §10.4, which counts refused
+        /// credentials per address and instance) sees many clients, as a real deployment
+        /// does.
         var client = Probe.nextClient()
 
         private static let clients = Mutex(0)
@@ -265,6 +265,7 @@ struct LiveNginxTests {
                 #expect(answer.status == status, "\(label): \(answer.status) \(answer.body)")
                 #expect(answer.body.contains(#""code":\#(code)"#), "\(label): \(answer.body)")
                 #expect(reached.isEmpty, "\(label): a refused request reached the merchant")
+                #expect(answer.headers[.contentType] == "application/json", "\(label)")
                 if status == 401 {
                     #expect(answer.headers[values: .wwwAuthenticate] == ["Bearer"], "\(label)")
                 }
@@ -510,7 +511,7 @@ struct LiveNginxTests {
         // Credentials the check refuses, on every merchant row: none, and a valid token of
         // an instance without a backend credential. Another instance's token counts as a
         // failed login of the path's instance, and after 20 an instance's new clients wait
-        // (spec §10.4): it is sent on a few rows only (every refusal counts twice here).
+        // (spec §10.4): it is sent on a few rows only.
         for row in guarded where row.prefixed {
             let method = HTTPRequest.Method(row.method)!
             let shopPath = "/instances/shop" + row.path
@@ -583,6 +584,31 @@ struct LiveNginxTests {
                     .tallystick(status: 204)),
                 probe(.get, orders, "Bearer \(fresh)", .refused(status: 401, code: 2015)),
             ])
+
+            // A refused credential counts once in the login throttle: nginx asks the check
+            // once and answers with the Taler body the check sent as X-Tallystick-Error. One
+            // address's six wrong tokens are six plain refusals (asked twice, the third
+            // would already be throttled); the sixth blocks that address for a second, so
+            // its seventh, sent right after, is refused with Retry-After, passed on too.
+            let guesser = Probe.nextClient()
+            let unknownBare = "Bearer secret-token:" + String(repeating: "8", count: 52)
+            var guesses = (0..<7).map { _ in
+                probe(
+                    .get, "/instances/bare/private/orders", unknownBare,
+                    .refused(status: 401, code: 2015))
+            }
+            for index in guesses.indices { guesses[index].client = guesser }
+            let guessed = try await send(guesses, port: nginx, lanes: 1)
+            verify(guessed, merchant: merchant, secrets: secrets)
+            for answer in guessed.dropLast() {
+                #expect(answer.headers[.retryAfter] == nil, "\(answer.body)")
+                #expect(!answer.body.contains("retry later"), "\(answer.body)")
+            }
+            #expect(guessed.last?.headers[.retryAfter].flatMap { Int($0) } ?? 0 >= 1)
+            #expect(guessed.last?.body.contains("retry later") == true)
+            for answer in guessed {
+                #expect(answer.headers[HTTPField.Name("X-Tallystick-Error")!] == nil)
+            }
 
             // Challenges: Tallystick answers for its own ids, the merchant for the others.
             let tanBasic = "Basic " + Data("tan:\(password["tan"]!)".utf8).base64EncodedString()
