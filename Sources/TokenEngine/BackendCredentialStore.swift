@@ -19,7 +19,19 @@ public final class BackendCredentialStore: Sendable {
 
     /// The file, or `nil` for a store kept in memory only (tests).
     public let path: String?
-    private let secrets: Mutex<[InstanceID: String]>
+    /// Each instance's secret with its fingerprint, computed once (a forward-auth check
+    /// compares it with the log's on every allowed request).
+    private let secrets: Mutex<[InstanceID: Kept]>
+
+    struct Kept: Sendable {
+        let secret: String
+        let fingerprint: BackendCredentialFingerprint
+
+        init(_ secret: String) {
+            self.secret = secret
+            fingerprint = BackendCredentialStore.fingerprint(of: secret)
+        }
+    }
 
     /// Why the file cannot be used. Never holds a secret.
     public struct Failure: Error, CustomStringConvertible {
@@ -60,7 +72,7 @@ public final class BackendCredentialStore: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw Failure(description: "cannot read \(path)")
         }
-        var loaded: [InstanceID: String] = [:]
+        var loaded: [InstanceID: Kept] = [:]
         for (number, line) in String(decoding: data, as: UTF8.self)
             .split(separator: "\n", omittingEmptySubsequences: true).enumerated()
         {
@@ -70,13 +82,18 @@ public final class BackendCredentialStore: Sendable {
             else {
                 throw Failure(description: "\(path):\(number + 1): expected INSTANCE SECRET")
             }
-            loaded[id] = String(parts[1])
+            loaded[id] = Kept(String(parts[1]))
         }
         secrets = Mutex(loaded)
     }
 
     /// The secret kept for `instance`, whether or not the log vouches for it.
     func secret(for instance: InstanceID) -> String? {
+        kept(for: instance)?.secret
+    }
+
+    /// The secret kept for `instance` with its fingerprint.
+    func kept(for instance: InstanceID) -> Kept? {
         secrets.withLock { $0[instance] }
     }
 
@@ -89,7 +106,7 @@ public final class BackendCredentialStore: Sendable {
     /// - Throws: ``Failure`` when the file cannot be written; the store is then unchanged.
     func update(_ instance: InstanceID, to secret: String?) throws(Failure) {
         var next = secrets.withLock { $0 }
-        next[instance] = secret
+        next[instance] = secret.map(Kept.init)
         if let path { try Self.save(next, to: path) }
         secrets.withLock { $0 = next }
     }
@@ -110,12 +127,12 @@ public final class BackendCredentialStore: Sendable {
 
     /// Writes `secrets` to a new `0600` file beside `path`, flushes it, renames it over
     /// `path` and flushes the directory: a crash leaves the old file or the new one.
-    private static func save(_ secrets: [InstanceID: String], to path: String) throws(Failure) {
+    private static func save(_ secrets: [InstanceID: Kept], to path: String) throws(Failure) {
         let temporary = path + ".new"
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw Failure(description: "cannot create \(temporary)") }
-        let text = secrets.keys.sorted().map { "\($0.rawValue) \(secrets[$0]!)\n" }.joined()
+        let text = secrets.keys.sorted().map { "\($0.rawValue) \(secrets[$0]!.secret)\n" }.joined()
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         let flushed = written == bytes.count && fchmod(fd, 0o600) == 0 && fsync(fd) == 0

@@ -47,11 +47,11 @@ extension TokenEngine {
     /// the one the committed state holds; `nil` otherwise (none set, removed, or the file and
     /// the log disagree).
     public func backendCredential(for instance: InstanceID) -> String? {
-        guard let secret = configuration.backendCredentials.secret(for: instance),
+        guard let kept = configuration.backendCredentials.kept(for: instance),
             let recorded = projection.read({ $0.state[instance]?.backendCredential }),
-            recorded == BackendCredentialStore.fingerprint(of: secret)
+            recorded == kept.fingerprint
         else { return nil }
-        return secret
+        return kept.secret
     }
 
     /// The instances whose backend credential the file and the log disagree on, each as one
@@ -63,7 +63,7 @@ extension TokenEngine {
         for id in instanceIDs() where instance(id)?.backendCredential != nil { ids.insert(id) }
         for id in ids.sorted() {
             let recorded = instance(id)?.backendCredential
-            let kept = store.secret(for: id).map(BackendCredentialStore.fingerprint(of:))
+            let kept = store.kept(for: id)?.fingerprint
             guard recorded != kept else { continue }
             switch (recorded, kept) {
             case (nil, _):
