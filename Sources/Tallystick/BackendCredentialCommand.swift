@@ -28,15 +28,7 @@ struct BackendCredentialCommand: AsyncParsableCommand {
     static func open(_ options: SettingsOptions) async throws -> (LMDBEventLog, TokenEngine) {
         let settings = try options.resolve().settings
         let dataDir = settings.dataDirectory
-        let log: LMDBEventLog
-        do {
-            log = try LMDBEventLog.open(settings.logConfiguration)
-        } catch EventLogError.lockedByAnotherProcess(_) {
-            throw ValidationError("a server holds the event log in \(dataDir); stop it first")
-        } catch {
-            throw ValidationError("cannot open the event log in \(dataDir): \(error)")
-        }
-        if let warning = log.directoryWarning { warn(warning) }
+        let log = try settings.openLog(needsServerStopped: true)
         var configuration = EngineConfiguration()
         do {
             configuration.backendCredentials = try BackendCredentialStore(directory: dataDir)

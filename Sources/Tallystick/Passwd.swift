@@ -28,22 +28,13 @@ struct Passwd: AsyncParsableCommand {
             throw ValidationError("not a valid instance id: \(instance)")
         }
         let settings = try options.resolve().settings
-        let dataDir = settings.dataDirectory
         var password = ProcessInfo.processInfo.environment["TALER_MERCHANT_PASSWORD"] ?? ""
         if password.isEmpty { password = readLine(strippingNewline: true) ?? "" }
         guard !password.isEmpty else {
             throw ValidationError(
                 "no password: set TALER_MERCHANT_PASSWORD or give it on standard input")
         }
-        let log: LMDBEventLog
-        do {
-            log = try LMDBEventLog.open(settings.logConfiguration)
-        } catch EventLogError.lockedByAnotherProcess(_) {
-            throw ValidationError("a server holds the event log in \(dataDir); stop it first")
-        } catch {
-            throw ValidationError("cannot open the event log in \(dataDir): \(error)")
-        }
-        if let warning = log.directoryWarning { warn(warning) }
+        let log = try settings.openLog(needsServerStopped: true)
         do {
             let engine = try await TokenEngine(log: log, clock: SystemLogClock())
             if engine.instance(id) == nil, id == .admin {

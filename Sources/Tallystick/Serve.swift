@@ -39,14 +39,7 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "tallystick")
         let maximumConnections = try Self.connectionLimit(settings, logger: logger)
 
-        let log: LMDBEventLog
-        do {
-            log = try LMDBEventLog.open(settings.logConfiguration)
-        } catch {
-            throw ValidationError(
-                "cannot open the event log in \(settings.dataDirectory): \(error)")
-        }
-        if let warning = log.directoryWarning { warn(warning) }
+        let log = try settings.openLog(needsServerStopped: false)
         var engineConfiguration = EngineConfiguration()
         engineConfiguration.maxTokenDuration = settings.maxTokenDuration.map { $0 * 1_000_000 }
         engineConfiguration.allowExternalAuth = settings.allowExternalAuth

@@ -1,3 +1,4 @@
+import ArgumentParser
 import EventLog
 import Foundation
 import Logging
@@ -210,6 +211,26 @@ extension ServerSettings {
         }
         if let initial = mapSize { configuration.initialMapSize = initial }
         return configuration
+    }
+
+    /// Opens the event log for writing (every command does: the log's lock is a writer's),
+    /// and prints the data directory's warning if there is one.
+    /// - Parameter needsServerStopped: a command that runs while no server does (`passwd`,
+    ///   `status`, `backend-credential`): a lock held by another process is then a server,
+    ///   and the one line says to stop it.
+    /// - Throws: `ValidationError` with one line naming the data directory.
+    func openLog(needsServerStopped: Bool) throws -> LMDBEventLog {
+        let log: LMDBEventLog
+        do {
+            log = try LMDBEventLog.open(logConfiguration)
+        } catch EventLogError.lockedByAnotherProcess(_) where needsServerStopped {
+            throw ValidationError(
+                "a server holds the event log in \(dataDirectory); stop it first")
+        } catch {
+            throw ValidationError("cannot open the event log in \(dataDirectory): \(error)")
+        }
+        if let warning = log.directoryWarning { warn(warning) }
+        return log
     }
 
     /// The connection deadlines of both listeners.

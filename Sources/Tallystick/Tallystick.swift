@@ -35,13 +35,7 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         let settings = try options.resolve().settings
         let dataDir = settings.dataDirectory
-        let log: LMDBEventLog
-        do {
-            log = try LMDBEventLog.open(settings.logConfiguration)
-        } catch {
-            throw ValidationError("cannot open the event log in \(dataDir): \(error)")
-        }
-        if let warning = log.directoryWarning { warn(warning) }
+        let log = try settings.openLog(needsServerStopped: true)
         let report = try log.verify()
         await log.close()
         print("event log:   \(dataDir)")
