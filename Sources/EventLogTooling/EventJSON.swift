@@ -105,6 +105,10 @@ enum EventJSON {
                 w.string("fingerprint", e.fingerprint.description)
             case .backendCredentialRemoved(let e):
                 w.number("at_us", e.at)
+            case .merchantInstanceChanged(let e):
+                w.number("at_us", e.at)
+                w.string("action", e.action.name)
+                w.number("merchant_status", e.status)
             case .instanceAddressValidated(let e):
                 w.number("at_us", e.at)
                 w.string("tan_channel", e.channel.wireName)

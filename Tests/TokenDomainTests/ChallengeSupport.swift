@@ -86,6 +86,9 @@ enum ChallengeFixture {
             BackendCredentialSet(
                 at: F.t0, fingerprint: BackendCredentialFingerprint(bytes: Array(1...8))!)),
         .backendCredentialRemoved(BackendCredentialRemoved(at: F.t0 + 1)),
+        .merchantInstanceChanged(MerchantInstanceChanged(at: F.t0, action: .created, status: 204)),
+        .merchantInstanceChanged(
+            MerchantInstanceChanged(at: F.t0 + 2, action: .passwordRotated, status: 409)),
         .instanceLoginsUnblocked(InstanceLoginsUnblocked(at: F.t0 + F.hour)),
     ]
 }

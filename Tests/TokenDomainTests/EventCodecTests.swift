@@ -46,6 +46,7 @@ struct EventCodecTests {
                 "challenge-expired.v1", "instance-logins-blocked.v1",
                 "instance-logins-unblocked.v1", "instance-address-validated.v1",
                 "backend-credential-set.v1", "backend-credential-removed.v1",
+                "merchant-instance-changed.v1",
             ])
         #expect(Set(Self.examples.map(\.tag)) == Set(EventTag.allCases))
     }

@@ -87,6 +87,15 @@ extension ByteReader {
         return operation
     }
 
+    mutating func merchantAction(_ field: StaticString) throws(Failure)
+        -> MerchantInstanceChanged.Action
+    {
+        guard let action = MerchantInstanceChanged.Action(rawValue: try u8(field)) else {
+            throw failure(.invalidValue, field, at: offset - 1)
+        }
+        return action
+    }
+
     /// A backend credential's fingerprint: 8 raw bytes.
     mutating func fingerprint(_ field: StaticString) throws(Failure) -> BackendCredentialFingerprint
     {

@@ -79,6 +79,10 @@ public enum EventCodec {
             for byte in set.fingerprint.bytes { writer.u8(byte) }
         case .backendCredentialRemoved(let removed):
             writer.i64(removed.at)
+        case .merchantInstanceChanged(let changed):
+            writer.i64(changed.at)
+            writer.u8(changed.action.rawValue)
+            writer.i64(changed.status)
         case .instanceAddressValidated(let validated):
             writer.i64(validated.at)
             writer.u8(validated.channel.rawValue)
@@ -233,6 +237,11 @@ public enum EventCodec {
                 BackendCredentialSet(at: at, fingerprint: try reader.fingerprint("fingerprint")))
         case .backendCredentialRemoved:
             return .backendCredentialRemoved(BackendCredentialRemoved(at: try reader.i64("at")))
+        case .merchantInstanceChanged:
+            let at = try reader.i64("at")
+            let action = try reader.merchantAction("action")
+            return .merchantInstanceChanged(
+                MerchantInstanceChanged(at: at, action: action, status: try reader.i64("status")))
         case .instanceAddressValidated:
             let at = try reader.i64("at")
             let channel = try reader.channel("channel")

@@ -4,6 +4,10 @@
 /// This is the one table of numbers: correcting a code, name or status is a one-line change
 /// in ``entry``. The raw value is the number on the wire.
 public enum TalerErrorCode: Int, CaseIterable, Sendable, CustomStringConvertible {
+    case genericInvalidResponse = 10
+    case genericTimeout = 11
+    case genericConfigurationInvalid = 14
+    case genericUnexpectedRequestError = 15
     case genericTokenPermissionInsufficient = 16
     case genericMethodInvalid = 20
     case genericEndpointUnknown = 21
@@ -43,6 +47,13 @@ public enum TalerErrorCode: Int, CaseIterable, Sendable, CustomStringConvertible
     /// The registry name and the HTTP status: the table.
     private var entry: (name: String, httpStatus: Int) {
         switch self {
+        // 10, 11, 14 and 15 are client-side codes in the registry (HTTP status 0): Tallystick
+        // is the merchant backend's client here, and answers its own client with a gateway
+        // status when the merchant could not be asked (spec §9, instances on both sides).
+        case .genericInvalidResponse: ("GENERIC_INVALID_RESPONSE", 502)
+        case .genericTimeout: ("GENERIC_TIMEOUT", 504)
+        case .genericConfigurationInvalid: ("GENERIC_CONFIGURATION_INVALID", 500)
+        case .genericUnexpectedRequestError: ("GENERIC_UNEXPECTED_REQUEST_ERROR", 502)
         case .genericTokenPermissionInsufficient: ("GENERIC_TOKEN_PERMISSION_INSUFFICIENT", 403)
         case .genericMethodInvalid: ("GENERIC_METHOD_INVALID", 405)
         case .genericEndpointUnknown: ("GENERIC_ENDPOINT_UNKNOWN", 404)

@@ -22,6 +22,7 @@ public enum DomainEvent: Hashable, Sendable {
     case instanceAddressValidated(InstanceAddressValidated)
     case backendCredentialSet(BackendCredentialSet)
     case backendCredentialRemoved(BackendCredentialRemoved)
+    case merchantInstanceChanged(MerchantInstanceChanged)
 
     /// The stored type tag.
     public var tag: EventTag {
@@ -44,6 +45,7 @@ public enum DomainEvent: Hashable, Sendable {
         case .instanceAddressValidated: .instanceAddressValidated
         case .backendCredentialSet: .backendCredentialSet
         case .backendCredentialRemoved: .backendCredentialRemoved
+        case .merchantInstanceChanged: .merchantInstanceChanged
         }
     }
 }

@@ -22,6 +22,7 @@ public enum EventTag: String, CaseIterable, Sendable {
     case instanceAddressValidated = "instance-address-validated.v1"
     case backendCredentialSet = "backend-credential-set.v1"
     case backendCredentialRemoved = "backend-credential-removed.v1"
+    case merchantInstanceChanged = "merchant-instance-changed.v1"
 
     /// Every tag this module writes and reads, for the log's FORMAT.md and for checks that
     /// a log holds nothing else.
@@ -50,7 +51,9 @@ public enum EventTag: String, CaseIterable, Sendable {
         case 27:
             candidate =
                 bytes[0] == UInt8(ascii: "c") ? .challengeAttemptFailed : .instanceDetailsUpdated
-        case 28: candidate = .instanceLoginsUnblocked
+        case 28:
+            candidate =
+                bytes[0] == UInt8(ascii: "m") ? .merchantInstanceChanged : .instanceLoginsUnblocked
         case 25: candidate = .backendCredentialSet
         case 29:
             switch bytes[0] {
@@ -91,6 +94,7 @@ public enum EventTag: String, CaseIterable, Sendable {
         case .instanceAddressValidated: "instance-address-validated.v1"
         case .backendCredentialSet: "backend-credential-set.v1"
         case .backendCredentialRemoved: "backend-credential-removed.v1"
+        case .merchantInstanceChanged: "merchant-instance-changed.v1"
         }
     }
 }

@@ -249,6 +249,8 @@ public struct InstanceState: Sendable {
             backendCredential = set.fingerprint
         case .backendCredentialRemoved:
             backendCredential = nil
+        case .merchantInstanceChanged:
+            break  // a record of the merchant's side; Tallystick's state is in the events beside it
         case .instanceAddressValidated(let validated):
             guard address(for: validated.channel) == validated.address else {
                 throw FoldError(
