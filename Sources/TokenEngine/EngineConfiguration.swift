@@ -34,6 +34,12 @@ public struct EngineConfiguration: Sendable {
     /// Where the backend credentials live (spec §9); the server passes the data directory's.
     /// The default keeps them in memory only.
     public var backendCredentials = BackendCredentialStore()
+    /// The merchant backend whose instances are kept in step with Tallystick's (spec §9);
+    /// `nil`: standalone, nothing reaches a merchant.
+    public var merchant: MerchantBackend?
+    /// Where the server stops so that a test can kill it there (`TALLYSTICK_FAILPOINT`);
+    /// `nil` in every real deployment.
+    public var failpoint: Failpoint?
 
     public init() {}
 }

@@ -16,6 +16,15 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Set when the work was refused for load, not for what was asked: seconds after which a
     /// retry may succeed. The HTTP layer answers 429 with `Retry-After`.
     public var retryAfter: Int?
+    /// Set when the merchant backend refused a change Tallystick was making on both sides
+    /// (spec §9): the client is answered with the merchant's status and code, and ``hint``.
+    public var merchantAnswer: MerchantAnswer?
+
+    /// The merchant's status and Taler error code, passed on as they came.
+    public struct MerchantAnswer: Equatable, Sendable {
+        public var status: Int
+        public var code: Int
+    }
 
     public init(
         code: TalerErrorCode, hint: String, parameter: String? = nil, rejection: Rejection? = nil
@@ -27,9 +36,12 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The HTTP status that goes with ``code``.
-    public var httpStatus: Int { code.httpStatus }
+    public var httpStatus: Int { merchantAnswer?.status ?? code.httpStatus }
 
-    public var description: String { "\(code.code) \(code.name): \(hint)" }
+    public var description: String {
+        if let merchantAnswer { return "\(merchantAnswer.code) (the merchant's): \(hint)" }
+        return "\(code.code) \(code.name): \(hint)"
+    }
 
     static func rejected(_ rejection: Rejection) -> EngineError {
         EngineError(

@@ -66,19 +66,25 @@ actor InstanceActor {
     ///   - credential: when given, checked (with `permission`, if any) in the same critical
     ///     section as the decision, so a revocation or password change cannot slip between.
     ///   - context: the decision context without the pipelining fields, which the actor fills.
-    /// - Throws: ``EngineError`` for a rejection or a failed commit. A refusal that records
-    ///   events (``CommandPlan/recorded(_:)``) is thrown after they committed.
+    ///   - sideEffect: work outside the log between the decision and its append (the
+    ///     merchant's side of an instance change); its events are appended after the
+    ///     decided ones, in the same append. Only for commands that run alone.
+    /// - Throws: ``EngineError`` for a rejection, a failed side effect or a failed commit. A
+    ///   refusal that records events (``CommandPlan/recorded(_:)``) is thrown after they
+    ///   committed.
     func execute(
         _ plan: CommandPlan, context: DecisionContext, credential: Credential? = nil,
-        permission: Permission? = nil
+        permission: Permission? = nil, sideEffect: SideEffect? = nil
     ) async throws(EngineError) -> [DomainEvent] {
         let pipelined = plan.isPipelined
+        precondition(sideEffect == nil || !pipelined, "a side effect needs the instance alone")
         var attempt = 0
         while true {
             attempt += 1
             if pipelined { await waitForTurn() } else { await takeInstance() }
             let outcome = await decideAndCommit(
-                plan, context: context, credential: credential, permission: permission)
+                plan, context: context, credential: credential, permission: permission,
+                sideEffect: sideEffect)
             if !pipelined { releaseInstance() }
             switch outcome {
             case .success(let events):
@@ -96,48 +102,63 @@ actor InstanceActor {
 
     private func decideAndCommit(
         _ plan: CommandPlan, context: DecisionContext, credential: Credential?,
-        permission: Permission?
+        permission: Permission?, sideEffect: SideEffect?
     ) async -> Result<[DomainEvent], any Error> {
         var context = context
         context.reservedSerials = reservedSerials
         context.pendingRevocations = pendingRevocations
         let id = self.id
         let queuedEvents = self.queuedEvents
-        let decided: Result<(decision: Decision, expected: UInt64), EngineError> = projection.read {
-            c in
-            do throws(EngineError) {
-                if let credential, let state = c.state[id] {
-                    do throws(Rejection) {
-                        if let permission {
-                            try state.authorize(
-                                credential, requiring: permission, at: context.now,
-                                pendingRevocations: context.pendingRevocations)
-                        } else {
-                            _ = try state.permissions(
-                                of: credential, at: context.now,
-                                pendingRevocations: context.pendingRevocations)
+        let decided:
+            Result<(decision: Decision, expected: UInt64, state: InstanceState?), EngineError> =
+                projection.read {
+                    c in
+                    do throws(EngineError) {
+                        if let credential, let state = c.state[id] {
+                            do throws(Rejection) {
+                                if let permission {
+                                    try state.authorize(
+                                        credential, requiring: permission, at: context.now,
+                                        pendingRevocations: context.pendingRevocations)
+                                } else {
+                                    _ = try state.permissions(
+                                        of: credential, at: context.now,
+                                        pendingRevocations: context.pendingRevocations)
+                                }
+                            } catch {
+                                throw EngineError.rejected(error)
+                            }
                         }
+                        let decision = try plan.decide(
+                            state: c.state, instance: id, context: context)
+                        return .success(
+                            (decision, (c.versions[id] ?? 0) + queuedEvents, c.state[id]))
                     } catch {
-                        throw EngineError.rejected(error)
+                        return .failure(error)
                     }
                 }
-                let decision = try plan.decide(state: c.state, instance: id, context: context)
-                return .success((decision, (c.versions[id] ?? 0) + queuedEvents))
-            } catch {
-                return .failure(error)
-            }
-        }
-        let events: [DomainEvent]
+        var events: [DomainEvent]
         let expected: UInt64
         let refusal: Rejection?
+        let stateBefore: InstanceState?
         switch decided {
         case .failure(let error): return .failure(error)
         case .success(let d):
-            (events, refusal, expected) = (d.decision.events, d.decision.rejection, d.expected)
+            (events, refusal, expected, stateBefore) =
+                (d.decision.events, d.decision.rejection, d.expected, d.state)
         }
         if events.isEmpty {
             if let refusal { return .failure(EngineError.rejected(refusal)) }
             return .success([])
+        }
+        if let sideEffect, refusal == nil {
+            // The instance is held (the command runs alone), so the decision stays current
+            // while the side effect awaits.
+            do {
+                events += try await sideEffect(events, stateBefore, expected)
+            } catch {
+                return .failure(error)
+            }
         }
 
         let proposed = events.map { event -> ProposedEvent in
@@ -219,6 +240,14 @@ actor InstanceActor {
         for w in waiters { w.resume() }
     }
 }
+
+/// Work done outside the log between a command's decision and its append: given the decided
+/// events, the instance's state before them and its stream version, it acts (on the merchant
+/// backend) and returns the events that record what it did, or throws and nothing is
+/// appended. Run again, after a crash, with the same version, it must finish the same job.
+typealias SideEffect =
+    @Sendable (_ decided: [DomainEvent], _ before: InstanceState?, _ version: UInt64)
+    async throws(EngineError) -> [DomainEvent]
 
 extension DomainCommand {
     /// Token commands may be decided while earlier ones of the same instance await their

@@ -124,11 +124,14 @@ extension TokenEngine {
         instance: InstanceID, _ update: UpdateInstanceDetails, by principal: Principal?,
         twoFactor: TwoFactorRequest = .unbound
     ) async throws(EngineError) -> Guarded<Void> {
+        let now = clock.nowMicroseconds()
         let events = try await run(
             protected(.updateInstanceDetails(update), twoFactor), on: instance,
-            now: clock.nowMicroseconds(), credential: principal?.credential,
-            permission: principal == nil ? nil : .instancesWrite)
+            now: now, credential: principal?.credential,
+            permission: principal == nil ? nil : .instancesWrite,
+            sideEffect: updateInMerchant(instance, now: now))
         if let response = challengeResponse(events) { return .challenged(response) }
+        await finishedInMerchant(instance, events)
         return .performed(())
     }
 
@@ -138,12 +141,15 @@ extension TokenEngine {
         instance: InstanceID, purge: Bool, by principal: Principal?,
         twoFactor: TwoFactorRequest = .unbound
     ) async throws(EngineError) -> Guarded<Void> {
+        let now = clock.nowMicroseconds()
         let events = try await run(
             protected(.deleteInstance(DeleteInstance(purge: purge)), twoFactor), on: instance,
-            now: clock.nowMicroseconds(), credential: principal?.credential,
-            permission: principal == nil ? nil : .instancesWrite)
+            now: now, credential: principal?.credential,
+            permission: principal == nil ? nil : .instancesWrite,
+            sideEffect: deletionInMerchant(instance, purge: purge, now: now))
         if let response = challengeResponse(events) { return .challenged(response) }
         cache.drop(instance)
+        await finishedInMerchant(instance, events)
         return .performed(())
     }
 

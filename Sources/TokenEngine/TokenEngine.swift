@@ -70,17 +70,17 @@ public final class TokenEngine: Sendable {
     func run(
         _ command: DomainCommand, on instance: InstanceID, now: Int64,
         credential: Credential? = nil,
-        permission: Permission? = nil
+        permission: Permission? = nil, sideEffect: SideEffect? = nil
     ) async throws(EngineError) -> [DomainEvent] {
         try await run(
             plan: .command(command), on: instance, now: now, credential: credential,
-            permission: permission)
+            permission: permission, sideEffect: sideEffect)
     }
 
     func run(
         plan: CommandPlan, on instance: InstanceID, now: Int64,
         credential: Credential? = nil,
-        permission: Permission? = nil
+        permission: Permission? = nil, sideEffect: SideEffect? = nil
     ) async throws(EngineError) -> [DomainEvent] {
         if broken.withLock({ $0 }) != nil {
             throw EngineError(
@@ -88,7 +88,8 @@ public final class TokenEngine: Sendable {
                 hint: "the engine stopped after an internal error")
         }
         let events = try await actor(for: instance).execute(
-            plan, context: context(now: now), credential: credential, permission: permission)
+            plan, context: context(now: now), credential: credential, permission: permission,
+            sideEffect: sideEffect)
         await checkpointIfDue()
         return events
     }
@@ -275,8 +276,20 @@ public final class TokenEngine: Sendable {
     /// nothing; with other data it fails with 409 (2600). Returns whether it was created now.
     /// The password is hashed (and compared with an existing one) in `requester`'s share of
     /// the hashing queue: ``EngineError/busy`` when it is full.
+    ///
+    /// With a merchant backend configured, the instance is created there too (spec §9; see
+    /// `TokenEngine+Merchant.swift`): the merchant's refusal is thrown and nothing is
+    /// recorded.
     @discardableResult
     public func createInstance(_ new: NewInstance, requester: RequesterKey = .local)
+        async throws(EngineError) -> Bool
+    {
+        try await createInstance(
+            new, requester: requester,
+            sideEffect: creationInMerchant(new, now: clock.nowMicroseconds()))
+    }
+
+    func createInstance(_ new: NewInstance, requester: RequesterKey, sideEffect: SideEffect?)
         async throws(EngineError) -> Bool
     {
         let now = clock.nowMicroseconds()
@@ -302,7 +315,10 @@ public final class TokenEngine: Sendable {
             id: new.id, name: new.name, auth: auth, email: new.email, phoneNumber: new.phoneNumber,
             details: new.details, passwordVerifiedAgainstGeneration: verified,
             addressesVouched: new.addressesVouched)
-        return !(try await run(.createInstance(command), on: new.id, now: now)).isEmpty
+        let events = try await run(
+            .createInstance(command), on: new.id, now: now, sideEffect: sideEffect)
+        await finishedInMerchant(new.id, events)
+        return !events.isEmpty
     }
 
     /// The instance's committed state (for details and tests). Callers must not keep it across
