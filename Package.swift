@@ -1,7 +1,8 @@
 // swift-tools-version: 6.2
 //
 // Tallystick: an event-sourced login-token service for GNU Taler merchant backends.
-// Dependencies point one way: TokenDomain <- TokenEngine -> EventLog -> LMDB -> CLMDB.
+// Dependencies point one way: TokenDomain <- TokenEngine -> EventLog -> LMDB -> CLMDB;
+// MerchantAPI and MerchantClient -> TokenEngine.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(
             url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // The C library from Debian's liblmdb-dev, found through pkg-config.
@@ -94,12 +96,24 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // The merchant backend over HTTP (spec §9): the engine's MerchantTransport on
+        // async-http-client, for instances kept in step, adoption and the merchant's /config.
+        .target(
+            name: "MerchantClient",
+            dependencies: [
+                "TokenEngine", "TokenDomain",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // An in-memory log with the same contract, for tests of the layers above.
         .target(name: "EventLogTestSupport", dependencies: ["EventLog"], swiftSettings: strict),
         .executableTarget(
             name: "Tallystick",
             dependencies: [
-                "EventLog", "TokenEngine", "TokenDomain", "MerchantAPI",
+                "EventLog", "TokenEngine", "TokenDomain", "MerchantAPI", "MerchantClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -145,8 +159,8 @@ let package = Package(
         .testTarget(
             name: "MerchantAPITests",
             dependencies: [
-                "MerchantAPI", "TokenEngine", "TokenDomain", "EventLog", "EventLogTestSupport",
-                "TextCoding",
+                "MerchantAPI", "MerchantClient", "TokenEngine", "TokenDomain", "EventLog",
+                "EventLogTestSupport", "TextCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -109,6 +109,21 @@ extension MerchantAPI {
                 twoFactor: try Self.twoFactor(request, body: bytes)))
     }
 
+    /// `PATCH /management/instances/$ID`: the same change by `admin` (`instances-write`),
+    /// behind the target instance's gate.
+    func updateManagedInstance(
+        _ request: Request, _ context: MerchantRequestContext, _ instance: InstanceID
+    ) async throws -> Response {
+        let bytes = try await body(request)
+        try await authenticateAdmin(request, context, permission: .instancesWrite)
+        let message = try InstanceReconfigurationMessage(
+            bytes, stored: engine.instance(instance)?.details ?? [])
+        return Self.answer(
+            try await engine.updateInstance(
+                instance: instance, message.update, by: nil,
+                twoFactor: try Self.twoFactor(request, body: bytes)))
+    }
+
     /// `DELETE [/instances/$ID]/private[?purge=yes]`, behind the two-factor gate.
     func deleteOwnInstance(
         _ request: Request, _ context: MerchantRequestContext, _ instance: InstanceID

@@ -25,6 +25,8 @@ public final class MerchantAPI: Sendable {
     public let metrics: MerchantMetrics
     /// What `GET /config` says about the currency.
     public let publicConfiguration: PublicConfiguration
+    /// The merchant backend's `/config`, when there is one (spec §9).
+    let merchantConfig = MerchantConfigCache()
     let logger: Logger
 
     public init(
@@ -59,7 +61,7 @@ public final class MerchantAPI: Sendable {
     /// Every route of the public listener, with its handler.
     private var table: [Entry] {
         [
-            (.get, "/config", false, { _, _, _ in self.config() }),
+            (.get, "/config", false, { _, _, _ in await self.config() }),
             (.post, "/private/token", true, mintToken),
             (.delete, "/private/token", true, revokePresentedToken),
             (.get, "/private/tokens", true, listTokens),
@@ -71,6 +73,7 @@ public final class MerchantAPI: Sendable {
             (.post, "/management/instances", false, createInstance),
             (.get, "/management/instances", false, listInstances),
             (.get, "/management/instances/{instance}", false, managedInstanceDetails),
+            (.patch, "/management/instances/{instance}", false, updateManagedInstance),
             (.delete, "/management/instances/{instance}", false, deleteManagedInstance),
             (.post, "/management/instances/{instance}/auth", false, changeManagedCredentials),
             (.post, "/challenge/{challenge}", true, transmitCode),

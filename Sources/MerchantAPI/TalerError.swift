@@ -26,6 +26,9 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// pass on, so that the client gets the Taler body without the check being asked twice.
     /// Such an answer is `Cache-Control: no-store`, as the forward-auth allows are.
     public var bodyInHeader = false
+    /// The merchant backend's own code, sent instead of ``code``'s number when Tallystick
+    /// passes on the merchant's refusal of a change made on both sides (spec §9).
+    public var merchantCode: Int?
 
     public init(
         _ code: TalerErrorCode, hint: String, parameter: String? = nil,
@@ -83,6 +86,10 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
                 status: engine.retryAfter == nil ? nil : .tooManyRequests,
                 retryAfter: engine.retryAfter)
             taler.retryCounter = engine.rejection?.retryCounter.map(Int.init)
+            if let answer = engine.merchantAnswer {
+                taler.status = HTTPResponse.Status(code: answer.status)
+                taler.merchantCode = answer.code
+            }
             return taler
         case is ConnectionDeadlines.BodyTimedOut:
             // Nobody hears this answer (the connection is closed); it names the request's fate
@@ -150,7 +157,9 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The `ErrorDetail` JSON: `code`, `hint`, and `parameter` and `retry_counter` when set.
     var body: [UInt8] {
-        ErrorDetail(code: code.code, hint: hint, parameter: parameter, retryCounter: retryCounter)
-            .jsonBytes
+        ErrorDetail(
+            code: merchantCode ?? code.code, hint: hint, parameter: parameter,
+            retryCounter: retryCounter
+        ).jsonBytes
     }
 }

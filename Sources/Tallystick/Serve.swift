@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import Logging
 import MerchantAPI
+import MerchantClient
 import ServiceLifecycle
 import TokenDomain
 import TokenEngine
@@ -56,6 +57,14 @@ struct Serve: AsyncParsableCommand {
             await log.close()
             throw ValidationError("\(error)")
         }
+        do {
+            engineConfiguration.merchant = try settings.merchantBackend()
+        } catch {
+            await log.close()
+            throw ValidationError("\(error)")
+        }
+        engineConfiguration.failpoint = ProcessInfo.processInfo.environment["TALLYSTICK_FAILPOINT"]
+            .flatMap(Failpoint.init(rawValue:))
         let clock = SystemLogClock()
         let engine: TokenEngine
         do {

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import MerchantAPI
+import MerchantClient
 
 /// One setting of `tallystick`: where it may come from (flag, environment variable, config
 /// file key), its default, what it means, and how its text is applied.
@@ -234,6 +235,15 @@ extension ServerSettings {
             meaning: "bytes the map never grows past; appends beyond it get 500, code 54",
             valueName: "BYTES"
         ) { s, value in s.maxMapSize = try mapBytes("max-map-size", value) },
+        Setting(
+            key: "upstream", flag: "upstream", environment: "TALLYSTICK_UPSTREAM",
+            defaultText: "none (standalone)",
+            meaning:
+                "the merchant backend kept in step: `http://` on loopback (`http://127.0.0.1:9966`) or `unix:/PATH`; see Operating beside a merchant",
+            valueName: "URL"
+        ) { s, value in
+            s.upstream = value.isEmpty ? nil : try parsed { try UpstreamAddress(parsing: value) }
+        },
     ]
 
     /// The setting with config-file key `key`.

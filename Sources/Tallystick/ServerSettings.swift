@@ -3,6 +3,7 @@ import EventLog
 import Foundation
 import Logging
 import MerchantAPI
+import MerchantClient
 import TokenDomain
 import TokenEngine
 
@@ -63,6 +64,8 @@ struct ServerSettings: Equatable {
     /// start to fit the process's file limit (``ConnectionLimit``).
     var maxConnections: Int?
     static let defaultMaxConnections = 4096
+    /// The merchant backend kept in step (spec §9); `nil`: standalone.
+    var upstream: UpstreamAddress?
 
     struct Invalid: Error, CustomStringConvertible {
         var description: String
@@ -240,6 +243,15 @@ extension ServerSettings {
 }
 
 extension ServerSettings {
+    /// The merchant backend of setting `upstream`, with the key of its passwords
+    /// (`merchant.key`, made at first use); `nil` when standalone.
+    func merchantBackend() throws -> MerchantBackend? {
+        guard let upstream else { return nil }
+        return MerchantBackend(
+            transport: MerchantHTTPClient(address: upstream),
+            passwordKey: try SecretKeyFile.loadOrCreate(.merchant, in: dataDirectory))
+    }
+
     /// The engine's two-factor settings; the HMAC key of TAN hashes is read from (or created
     /// in) the data directory, so codes sent before a restart still verify after it.
     func twoFactor() throws -> TwoFactorConfiguration {
@@ -261,40 +273,7 @@ extension ServerSettings {
         configuration.requireAllChannels = tanAllChannels
         configuration.codeDigits = tanDigits
         configuration.policy.loginBlockDuration = loginBlockTime * 1_000_000
-        configuration.codeKey = try TANKeyFile.loadOrCreate(in: dataDirectory)
+        configuration.codeKey = try SecretKeyFile.loadOrCreate(.tan, in: dataDirectory)
         return configuration
-    }
-}
-
-/// The key of TAN hashes: 32 random bytes in `tan.key` beside the event log, readable by the
-/// server's user only. It is not in the log on purpose: with it, the hash of an 8-digit code
-/// could be reversed by trying every code.
-enum TANKeyFile {
-    static let name = "tan.key"
-
-    static func loadOrCreate(in directory: String) throws -> [UInt8] {
-        let path = (directory as NSString).appendingPathComponent(name)
-        if let data = FileManager.default.contents(atPath: path) {
-            guard data.count == 32 else {
-                throw ServerSettings.Invalid(
-                    description:
-                        "\(path) must hold exactly 32 bytes (move it away to make a new one)")
-            }
-            return Array(data)
-        }
-        try FileManager.default.createDirectory(
-            atPath: directory, withIntermediateDirectories: true)
-        let key = TANCodes.randomKey()
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else {
-            throw ServerSettings.Invalid(description: "cannot create \(path)")
-        }
-        defer { close(fd) }
-        fchmod(fd, 0o600)  // the umask may have taken the owner's bits
-        let written = key.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == key.count, fsync(fd) == 0 else {
-            throw ServerSettings.Invalid(description: "cannot write \(path)")
-        }
-        return key
     }
 }

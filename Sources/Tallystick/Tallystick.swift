@@ -15,7 +15,10 @@ struct Tallystick: AsyncParsableCommand {
               echo 'new secret' | tallystick passwd shop1 # while no server runs
               tallystick status                           # verify the log
             """,
-        subcommands: [Serve.self, Passwd.self, Status.self, BackendCredentialCommand.self],
+        subcommands: [
+            Serve.self, Passwd.self, Status.self, BackendCredentialCommand.self,
+            UpstreamCommand.self,
+        ],
         defaultSubcommand: Serve.self)
 }
 

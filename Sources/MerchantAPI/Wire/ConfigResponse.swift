@@ -46,6 +46,25 @@ struct ConfigResponse: WireResponse {
         w.endObject()
     }
 
+    /// The merchant backend's `/config` answer `merchant` with `mandatory_tan_channels`
+    /// replaced by Tallystick's (spec §9), every other member as it came; `nil` when it is not
+    /// a JSON object.
+    static func overlay(_ merchant: [UInt8], mandatoryTANChannels: [TANChannel]) -> [UInt8]? {
+        guard case .object(let members)? = try? JSONValue.parse(merchant) else { return nil }
+        var w = JSONWriter(capacity: merchant.count + 64)
+        w.beginObject()
+        for member in members where member.key != "mandatory_tan_channels" {
+            w.key(member.key)
+            w.value(member.value)
+        }
+        w.key("mandatory_tan_channels")
+        w.beginArray()
+        for channel in mandatoryTANChannels { w.string(channel.wireName) }
+        w.endArray()
+        w.endObject()
+        return w.bytes
+    }
+
     /// The `CurrencySpecification` of the currency: its name, the digits to type and to
     /// show, and its unit's symbol (`alt_unit_names` `"0"`: the code itself).
     private func writeSpecification(to w: inout JSONWriter) {
