@@ -57,7 +57,7 @@ final class APIHarness: Sendable {
         configure: (inout EngineConfiguration) -> Void = { _ in },
         throttle: LoginThrottle.Policy = LoginThrottle.Policy(),
         publicConfiguration: PublicConfiguration = PublicConfiguration(),
-        trustedProxies: TrustedProxies = .none
+        trustedProxies: TrustedProxies = .none, shop: Bool = true
     ) async throws {
         var configuration = EngineConfiguration()
         configuration.passwordHashing = .testing
@@ -75,8 +75,10 @@ final class APIHarness: Sendable {
             logger: logger)
         try await engine.createInstance(
             .init(id: .admin, name: "admin", auth: .password(Self.adminPassword)))
-        try await engine.createInstance(
-            .init(id: InstanceID("shop")!, name: "Shop", auth: .password(Self.shopPassword)))
+        if shop {
+            try await engine.createInstance(
+                .init(id: InstanceID("shop")!, name: "Shop", auth: .password(Self.shopPassword)))
+        }
         remember(Self.adminPassword)
         remember(Self.shopPassword)
     }

@@ -7,7 +7,8 @@ import Testing
 
 /// A stand-in for `taler-merchant-httpd` behind nginx: records every request it receives
 /// (method, the path as sent on the wire, headers, body) and answers each with 200 and a
-/// small JSON body, on any path and method.
+/// small JSON body, on any path and method; with a ``MerchantModel``, the instance and token
+/// management requests get the model's answers instead.
 ///
 /// In-process, so a test reads what it recorded directly; ``run(_:)`` serves it on a free
 /// loopback port for the duration of a closure.
@@ -38,6 +39,12 @@ final class StandInMerchant: Sendable {
 
     private let recorded = Mutex<[Recorded]>([])
     private let meant = Mutex<Set<String>>([])
+    /// The instances and tokens it keeps, when it plays the merchant's management API.
+    let model: MerchantModel?
+
+    init(model: MerchantModel? = nil) {
+        self.model = model
+    }
 
     /// Notes that the request tagged `tag` was meant to reach the merchant.
     func expect(tag: String) { _ = meant.withLock { $0.insert(tag) } }
@@ -66,6 +73,15 @@ final class StandInMerchant: Sendable {
                     Recorded(
                         method: request.method.rawValue, path: request.head.path ?? "",
                         headers: request.headers, body: String(buffer: bytes)))
+            }
+            if let answer = self.model?.answer(
+                method: request.method.rawValue, path: request.head.path ?? "",
+                headers: request.headers, body: String(buffer: bytes))
+            {
+                return Response(
+                    status: HTTPResponse.Status(code: answer.status),
+                    headers: answer.body.isEmpty ? [:] : [.contentType: "application/json"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: answer.body)))
             }
             return Response(
                 status: .ok, headers: [.contentType: "application/json"],

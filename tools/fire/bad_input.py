@@ -611,6 +611,9 @@ def schemathesis(short):
     suite = ElementTree.parse(os.path.join(base, "report", reports[0])).getroot()
     failures, errors = int(suite.get("failures")), int(suite.get("errors"))
     operations = int(suite.get("tests"))
+    # A description schemathesis could not load yields a report of no operations: that is a
+    # failure, not a pass with nothing tried.
+    check(operations > 0, f"schemathesis ran no operation (exit {result.returncode}): the description did not load? see .build/fire-schemathesis.txt")
     cases = next((line.strip() for line in text.splitlines() if " generated, " in line), "")
     check(failures == 0, f"{failures} operation(s) failed a check: see .build/fire-schemathesis.txt ({cases})")
     # Tokens the fuzzer minted (from the HAR of every exchange) join the secrets searched for.
