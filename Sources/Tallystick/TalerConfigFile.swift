@@ -113,7 +113,7 @@ struct TalerConfigFile {
         sections[section.lowercased()]?[option.lowercased()]
     }
 
-    /// Every option of `section`, in file and line order.
+    /// Every option of `section`, sorted by file path, then line.
     func entries(in section: String) -> [Entry] {
         (sections[section.lowercased()] ?? [:]).values.sorted {
             ($0.location.path, $0.location.line) < ($1.location.path, $1.location.line)
