@@ -11,7 +11,7 @@ import MerchantClient
 /// keys and flags are refused), `--help` lists it, and a test checks the README's settings
 /// table against it.
 struct Setting: Sendable {
-    /// The key in the config file (`key = value`).
+    /// The key in the config file (`key = value`, or in `[tallystick]`, any case).
     let key: String
     /// The long flag, without its dashes.
     let flag: String
@@ -281,9 +281,11 @@ extension ServerSettings {
     /// default, then what it means.
     static var helpText: String {
         var lines = [
-            "SETTINGS (a flag beats the environment, which beats the config file, which beats",
-            "the default; --config FILE or TALLYSTICK_CONFIG names the file of key = value",
-            "lines):",
+            "SETTINGS (a flag beats the environment, which beats the config file, which",
+            "beats the default). --config FILE or TALLYSTICK_CONFIG names the file: Taler's",
+            "INI format, the keys below (any case) in a [tallystick] section, $VAR expanded",
+            "in PATH and DIR values, [merchant] HELPER_SMS and HELPER_EMAIL and [taler]",
+            "CURRENCY read when [tallystick] lacks them; or key = value lines, no section:",
         ]
         for setting in table {
             let plain = { (text: String) in text.replacingOccurrences(of: "`", with: "") }

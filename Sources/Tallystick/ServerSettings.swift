@@ -14,11 +14,14 @@ import TokenEngine
 /// all resolve theirs through ``SettingsOptions``.
 ///
 /// One small resolver rather than apple/swift-configuration: that package reads JSON/YAML
-/// files and the environment, but not this `key = value` file with its refusal of unknown
+/// files and the environment, but not Taler's INI files with their refusal of unknown
 /// keys, and it would not list the settings for `--help` or the README.
 ///
-/// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) has one `key = value` per line;
-/// `#` starts a comment. Unknown keys are an error, so a typo does not go unnoticed.
+/// The config file (`--config FILE` or `TALLYSTICK_CONFIG`) is either Taler's INI format,
+/// with the settings in a `[tallystick]` section (``TalerConfigFile``), or, when it has no
+/// `[section]` header and no `@inline@` line, the older format of one `key = value` per
+/// line, read exactly as before (`ServerSettings+ConfigFile.swift`). Unknown keys are an
+/// error in both, so a typo does not go unnoticed.
 ///
 /// `admin-password` and `admin-password-file` are one setting in two forms: when both are
 /// given, the one from the stronger source wins; from the same source they are refused.
@@ -71,20 +74,24 @@ struct ServerSettings: Equatable {
         var description: String
     }
 
-    /// Resolves the settings. `flags` holds the keys given on the command line.
+    /// Resolves the settings. `flags` holds the keys given on the command line; `files`
+    /// reads the config file and the files it includes.
+    /// - Throws: ``Invalid`` (one line) for a config file that cannot be read or parsed, an
+    ///   unknown key, or a value a setting refuses (with the file and line it came from).
     static func resolve(
-        flags: [String: String], environment: [String: String], configFile: String?
+        flags: [String: String], environment: [String: String], configFile: String?,
+        files: TalerConfigFile.Files = .disk
     ) throws -> ServerSettings {
         var values = [String: String]()
         // Where each value came from: 1 the file, 2 the environment, 3 a flag.
         var sources = [String: Int]()
+        var locations = [String: TalerConfigFile.Location]()
         if let path = configFile ?? environment["TALLYSTICK_CONFIG"] {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw Invalid(description: "cannot read the config file \(path)")
-            }
-            for (key, value) in try parseFile(text, path: path) {
-                values[key] = value
+            let file = try readConfigFile(path, environment: environment, files: files)
+            for (key, value) in file {
+                values[key] = value.value
                 sources[key] = 1
+                locations[key] = value.location
             }
         }
         for setting in table {
@@ -108,7 +115,12 @@ struct ServerSettings: Equatable {
             guard let setting = setting(key: key) else {
                 throw Invalid(description: "unknown setting \(key)")
             }
-            try setting.apply(&settings, value)
+            do {
+                try setting.apply(&settings, value)
+            } catch {
+                guard sources[key] == 1, let location = locations[key] else { throw error }
+                throw Invalid(description: "\(location): \(error)")
+            }
         }
         if let initial = settings.mapSize {
             let maximum =
@@ -177,28 +189,6 @@ struct ServerSettings: Equatable {
                 throw Invalid(description: "'--\(name)' given twice")
             }
             index += 1
-        }
-        return out
-    }
-
-    static func parseFile(_ text: String, path: String) throws -> [String: String] {
-        var out = [String: String]()
-        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false)
-            .enumerated()
-        {
-            let line =
-                raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)
-                .first?.trimmingCharacters(in: .whitespaces) ?? ""
-            if line.isEmpty { continue }
-            guard let equals = line.firstIndex(of: "=") else {
-                throw Invalid(description: "\(path):\(number + 1): expected key = value")
-            }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            guard setting(key: key) != nil else {
-                throw Invalid(description: "\(path):\(number + 1): unknown key \(key)")
-            }
-            out[key] = value
         }
         return out
     }

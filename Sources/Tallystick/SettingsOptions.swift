@@ -4,7 +4,10 @@ import Foundation
 /// The settings options every subcommand takes: `--config FILE` and a flag for each row of
 /// ``ServerSettings/table`` (listed by `--help` from the table, not declared one by one).
 struct SettingsOptions: ParsableArguments {
-    @Option(help: "Config file of key = value lines (or TALLYSTICK_CONFIG).") var config: String?
+    @Option(
+        help:
+            "Config file (or TALLYSTICK_CONFIG): Taler INI with a [tallystick] section, or key = value lines."
+    ) var config: String?
 
     @Argument(
         parsing: .allUnrecognized,
