@@ -157,4 +157,105 @@ struct LiveUpstreamTests {
             }
         }
     }
+
+    @Test func staffOfAnAdoptedInstanceLogInThroughNginxAndOnlyTallystickReachesTheMerchant()
+        async throws
+    {
+        let directory = try TemporaryDirectory(prefix: "live-adopt")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let adminPassword = LiveNginxTests.secret("merchant-admin")
+        let staffPassword = LiveNginxTests.secret("staff")
+        let model = MerchantModel(adminPassword: adminPassword)
+        let merchant = StandInMerchant(model: model)
+        let said = Mutex<[String]>([])
+        try await merchant.run { port in
+            let upstream = "http://127.0.0.1:\(port)"
+            // The merchant's instance as its staff have used it: their password, straight at
+            // the merchant.
+            let merchantAdmin = Self.mintDirectly(model, "admin", adminPassword)
+            _ = model.answer(
+                method: "POST", path: "/management/instances",
+                headers: [.authorization: "Bearer \(merchantAdmin)"],
+                body: UpstreamRouteTests.creation("legacy", password: staffPassword))
+            #expect(!Self.mintDirectly(model, "legacy", staffPassword).isEmpty)
+
+            for (arguments, input) in [
+                (["upstream", "connect"], adminPassword),
+                (["upstream", "adopt", "legacy", "--rotate-merchant-password"], staffPassword),
+            ] {
+                let (status, output) = try await Self.run(
+                    arguments + ["--data-dir", data, "--upstream", upstream], input: input + "\n")
+                #expect(status == 0, "\(arguments): \(output)")
+                said.withLock { $0.append(output) }
+            }
+            // After the rotation the staff's password no longer works at the merchant.
+            #expect(Self.mintDirectly(model, "legacy", staffPassword).isEmpty)
+            let merchantPassword = try #require(model.instance("legacy")?.password)
+            #expect(merchantPassword != staffPassword)
+
+            let server = try Server.start(
+                arguments: [
+                    "serve", "--port", "0", "--data-dir", data, "--upstream", upstream,
+                    "--internal-listen", "127.0.0.1:0", "--trusted-proxies", "127.0.0.1",
+                    "--log-level", "trace",
+                ], environment: [:])
+            defer { server.killIfRunning() }
+            let internalURL = try LiveInternalListenerTests.internalLine(of: server)
+            let internalPort = try #require(
+                internalURL.split(separator: ":").last.flatMap { Int($0) })
+            let nginx = try await NginxServer.start(
+                site: NginxServer.Site(
+                    listen: "", tallystickPublic: "127.0.0.1:\(server.port)",
+                    tallystickInternal: "127.0.0.1:\(internalPort)",
+                    merchant: "127.0.0.1:\(port)", prefix: directory.appending("nginx")))
+            defer { nginx.stop() }
+            try await TestClient.withClient(
+                host: "127.0.0.1", port: nginx.port, configuration: LiveServerTests.patient
+            ) { client in
+                // Staff log in through nginx with the password they know...
+                let token = try await LiveNginxTests.mint(
+                    client, "/instances/legacy/private/token",
+                    authorization: MerchantModel.basic("legacy", staffPassword),
+                    body: #"{"scope":"order-simple"}"#)
+                // ... and reach the merchant, which sees only Tallystick's backend token.
+                let orders = try await LiveNginxTests.request(
+                    client, .get, "/instances/legacy/private/orders",
+                    headers: [
+                        .authorization: "Bearer \(token)",
+                        HTTPField.Name("X-Test-Request")!: "orders",
+                    ])
+                #expect(orders.status == .ok)
+                #expect(text(orders.body ?? ByteBuffer()) == StandInMerchant.answer)
+                let seen = try #require(merchant.requests(tagged: "orders").first)
+                let credential = try #require(seen.values("Authorization").first)
+                #expect(
+                    model.accepts(
+                        credential.replacingOccurrences(of: "Bearer ", with: ""), for: "legacy"))
+                #expect(
+                    !credential.contains(token.replacingOccurrences(of: "secret-token:", with: "")))
+                said.withLock { $0.append(token) }
+            }
+            nginx.stop()
+            #expect(server.stop() == 0)
+            said.withLock { $0.append(server.output + server.takeLog() + nginx.logs()) }
+            let everything = said.withLock { $0.joined(separator: "\n") }
+            for secret in [adminPassword, staffPassword, merchantPassword]
+            where everything.contains(secret) {
+                Issue.record("a secret (\(secret.prefix(6))…) appears in an output or log")
+            }
+        }
+    }
+
+    /// Mints straight at the model with HTTP Basic: the token (`secret-token:...`), or "" when
+    /// the merchant refused the password.
+    static func mintDirectly(_ model: MerchantModel, _ id: String, _ password: String) -> String {
+        let answer = model.answer(
+            method: "POST", path: "/instances/\(id)/private/token",
+            headers: [.authorization: MerchantModel.basic(id, password)], body: "{}")
+        guard answer?.status == 200, let body = answer?.body,
+            let start = body.range(of: #""access_token":""#)?.upperBound
+        else { return "" }
+        return String(body[start...].prefix { $0 != "\"" })
+    }
 }

@@ -314,4 +314,26 @@ struct UpstreamRouteTests {
             #expect(harness.engine.instance(InstanceID("nobody")!) == nil)
         }
     }
+
+    @Test func aMerchantAskingForItsOwnSecondFactorIsReportedNotTakenForSuccess() async throws {
+        let model = MerchantModel(adminPassword: Self.merchantAdminPassword)
+        try await StandInMerchant(model: model).run { port in
+            let harness = try await APIHarness(
+                configure: {
+                    $0.merchant = MerchantBackend(
+                        transport: MerchantHTTPClient(
+                            address: .http(host: "127.0.0.1", port: port, prefix: "")),
+                        passwordKey: Self.passwordKey)
+                }, shop: false)
+            model.refuse("POST", "/instances/admin/private/token", status: 202, code: 0)
+            do throws(EngineError) {
+                try await harness.engine.connectMerchant(adminPassword: Self.merchantAdminPassword)
+                Issue.record("a 202 was taken for success")
+            } catch {
+                #expect(error.hint.contains("second factor (202)"))
+            }
+            #expect(harness.engine.backendCredential(for: .admin) == nil)
+            #expect(harness.engine.instance(.admin)?.backendCredential == nil)
+        }
+    }
 }
