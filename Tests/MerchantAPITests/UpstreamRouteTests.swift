@@ -89,8 +89,20 @@ struct UpstreamRouteTests {
                 #expect(JSONValue.object(changed.fields)["name"] == .string("Renamed"))
                 #expect(JSONValue.object(changed.fields)["address"]?["country"] == .string("DE"))
 
+                // The instance's own PATCH reaches the merchant too.
+                let own = try await client.mint(
+                    "/instances/shop1", auth: basic("shop1", "client pw of the shop"),
+                    harness: harness)
+                let ownPatch = try await client.call(
+                    .patch, "/instances/shop1/private", auth: bearer(own),
+                    json: #"{"name":"Own name","address":{"country":"AT"},"jurisdiction":{}}"#)
+                #expect(ownPatch.status == .noContent)
+                #expect(
+                    JSONValue.object(model.instance("shop1")!.fields)["name"] == .string("Own name")
+                )
+
                 let deleted = try await client.call(
-                    .delete, "/management/instances/shop1", auth: bearer(admin))
+                    .delete, "/instances/shop1/private", auth: bearer(own))
                 #expect(deleted.status == .noContent)
                 #expect(model.instance("shop1")?.deleted == true)
                 let purged = try await client.call(
@@ -105,7 +117,10 @@ struct UpstreamRouteTests {
                 }
                 return nil
             }
-            #expect(actions == ["created 204", "updated 204", "deleted 204", "purged 204"])
+            #expect(
+                actions == [
+                    "created 204", "updated 204", "updated 204", "deleted 204", "purged 204",
+                ])
             // The purged instance's credential left the file with it.
             #expect(harness.engine.configuration.backendCredentials.kept(for: shop) == nil)
         }
