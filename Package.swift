@@ -2,7 +2,7 @@
 //
 // Tallystick: an event-sourced login-token service for GNU Taler merchant backends.
 // Dependencies point one way: TokenDomain <- TokenEngine -> EventLog -> LMDB -> CLMDB;
-// MerchantAPI and MerchantClient -> TokenEngine.
+// MerchantAPI -> TokenEngine.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -80,7 +80,8 @@ let package = Package(
             path: "tools/tallystick-log",
             swiftSettings: strict
         ),
-        // The Taler merchant auth API over HTTP: routes, wire types, credentials, error mapping.
+        // The Taler merchant auth API over HTTP: routes, wire types, credentials, error mapping;
+        // and, in Upstream/, the client of the merchant backend behind it (spec §9).
         .target(
             name: "MerchantAPI",
             dependencies: [
@@ -93,18 +94,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-            ],
-            swiftSettings: strict
-        ),
-        // The merchant backend over HTTP (spec §9): the engine's MerchantTransport on
-        // async-http-client, for instances kept in step, adoption and the merchant's /config.
-        .target(
-            name: "MerchantClient",
-            dependencies: [
-                "TokenEngine", "TokenDomain",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -113,7 +103,7 @@ let package = Package(
         .executableTarget(
             name: "Tallystick",
             dependencies: [
-                "EventLog", "TokenEngine", "TokenDomain", "MerchantAPI", "MerchantClient",
+                "EventLog", "TokenEngine", "TokenDomain", "MerchantAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -159,7 +149,7 @@ let package = Package(
         .testTarget(
             name: "MerchantAPITests",
             dependencies: [
-                "MerchantAPI", "MerchantClient", "TokenEngine", "TokenDomain", "EventLog",
+                "MerchantAPI", "TokenEngine", "TokenDomain", "EventLog",
                 "EventLogTestSupport", "TextCoding",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -4,7 +4,6 @@ import Foundation
 import Hummingbird
 import Logging
 import MerchantAPI
-import MerchantClient
 import ServiceLifecycle
 import TokenDomain
 import TokenEngine

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MerchantAPI
-import MerchantClient
 
 /// One setting of `tallystick`: where it may come from (flag, environment variable, config
 /// file key), its default, what it means, and how its text is applied.

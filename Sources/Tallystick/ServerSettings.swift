@@ -3,7 +3,6 @@ import EventLog
 import Foundation
 import Logging
 import MerchantAPI
-import MerchantClient
 import TokenDomain
 import TokenEngine
 

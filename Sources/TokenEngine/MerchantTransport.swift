@@ -1,5 +1,5 @@
 /// How the engine reaches the merchant backend it keeps in step with (spec §9): one HTTP
-/// request, one answer. `MerchantClient` implements it on async-http-client; the engine
+/// request, one answer. `MerchantHTTPClient` (MerchantAPI) implements it on async-http-client; the engine
 /// decides what each answer means (``MerchantBackend``), so the rules live beside the
 /// commands they guard, not in the HTTP client.
 public protocol MerchantTransport: Sendable {

@@ -2,7 +2,6 @@ import EventLog
 import Foundation
 import Hummingbird
 import HummingbirdTesting
-import MerchantClient
 import Synchronization
 import Testing
 import TextCoding

@@ -39,7 +39,7 @@ public enum UpstreamAddress: Equatable, Sendable, CustomStringConvertible {
         }
         if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
         if host == "localhost" { host = "127.0.0.1" }
-        guard Self.isLoopback(host) else {
+        guard InternalListenAddress.isLoopback(host) else {
             throw Invalid(
                 description:
                     "upstream \(text) is not on the loopback interface: backend credentials must not cross a network in clear text; \(forms)"
@@ -52,18 +52,6 @@ public enum UpstreamAddress: Equatable, Sendable, CustomStringConvertible {
         var prefix = components.percentEncodedPath
         while prefix.hasSuffix("/") { prefix.removeLast() }
         self = .http(host: host, port: port, prefix: prefix)
-    }
-
-    static func isLoopback(_ host: String) -> Bool {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, host, &v4) == 1 {
-            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, host, &v6) == 1 {
-            return withUnsafeBytes(of: &v6) { Array($0) } == Array(repeating: 0, count: 15) + [1]
-        }
-        return false
     }
 
     /// The URL of `path` (which starts with `/`) at this address.
