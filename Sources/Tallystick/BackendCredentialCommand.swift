@@ -23,26 +23,6 @@ struct BackendCredentialCommand: AsyncParsableCommand {
             """,
         subcommands: [Set.self, List.self, Remove.self])
 
-    /// The log (writable, so the writer lock is taken) and an engine over it with the data
-    /// directory's store.
-    static func open(_ options: SettingsOptions) async throws -> (LMDBEventLog, TokenEngine) {
-        let settings = try options.resolve().settings
-        let dataDir = settings.dataDirectory
-        let log = try settings.openLog(needsServerStopped: true)
-        var configuration = EngineConfiguration()
-        do {
-            configuration.backendCredentials = try BackendCredentialStore(directory: dataDir)
-            return (
-                log,
-                try await TokenEngine(
-                    log: log, configuration: configuration, clock: SystemLogClock())
-            )
-        } catch {
-            await log.close()
-            throw ValidationError("\(error)")
-        }
-    }
-
     static func instance(_ text: String) throws -> InstanceID {
         guard let id = InstanceID(text) else {
             throw ValidationError("not a valid instance id: \(text)")
@@ -61,7 +41,7 @@ struct BackendCredentialCommand: AsyncParsableCommand {
             let id = try BackendCredentialCommand.instance(instance)
             var secret = readLine(strippingNewline: true) ?? ""
             if secret.hasPrefix("secret-token:") { secret.removeFirst("secret-token:".count) }
-            let (log, engine) = try await BackendCredentialCommand.open(options)
+            let (log, engine) = try await options.resolve().settings.openOffline()
             do {
                 try await engine.setBackendCredential(instance: id, secret: secret)
             } catch {
@@ -81,7 +61,7 @@ struct BackendCredentialCommand: AsyncParsableCommand {
         @OptionGroup var options: SettingsOptions
 
         func run() async throws {
-            let (log, engine) = try await BackendCredentialCommand.open(options)
+            let (log, engine) = try await options.resolve().settings.openOffline()
             for id in engine.instanceIDs() {
                 guard let fingerprint = engine.instance(id)?.backendCredential else { continue }
                 let usable = engine.backendCredential(for: id) != nil
@@ -100,7 +80,7 @@ struct BackendCredentialCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = try BackendCredentialCommand.instance(instance)
-            let (log, engine) = try await BackendCredentialCommand.open(options)
+            let (log, engine) = try await options.resolve().settings.openOffline()
             do {
                 try await engine.removeBackendCredential(instance: id)
             } catch {

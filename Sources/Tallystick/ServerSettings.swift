@@ -225,6 +225,27 @@ extension ServerSettings {
         return log
     }
 
+    /// The log and an engine over it for a command that runs while no server does
+    /// (`backend-credential`, `upstream`): the writer lock keeps a server out; the engine has
+    /// the data directory's backend credentials and, with `upstream` set, the merchant.
+    /// - Throws: `ValidationError` with one line; the log is closed again.
+    func openOffline() async throws -> (LMDBEventLog, TokenEngine) {
+        let log = try openLog(needsServerStopped: true)
+        var configuration = EngineConfiguration()
+        do {
+            configuration.backendCredentials = try BackendCredentialStore(directory: dataDirectory)
+            configuration.merchant = try merchantBackend()
+            return (
+                log,
+                try await TokenEngine(
+                    log: log, configuration: configuration, clock: SystemLogClock())
+            )
+        } catch {
+            await log.close()
+            throw ValidationError("\(error)")
+        }
+    }
+
     /// The connection deadlines of both listeners.
     var timeouts: ConnectionDeadlines.Timeouts {
         ConnectionDeadlines.Timeouts(seconds: headerTimeout, body: bodyTimeout, idle: idleTimeout)

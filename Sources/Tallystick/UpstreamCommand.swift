@@ -19,28 +19,13 @@ struct UpstreamCommand: AsyncParsableCommand {
             """,
         subcommands: [Connect.self, Adopt.self])
 
-    /// The log (writable: the writer lock keeps a server out) and an engine over it with the
-    /// data directory's backend credentials and the merchant backend.
+    /// ``ServerSettings/openOffline()``, once `upstream` is known to be set.
     static func open(_ options: SettingsOptions) async throws -> (LMDBEventLog, TokenEngine) {
         let settings = try options.resolve().settings
         guard settings.upstream != nil else {
             throw ValidationError("no merchant backend: set upstream (--upstream URL)")
         }
-        let log = try settings.openLog(needsServerStopped: true)
-        var configuration = EngineConfiguration()
-        do {
-            configuration.backendCredentials = try BackendCredentialStore(
-                directory: settings.dataDirectory)
-            configuration.merchant = try settings.merchantBackend()
-            return (
-                log,
-                try await TokenEngine(
-                    log: log, configuration: configuration, clock: SystemLogClock())
-            )
-        } catch {
-            await log.close()
-            throw ValidationError("\(error)")
-        }
+        return try await settings.openOffline()
     }
 
     /// The first line of standard input: a password.

@@ -166,18 +166,17 @@ extension TokenEngine {
             let details = try await merchant.instanceDetails(id, credential: token)
             let new = Self.adopted(id, password: password, details: details)
             let now = clock.nowMicroseconds()
-            let token2 = token
             adoption.created = try await createInstance(
                 new, requester: .local,
                 sideEffect: { [self] decided, _, _ throws(EngineError) in
                     guard decided.contains(where: { $0.tag == .instanceCreated }) else { return [] }
-                    try keepBackendCredential(token2, for: id)
+                    try keepBackendCredential(token, for: id)
                     return [
                         .merchantInstanceChanged(
                             MerchantInstanceChanged(at: now, action: .adopted, status: 200)),
                         .backendCredentialSet(
                             BackendCredentialSet(
-                                at: now, fingerprint: BackendCredentialStore.fingerprint(of: token2)
+                                at: now, fingerprint: BackendCredentialStore.fingerprint(of: token)
                             )),
                     ]
                 })
