@@ -129,30 +129,12 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         if bodyInHeader {
-            headers[Self.errorHeader] = Self.asciiJSON(body)
+            headers[Self.errorHeader] = JSONWriter.asciiOnly(body)
             headers[.cacheControl] = "no-store"
         }
         return Response(
             status: status, headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
-    }
-
-    /// `json` with every non-ASCII character as a `\u` escape (a surrogate pair above
-    /// U+FFFF): the same JSON value, fit for a header line. Non-ASCII only occurs inside
-    /// strings of valid JSON, where the escape means the same character.
-    static func asciiJSON(_ json: [UInt8]) -> String {
-        var out = ""
-        for scalar in String(decoding: json, as: UTF8.self).unicodeScalars {
-            if scalar.isASCII {
-                out.unicodeScalars.append(scalar)
-            } else {
-                for unit in String(scalar).utf16 {
-                    let hex = String(unit, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                }
-            }
-        }
-        return out
     }
 
     /// The `ErrorDetail` JSON: `code`, `hint`, and `parameter` and `retry_counter` when set.

@@ -211,6 +211,24 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// `json` with every non-ASCII character as a `\u` escape (a surrogate pair above
+    /// U+FFFF): the same JSON value, fit for an HTTP header line. Non-ASCII only occurs inside
+    /// strings of valid JSON, where the escape means the same character.
+    public static func asciiOnly(_ json: [UInt8]) -> String {
+        var out = ""
+        for scalar in String(decoding: json, as: UTF8.self).unicodeScalars {
+            if scalar.isASCII {
+                out.unicodeScalars.append(scalar)
+            } else {
+                for unit in String(scalar).utf16 {
+                    let hex = String(unit, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                }
+            }
+        }
+        return out
+    }
+
     /// Appends `value` as a JSON string: the one escaper (`"`, `\`, and control characters;
     /// everything else, non-ASCII included, as UTF-8).
     public static func quote(_ value: String, into out: inout [UInt8]) {

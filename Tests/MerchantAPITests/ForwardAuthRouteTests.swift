@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import TextCoding
 import TokenDomain
 import TokenEngine
 
@@ -136,7 +137,7 @@ struct ForwardAuthRouteTests {
     /// The header copy of a refusal's body is the same JSON value in ASCII only.
     @Test func theBodyInAHeaderIsASCIIJSON() throws {
         let body = Array(#"{"code":26,"hint":"caf\u00e9 é 😀 \"x\""}"#.utf8)
-        let header = TalerError.asciiJSON(body)
+        let header = JSONWriter.asciiOnly(body)
         #expect(header == #"{"code":26,"hint":"caf\u00e9 \u00e9 \ud83d\ude00 \"x\""}"#)
         #expect(header.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F })
         let decoded = try JSONSerialization.jsonObject(with: Data(header.utf8)) as? [String: Any]
