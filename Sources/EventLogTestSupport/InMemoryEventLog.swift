@@ -5,7 +5,8 @@ import Synchronization
 /// durable log, for the tests of the layers above it.
 ///
 /// Its ``Storage`` outlives the log, so a test can "reopen" it with ``reopen()`` and continue
-/// the chain.
+/// the chain. Several logs open over one storage at once play several servers sharing one
+/// database: each one's appends wake the followers of all (as PostgreSQL's NOTIFY does).
 public final class InMemoryEventLog: EventStore, Sendable {
     /// What survives a reopen.
     public final class Storage: Sendable {
@@ -17,6 +18,8 @@ public final class InMemoryEventLog: EventStore, Sendable {
             var checkpoints: [String: Checkpoint] = [:]
         }
         let contents = Mutex(Contents())
+        /// The follower hubs of the logs open over this storage.
+        let hubs = Mutex<[ObjectIdentifier: FollowerHub]>([:])
         public init() {}
     }
 
@@ -28,6 +31,7 @@ public final class InMemoryEventLog: EventStore, Sendable {
     public init(storage: Storage = Storage(), clock: any LogClock = SystemLogClock()) {
         self.storage = storage
         self.clock = clock
+        storage.hubs.withLock { [hub] in $0[ObjectIdentifier(hub)] = hub }
     }
 
     /// A new log over the same storage, as if the process restarted.
@@ -86,7 +90,9 @@ public final class InMemoryEventLog: EventStore, Sendable {
             }
             return AppendResult(stream: stream, positions: positions, wasDuplicate: false)
         }
-        if !result.wasDuplicate { hub.notify() }
+        if !result.wasDuplicate {
+            for hub in storage.hubs.withLock({ Array($0.values) }) { hub.notify() }
+        }
         return result
     }
 
@@ -184,6 +190,7 @@ public final class InMemoryEventLog: EventStore, Sendable {
 
     public func close() async {
         closed.withLock { $0 = true }
+        _ = storage.hubs.withLock { [hub] in $0.removeValue(forKey: ObjectIdentifier(hub)) }
         hub.close()
     }
 }

@@ -37,6 +37,10 @@ public struct EngineConfiguration: Sendable {
     /// The merchant backend whose instances are kept in step with Tallystick's (spec §9);
     /// `nil`: standalone, nothing reaches a merchant.
     public var merchant: MerchantBackend?
+    /// Whether other servers append to the same log (a shared PostgreSQL store): the engine
+    /// then follows the log and folds their records too, and a decision refused for a stale
+    /// expected version waits for the state to catch up before it is taken again.
+    public var sharedLog = false
     /// Where the server stops so that a test can kill it there (`TALLYSTICK_FAILPOINT`);
     /// `nil` in every real deployment.
     public var failpoint: Failpoint?

@@ -27,6 +27,8 @@ actor InstanceActor {
     private struct Queued {
         let pending: PendingAppend
         let events: [DomainEvent]
+        /// The event ids, when marked in flight for the follower (several servers).
+        let own: [EventID]
         let issued: UInt64
         let revoked: [TokenSerial]
     }
@@ -35,6 +37,10 @@ actor InstanceActor {
     private let log: any EventStore
     private let projection: Projection
     private let onFoldFailure: @Sendable (FoldError) -> Void
+    /// With other servers writing the same log: waits until the state has folded every
+    /// record committed so far, so that a decision refused for a stale expected version is
+    /// taken again on the state that refused it. `nil`: this server is the only writer.
+    private let catchUp: (@Sendable () async -> Void)?
 
     private var queue: [Queued] = []
     private var queuedEvents: UInt64 = 0
@@ -51,8 +57,10 @@ actor InstanceActor {
 
     init(
         id: InstanceID, log: any EventStore, projection: Projection,
+        catchUp: (@Sendable () async -> Void)? = nil,
         onFoldFailure: @escaping @Sendable (FoldError) -> Void
     ) {
+        self.catchUp = catchUp
         self.id = id
         self.log = log
         self.projection = projection
@@ -91,6 +99,11 @@ actor InstanceActor {
                 return events
             case .failure(let error):
                 if case .wrongExpectedVersion = error as? EventLogError {
+                    if let catchUp, attempt < Self.sharedLogAttempts {
+                        await catchUp()
+                        await drained()
+                        continue
+                    }
                     if attempt < 3 { continue }
                     if let cause = lastRefusal { throw EngineError.storage(cause) }
                 }
@@ -100,10 +113,25 @@ actor InstanceActor {
         }
     }
 
+    /// Decisions of one command when other servers write the same log: each refused one waited
+    /// for the state to catch up, and every round some server's append wins, so only a command
+    /// that loses this many rounds in a row fails.
+    static let sharedLogAttempts = 100
+
     private func decideAndCommit(
         _ plan: CommandPlan, context: DecisionContext, credential: Credential?,
         permission: Permission?, sideEffect: SideEffect?
     ) async -> Result<[DomainEvent], any Error> {
+        // An append that failed still counts in `queuedEvents` until it is taken off the
+        // queue: a decision on top of it would expect a version that another server's append
+        // may hold by chance (and succeed on a state that lacks it). Fold what has completed,
+        // and decide nothing on top of a failure still queued behind an unfinished append.
+        foldCommitted()
+        if queue.contains(where: { $0.pending.completedResult?.isFailure == true }) {
+            return .failure(
+                EventLogError.wrongExpectedVersion(
+                    stream: id.rawValue, expected: .any, actual: 0))
+        }
         var context = context
         context.reservedSerials = reservedSerials
         context.pendingRevocations = pendingRevocations
@@ -165,6 +193,8 @@ actor InstanceActor {
             let (tag, payload) = EventCodec.encode(event)
             return ProposedEvent(type: tag, payload: payload)
         }
+        let own = catchUp == nil ? [] : proposed.map(\.id)
+        if !own.isEmpty { projection.markInFlight(own) }
         let pending = log.submit(to: id.rawValue, expecting: .exact(expected), events: proposed)
         var issued: UInt64 = 0
         var revoked: [TokenSerial] = []
@@ -175,7 +205,8 @@ actor InstanceActor {
             default: break
             }
         }
-        queue.append(Queued(pending: pending, events: events, issued: issued, revoked: revoked))
+        queue.append(
+            Queued(pending: pending, events: events, own: own, issued: issued, revoked: revoked))
         self.queuedEvents += UInt64(events.count)
         reservedSerials += issued
         pendingRevocations.formUnion(revoked)
@@ -206,16 +237,25 @@ actor InstanceActor {
             pendingRevocations.subtract(first.revoked)
             if case .success(let committed) = outcome, !committed.wasDuplicate {
                 do {
-                    try projection.apply(id, first.events, committed: committed)
+                    try projection.apply(id, first.events, committed: committed, own: first.own)
                 } catch {
                     onFoldFailure(error)
                 }
+            } else if !first.own.isEmpty {
+                projection.releaseInFlight(first.own)
             }
         }
         if queue.isEmpty {
             let waiters = waitingForDrain
             waitingForDrain = []
             for w in waiters { w.resume() }
+        }
+    }
+
+    /// Returns once no append of this instance is queued.
+    private func drained() async {
+        while !queue.isEmpty {
+            await withCheckedContinuation { waitingForDrain.append($0) }
         }
     }
 
@@ -228,9 +268,7 @@ actor InstanceActor {
     private func takeInstance() async {
         await waitForTurn()
         exclusive = true
-        while !queue.isEmpty {
-            await withCheckedContinuation { waitingForDrain.append($0) }
-        }
+        await drained()
     }
 
     private func releaseInstance() {
@@ -248,6 +286,13 @@ actor InstanceActor {
 typealias SideEffect =
     @Sendable (_ decided: [DomainEvent], _ before: InstanceState?, _ version: UInt64)
     async throws(EngineError) -> [DomainEvent]
+
+extension Result {
+    var isFailure: Bool {
+        if case .failure = self { return true }
+        return false
+    }
+}
 
 extension DomainCommand {
     /// Token commands may be decided while earlier ones of the same instance await their

@@ -2,8 +2,10 @@ import EventLog
 import Synchronization
 import TokenDomain
 
-/// The committed state every request reads: folded from the log at start, then changed only
-/// by the instance actors as their events commit.
+/// The committed state every request reads: folded from the log at start, then changed by
+/// the instance actors as their events commit and, when other servers write the same log, by
+/// the engine's follower as their records arrive (``fold(_:)``). Each record is folded once,
+/// by whichever of the two gets to it first.
 ///
 /// Readers (token checks, listings) take the lock for a hash lookup or a copy of what they
 /// list: they never wait behind a flush or a password hash, only behind another short
@@ -19,6 +21,36 @@ final class Projection: Sendable {
         var appliedAhead: Set<UInt64> = []
         /// Events folded since the last checkpoint.
         var sinceCheckpoint = 0
+        /// With other servers on the log: the event ids of this server's appends in flight,
+        /// which their actors fold (the follower leaves them alone, so that a pipelined
+        /// decision never counts an append twice).
+        var ownInFlight: Set<EventID> = []
+        /// Set when the follower stopped: nobody waits for records any more.
+        var stopped = false
+        /// Tasks waiting until a sequence is folded (``waitUntilApplied(through:)``).
+        var waiting: [(through: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+
+        /// Whether the record at `sequence` is folded in.
+        func hasApplied(_ sequence: UInt64) -> Bool {
+            sequence <= appliedThrough || appliedAhead.contains(sequence)
+        }
+
+        /// Marks `sequence` folded, advances ``appliedThrough`` and returns the waiters it
+        /// releases (to resume outside the lock).
+        mutating func markApplied(_ sequence: UInt64)
+            -> [CheckedContinuation<Void, Never>]
+        {
+            if sequence > appliedThrough { appliedAhead.insert(sequence) }
+            while appliedAhead.remove(appliedThrough + 1) != nil { appliedThrough += 1 }
+            guard !waiting.isEmpty else { return [] }
+            var released: [CheckedContinuation<Void, Never>] = []
+            waiting.removeAll { waiter in
+                guard waiter.through <= appliedThrough else { return false }
+                released.append(waiter.continuation)
+                return true
+            }
+            return released
+        }
     }
 
     let contents: Mutex<Contents>
@@ -35,22 +67,96 @@ final class Projection: Sendable {
         try contents.withLock { try body($0) }
     }
 
-    /// Folds the events of one committed append.
+    /// Folds the events of one committed append (nothing when the follower already did).
     /// - Throws: ``FoldError`` when an event does not fit the state, which means the engine
     ///   decided wrongly; the state keeps the events before it.
-    func apply(_ instance: InstanceID, _ events: [DomainEvent], committed: AppendResult)
-        throws(FoldError)
-    {
-        try contents.withLock { (c: inout Contents) throws(FoldError) in
+    /// - Parameter own: the ids of the append's events when they were marked in flight
+    ///   (``markInFlight(_:)``); they are released in the same critical section.
+    func apply(
+        _ instance: InstanceID, _ events: [DomainEvent], committed: AppendResult,
+        own: [EventID] = []
+    ) throws(FoldError) {
+        let released = try contents.withLock {
+            (c: inout Contents) throws(FoldError) -> [CheckedContinuation<Void, Never>] in
+            for id in own { c.ownInFlight.remove(id) }
+            if let first = committed.positions.first, c.hasApplied(first.sequence) { return [] }
             for event in events {
                 try c.state.apply(StoredEvent(instance: instance, event: event))
             }
             c.versions[instance] = committed.streamVersion
             c.sinceCheckpoint += events.count
-            for position in committed.positions where position.sequence > c.appliedThrough {
-                c.appliedAhead.insert(position.sequence)
+            var released: [CheckedContinuation<Void, Never>] = []
+            for position in committed.positions {
+                released += c.markApplied(position.sequence)
             }
-            while c.appliedAhead.remove(c.appliedThrough + 1) != nil { c.appliedThrough += 1 }
+            return released
+        }
+        for waiter in released { waiter.resume() }
+    }
+
+    /// Folds one record another server appended (or this one, when the follower sees it
+    /// before the instance's actor folded it: then the actor skips it).
+    /// - Throws: ``ReplayedState/FoldFailure`` when it does not decode or fit.
+    func fold(_ record: EventRecord) throws {
+        let released = try contents.withLock {
+            (c: inout Contents) throws -> [CheckedContinuation<Void, Never>] in
+            guard !c.hasApplied(record.sequence) else { return [] }
+            guard let instance = InstanceID(record.stream) else {
+                throw ReplayedState.FoldFailure(
+                    sequence: record.sequence, reason: "stream is not an instance id")
+            }
+            let event: DomainEvent
+            do {
+                event = try record.payload.withUnsafeBytes {
+                    try EventCodec.decode(tag: record.type, payload: $0)
+                }
+                try c.state.apply(StoredEvent(instance: instance, event: event))
+            } catch {
+                throw ReplayedState.FoldFailure(sequence: record.sequence, reason: "\(error)")
+            }
+            c.versions[instance] = record.streamVersion
+            c.sinceCheckpoint += 1
+            return c.markApplied(record.sequence)
+        }
+        for waiter in released { waiter.resume() }
+    }
+
+    /// Whether `record` belongs to an append of this server still in flight: its actor folds
+    /// it.
+    func isInFlight(_ record: EventRecord) -> Bool {
+        contents.withLock { $0.ownInFlight.contains(record.eventID) }
+    }
+
+    /// Stops every wait for records (the follower failed: none will come); later waits
+    /// return at once.
+    func stopWaiting() {
+        let released = contents.withLock { c in
+            c.stopped = true
+            defer { c.waiting = [] }
+            return c.waiting.map(\.continuation)
+        }
+        for waiter in released { waiter.resume() }
+    }
+
+    /// Marks the events of an append about to be submitted as this server's own.
+    func markInFlight(_ ids: [EventID]) {
+        contents.withLock { $0.ownInFlight.formUnion(ids) }
+    }
+
+    /// Releases the ids of an append that did not commit.
+    func releaseInFlight(_ ids: [EventID]) {
+        contents.withLock { c in for id in ids { c.ownInFlight.remove(id) } }
+    }
+
+    /// Returns once every record through `sequence` is folded in.
+    func waitUntilApplied(through sequence: UInt64) async {
+        await withCheckedContinuation { continuation in
+            let ready = contents.withLock { c in
+                guard c.appliedThrough < sequence, !c.stopped else { return true }
+                c.waiting.append((sequence, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
         }
     }
 }

@@ -45,12 +45,56 @@ public final class TokenEngine: Sendable {
         cache = CredentialCache(
             capacity: configuration.credentialCacheCapacity,
             lifetime: configuration.credentialCacheLifetime)
+        if configuration.sharedLog { startFollowing() }
+    }
+
+    // MARK: Several servers on one log
+
+    /// Folds every record other servers append into the state, in the log's order, as the
+    /// log announces it, until the log closes. A record of this server's own append still in
+    /// flight is left to its actor, and the follower waits until the actor folded it, so
+    /// each instance's records are folded in order. A record that does not fit stops the
+    /// engine (as a fold failure of its own appends does).
+    private func startFollowing() {
+        let from = projection.read { $0.appliedThrough } + 1
+        Task { [weak self, log, projection] in
+            do {
+                for try await record in log.follow(from: from) {
+                    if projection.isInFlight(record) {
+                        await projection.waitUntilApplied(through: record.sequence)
+                    } else {
+                        try projection.fold(record)
+                    }
+                }
+            } catch EventLogError.closed {
+            } catch {
+                self?.broken.withLock { $0 = "state and log disagree: \(error)" }
+            }
+            projection.stopWaiting()
+        }
+    }
+
+    /// With other servers on the log: waits until everything committed so far is folded.
+    private var catchUp: (@Sendable () async -> Void)? {
+        guard configuration.sharedLog else { return nil }
+        return { [log, projection] in
+            guard let head = try? await log.head() else { return }
+            await projection.waitUntilApplied(through: head.sequence)
+        }
+    }
+
+    /// Returns once every record through `sequence` is folded into the state: a test, or a
+    /// server answering for a write another server made, waits here instead of polling.
+    public func waitUntilApplied(through sequence: UInt64) async {
+        await projection.waitUntilApplied(through: sequence)
     }
 
     private func actor(for instance: InstanceID) -> InstanceActor {
         actors.withLock { all in
             if let existing = all[instance] { return existing }
-            let made = InstanceActor(id: instance, log: log, projection: projection) {
+            let made = InstanceActor(
+                id: instance, log: log, projection: projection, catchUp: catchUp
+            ) {
                 [weak self] failure in
                 self?.broken.withLock { $0 = "state and log disagree: \(failure)" }
             }
