@@ -45,7 +45,7 @@ struct Serve: AsyncParsableCommand {
         engineConfiguration.allowExternalAuth = settings.allowExternalAuth
         do {
             engineConfiguration.backendCredentials = try BackendCredentialStore(
-                directory: settings.dataDirectory)
+                directory: settings.keyDirectory)
         } catch {
             await log.close()
             throw ValidationError("\(error)")

@@ -235,6 +235,13 @@ extension ServerSettings {
             valueName: "BYTES"
         ) { s, value in s.maxMapSize = try mapBytes("max-map-size", value) },
         Setting(
+            key: "key-dir", flag: "key-dir", environment: "TALLYSTICK_KEY_DIR",
+            defaultText: "the data directory",
+            meaning:
+                "directory of `tan.key`, `merchant.key` and `backend-credentials` (each `0600`); servers sharing one store must share it",
+            valueName: "DIR"
+        ) { s, value in s.keyDir = value.isEmpty ? nil : value },
+        Setting(
             key: "upstream", flag: "upstream", environment: "TALLYSTICK_UPSTREAM",
             defaultText: "none (standalone)",
             meaning:

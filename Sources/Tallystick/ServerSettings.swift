@@ -68,6 +68,12 @@ struct ServerSettings: Equatable {
     static let defaultMaxConnections = 4096
     /// The merchant backend kept in step (spec §9); `nil`: standalone.
     var upstream: UpstreamAddress?
+    /// Where `tan.key`, `merchant.key` and `backend-credentials` live; `nil`: the data
+    /// directory. Servers sharing one store must share these files.
+    var keyDir: String?
+
+    /// The directory of the files every server of one log must share (``keyDir``).
+    var keyDirectory: String { keyDir ?? dataDirectory }
 
     struct Invalid: Error, CustomStringConvertible {
         var description: String
@@ -233,7 +239,7 @@ extension ServerSettings {
         let log = try openLog(needsServerStopped: true)
         var configuration = EngineConfiguration()
         do {
-            configuration.backendCredentials = try BackendCredentialStore(directory: dataDirectory)
+            configuration.backendCredentials = try BackendCredentialStore(directory: keyDirectory)
             configuration.merchant = try merchantBackend()
             return (
                 log,
@@ -259,7 +265,7 @@ extension ServerSettings {
         guard let upstream else { return nil }
         return MerchantBackend(
             transport: MerchantHTTPClient(address: upstream),
-            passwordKey: try SecretKeyFile.loadOrCreate(.merchant, in: dataDirectory))
+            passwordKey: try SecretKeyFile.loadOrCreate(.merchant, in: keyDirectory))
     }
 
     /// The engine's two-factor settings; the HMAC key of TAN hashes is read from (or created
@@ -283,7 +289,7 @@ extension ServerSettings {
         configuration.requireAllChannels = tanAllChannels
         configuration.codeDigits = tanDigits
         configuration.policy.loginBlockDuration = loginBlockTime * 1_000_000
-        configuration.codeKey = try SecretKeyFile.loadOrCreate(.tan, in: dataDirectory)
+        configuration.codeKey = try SecretKeyFile.loadOrCreate(.tan, in: keyDirectory)
         return configuration
     }
 }

@@ -74,4 +74,35 @@ struct LiveFileModeTests {
         #expect(warnings.first?.contains("\(data) (mode 0750); run: chmod 700 \(data)") == true)
         #expect(!log.contains("live unsafe pw"))
     }
+
+    /// Servers sharing one store share `tan.key`, `merchant.key` and `backend-credentials`:
+    /// `key-dir` puts them apart from the data directory.
+    @Test func keyDirHoldsTheSharedKeysAndCredentials() async throws {
+        let directory = try TemporaryDirectory(prefix: "live-keydir")
+        defer { directory.remove() }
+        let data = directory.appending("data")
+        let keys = directory.appending("keys")
+        let (set, output) = try LiveNginxTests.run(
+            ["backend-credential", "set", "admin", "--data-dir", data, "--key-dir", keys],
+            input: "merchant-backend-token")
+        #expect(set != 0, "admin does not exist yet: \(output)")
+        let server = try LiveServerTests.Server.start(
+            arguments: [
+                "serve", "--port", "0", "--data-dir", data, "--key-dir", keys,
+                "--upstream", "http://127.0.0.1:1", "--log-level", "warning",
+            ], environment: ["TALER_MERCHANT_PASSWORD": "live keydir pw"])
+        defer { server.killIfRunning() }
+        #expect(server.stop() == 0)
+        _ = server.takeLog()
+        let (stored, said) = try LiveNginxTests.run(
+            ["backend-credential", "set", "admin", "--data-dir", data, "--key-dir", keys],
+            input: "merchant-backend-token")
+        #expect(stored == 0, "\(said)")
+        let attributes = try FileManager.default.attributesOfItem(atPath: keys)
+        #expect((attributes[.posixPermissions] as? Int) == 0o700)
+        for name in ["tan.key", "merchant.key", "backend-credentials"] {
+            #expect(FileManager.default.fileExists(atPath: keys + "/" + name), "\(name)")
+            #expect(!FileManager.default.fileExists(atPath: data + "/" + name), "\(name)")
+        }
+    }
 }

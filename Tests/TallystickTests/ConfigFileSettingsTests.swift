@@ -188,7 +188,7 @@ struct ConfigFileSettingsTests {
         #expect(settings.adminPassword == "pa$$word$HOME")
         #expect(
             ServerSettings.table.filter(\.namesFile).map(\.key)
-                == ["data-dir", "admin-password-file", "HELPER_SMS", "HELPER_EMAIL"])
+                == ["data-dir", "admin-password-file", "HELPER_SMS", "HELPER_EMAIL", "key-dir"])
     }
 
     /// The README's example file (its first `ini` block) says what it shows.
