@@ -66,6 +66,14 @@ final class StandInMerchant: Sendable {
 
     /// Serves the stand-in on 127.0.0.1 (a free port) while `body` runs with that port.
     func run<Value: Sendable>(_ body: @Sendable (Int) async throws -> Value) async throws -> Value {
+        try await run(at: .hostname("127.0.0.1", port: 0), body)
+    }
+
+    /// Serves the stand-in at `address` (a UNIX socket, or a loopback port: 0 for a free
+    /// one) while `body` runs with the bound port (0 for a socket).
+    func run<Value: Sendable>(
+        at address: BindAddress, _ body: @Sendable (Int) async throws -> Value
+    ) async throws -> Value {
         let responder = CallbackResponder { (request: Request, _: BasicRequestContext) in
             let bytes = try await request.body.collect(upTo: 1 << 20)
             self.recorded.withLock {
@@ -90,7 +98,7 @@ final class StandInMerchant: Sendable {
         let (ports, announce) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
             responder: responder,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            configuration: .init(address: address),
             onServerRunning: { channel in
                 announce.yield(channel.localAddress?.port ?? 0)
                 announce.finish()

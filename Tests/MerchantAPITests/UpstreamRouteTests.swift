@@ -1,4 +1,5 @@
 import EventLog
+import EventLogTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
@@ -349,5 +350,42 @@ struct UpstreamRouteTests {
             #expect(harness.engine.backendCredential(for: .admin) == nil)
             #expect(harness.engine.instance(.admin)?.backendCredential == nil)
         }
+    }
+
+    @Test func theMerchantIsReachedOverAUnixSocketToo() async throws {
+        let directory = try TemporaryDirectory(prefix: "upstream-socket")
+        defer { directory.remove() }
+        let socket = directory.appending("merchant.sock")
+        let model = MerchantModel(adminPassword: Self.merchantAdminPassword)
+        try await StandInMerchant(model: model).run(at: .unixDomainSocket(path: socket)) { _ in
+            let address = try UpstreamAddress(parsing: "unix:\(socket)")
+            let harness = try await APIHarness(
+                configure: {
+                    $0.merchant = MerchantBackend(
+                        transport: MerchantHTTPClient(address: address),
+                        passwordKey: Self.passwordKey)
+                }, shop: false)
+            try await harness.engine.connectMerchant(adminPassword: Self.merchantAdminPassword)
+            let credential = try #require(harness.engine.backendCredential(for: .admin))
+            #expect(model.accepts(credential, for: "admin"))
+        }
+    }
+
+    @Test(arguments: [
+        ("http://127.0.0.1:9976", "http://127.0.0.1:9976"),
+        ("http://localhost:9976/", "http://127.0.0.1:9976"),
+        ("http://[::1]:9976/merchant/", "http://[::1]:9976/merchant"),
+        ("unix:/run/taler-merchant/httpd.sock", "unix:/run/taler-merchant/httpd.sock"),
+    ])
+    func upstreamAddressesOnLoopbackOrASocketAreAccepted(_ text: String, _ shown: String) throws {
+        #expect(try UpstreamAddress(parsing: text).description == shown)
+    }
+
+    @Test(arguments: [
+        "https://127.0.0.1:9976", "http://10.0.0.1:9976", "http://merchant.example:9976",
+        "http://user:pw@127.0.0.1:9976", "unix:relative.sock", "127.0.0.1:9976",
+    ])
+    func otherUpstreamAddressesAreRefused(_ text: String) {
+        #expect(throws: UpstreamAddress.Invalid.self) { try UpstreamAddress(parsing: text) }
     }
 }
