@@ -31,6 +31,7 @@ let package = Package(
         .package(
             url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // The C library from Debian's liblmdb-dev, found through pkg-config.
@@ -48,6 +49,16 @@ let package = Package(
             name: "EventLog",
             dependencies: [
                 "LMDB", "TextCoding", .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+        // The same log kept in PostgreSQL, for deployments of several servers on one database.
+        .target(
+            name: "EventLogPostgres",
+            dependencies: [
+                "EventLog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
@@ -114,7 +125,8 @@ let package = Package(
         .executableTarget(
             name: "TallystickBench",
             dependencies: [
-                "EventLog", "LMDB", "TokenDomain", "TokenEngine", "TextCoding",
+                "EventLog", "EventLogPostgres", "EventLogTestSupport", "LMDB", "TokenDomain",
+                "TokenEngine", "TextCoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -167,7 +179,7 @@ let package = Package(
             name: "TallystickTests", dependencies: ["Tallystick"], swiftSettings: strict),
         .testTarget(
             name: "EventLogTests",
-            dependencies: ["EventLog", "EventLogTestSupport", "LMDB"],
+            dependencies: ["EventLog", "EventLogPostgres", "EventLogTestSupport", "LMDB"],
             swiftSettings: strict
         ),
     ]

@@ -60,7 +60,8 @@ public enum AppendPlanner {
         return .write(currentVersion: current)
     }
 
-    static func validate(stream: String, events: [ProposedEvent]) -> String? {
+    /// Why an append has the wrong shape (stream id, type tags, sizes, repeated ids), or `nil`.
+    public static func validate(stream: String, events: [ProposedEvent]) -> String? {
         if let why = RecordCodec.validate(stream: stream) { return why }
         if events.isEmpty { return "an append needs at least one event" }
         if events.count > maximumBatch { return "at most \(maximumBatch) events per append" }

@@ -33,6 +33,10 @@ public protocol EventStore: Sendable {
     /// Calls `body` with each record from `sequence` through `through` (or the newest record
     /// when `nil`), read in place from one consistent snapshot. With `verifyingChain`, each
     /// record's hash link is checked first.
+    ///
+    /// `async` so that a store whose records live elsewhere can fetch them a page at a time
+    /// without blocking a thread (LMDB's synchronous scan satisfies it); `body` stays
+    /// synchronous, since a ``RecordView`` points into storage and must not cross a suspension.
     /// - Throws: ``EventLogError/corruptedRecord(sequence:reason:)`` at the first record that
     ///   does not decode, is out of sequence or (when verifying) does not chain; what `body`
     ///   throws.
@@ -40,7 +44,7 @@ public protocol EventStore: Sendable {
     func scan(
         from sequence: UInt64, through: UInt64?, verifyingChain: Bool,
         _ body: (RecordView) throws -> Void
-    ) throws -> LogHead
+    ) async throws -> LogHead
 
     /// Every record from `sequence` on, then each new record as it commits: a stream that ends
     /// when the log closes (or throws when it fails) and stops when the consuming task is
@@ -75,9 +79,9 @@ extension EventStore {
     }
 
     /// Every record, in order (for tests and small logs).
-    public func readAll() throws -> [EventRecord] {
+    public func readAll() async throws -> [EventRecord] {
         var all = [EventRecord]()
-        try scan(from: 1, through: nil, verifyingChain: false) { all.append($0.copy()) }
+        try await scan(from: 1, through: nil, verifyingChain: false) { all.append($0.copy()) }
         return all
     }
 }

@@ -51,6 +51,18 @@ public final class FollowerHub: Sendable {
     public func followStream(
         from sequence: UInt64, read: @escaping @Sendable (UInt64) throws -> [EventRecord]
     ) -> AsyncThrowingStream<EventRecord, any Error> {
+        followStream(from: sequence, fetch: { try read($0) })
+    }
+
+    /// The follow stream of ``EventStore/follow(from:)`` for a store whose reads suspend (a
+    /// database server). `fetch` returns the committed records from a sequence on, in order,
+    /// without gaps; after each notice the follower fetches from the sequence after the last
+    /// one it delivered until a fetch comes back empty, so a notice that arrives while it
+    /// reads is never lost and no record is delivered twice.
+    public func followStream(
+        from sequence: UInt64,
+        fetch read: @escaping @Sendable (UInt64) async throws -> [EventRecord]
+    ) -> AsyncThrowingStream<EventRecord, any Error> {
         let (notices, token) = subscribe()
         return AsyncThrowingStream { continuation in
             let task = Task {
@@ -59,7 +71,7 @@ public final class FollowerHub: Sendable {
                     for await _ in notices {
                         while true {
                             try Task.checkCancellation()
-                            let batch = try read(next)
+                            let batch = try await read(next)
                             guard let last = batch.last else { break }
                             for record in batch { continuation.yield(record) }
                             next = last.sequence + 1

@@ -14,6 +14,17 @@ public struct VerificationReport: Sendable, Equatable {
     public var failure: VerificationFailure?
 
     public var isValid: Bool { failure == nil }
+
+    public init(
+        records: UInt64, streams: Int, head: LogHead, checkpoints: Int,
+        failure: VerificationFailure?
+    ) {
+        self.records = records
+        self.streams = streams
+        self.head = head
+        self.checkpoints = checkpoints
+        self.failure = failure
+    }
 }
 
 /// One thing wrong with the log: the first bad sequence number and what is wrong there.
@@ -21,6 +32,11 @@ public struct VerificationFailure: Sendable, Equatable, CustomStringConvertible 
     public var sequence: UInt64
     public var reason: String
     public var description: String { "sequence \(sequence): \(reason)" }
+
+    public init(sequence: UInt64, reason: String) {
+        self.sequence = sequence
+        self.reason = reason
+    }
 }
 
 extension LMDBEventLog {

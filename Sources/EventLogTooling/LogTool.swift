@@ -57,9 +57,9 @@ public enum LogTool {
     public static func dump(
         _ log: any EventStore, from: UInt64 = 1, to: UInt64? = nil, progress: Progress? = nil,
         write: (String) -> Void
-    ) throws -> Int {
+    ) async throws -> Int {
         var count = 0
-        try log.scan(from: from, through: to, verifyingChain: false) { view in
+        try await log.scan(from: from, through: to, verifyingChain: false) { view in
             write(RecordJSON.line(view.copy()))
             count += 1
             if count & 0xFFF == 0 { progress?.update(view.sequence) }
@@ -386,7 +386,7 @@ public enum LogTool {
     /// Counts what `log` holds; `logBytes` is the size of its storage when it can tell.
     public static func stats(_ log: any EventStore, now: Int64) async throws -> Stats {
         var stats = Stats()
-        try log.scan(from: 1, through: nil, verifyingChain: false) { view in
+        try await log.scan(from: 1, through: nil, verifyingChain: false) { view in
             stats.eventsByType[view.typeString, default: 0] += 1
             if stats.firstRecordAt == nil { stats.firstRecordAt = view.recordedAt }
             stats.lastRecordAt = view.recordedAt

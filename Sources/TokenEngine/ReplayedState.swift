@@ -51,7 +51,7 @@ public struct ReplayedState: Sendable {
         // Index token hashes once at the end: inserting them one by one is most of a fold.
         state.deferTokenIndexes()
         let newest = (try? await log.head().sequence) ?? 0
-        let end = try log.scan(
+        let end = try await log.scan(
             from: head.sequence + 1, through: through, verifyingChain: verifyingChain
         ) { view in
             if reachedTime { return }

@@ -286,7 +286,7 @@ struct DurableLogTests {
 
         let log = try makeLog(dir)
         #expect(try log.verify().isValid)
-        #expect(try log.readAll() == original)
+        #expect(try await log.readAll() == original)
         #expect(try log.readStream("shop", from: 1) == original.filter { $0.stream == "shop" })
         #expect(try log.readStream("shop", from: 3).map(\.sequence) == [4, 5])
         #expect(try log.readStream("admin", from: 1).map(\.sequence) == [3])
@@ -413,7 +413,7 @@ struct DurableLogTests {
         let after = log.writerStatistics
         #expect(after.commits - before.commits == 1)
         #expect(after.requests - before.requests == 2)
-        #expect(try log.readAll().count == 301)
+        #expect(try await log.readAll().count == 301)
         #expect(try log.verify().isValid)
         await log.close()
         let mapAfter =

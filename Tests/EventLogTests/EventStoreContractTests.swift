@@ -1,11 +1,14 @@
 import EventLog
+import EventLogPostgres
 import EventLogTestSupport
 import Foundation
 import Testing
 
-/// The backends the contract suite runs against.
+/// The backends the contract suite runs against. `postgres` takes a new database in the test
+/// process's throwaway cluster (``TemporaryPostgres``); when PostgreSQL cannot be set up its
+/// cases fail with the reason, never skip.
 enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
-    case memory, lmdb
+    case memory, lmdb, postgres
     var testDescription: String { rawValue }
 }
 
@@ -16,15 +19,18 @@ final class Subject: @unchecked Sendable {
     let directory: TemporaryDirectory
     private(set) var log: any EventStore
     private let storage = InMemoryEventLog.Storage()
+    /// The database of a `postgres` subject.
+    let databaseURL: String?
 
-    init(_ backend: Backend) throws {
+    init(_ backend: Backend) async throws {
         self.backend = backend
         directory = try TemporaryDirectory(prefix: "contract")
+        databaseURL = backend == .postgres ? try TemporaryPostgres.shared().createDatabase() : nil
         log = InMemoryEventLog(storage: storage)  // replaced below
-        log = try open()
+        log = try await open()
     }
 
-    private func open() throws -> any EventStore {
+    private func open() async throws -> any EventStore {
         switch backend {
         case .memory: return InMemoryEventLog(storage: storage, clock: clock)
         case .lmdb:
@@ -32,13 +38,15 @@ final class Subject: @unchecked Sendable {
             configuration.clock = clock
             configuration.initialMapSize = 1 << 20
             return try LMDBEventLog.open(configuration)
+        case .postgres:
+            return try await PostgresEventLog.open(url: databaseURL!, clock: clock)
         }
     }
 
     /// Closes the log and opens it again over the same storage.
     func reopen() async throws {
         await log.close()
-        log = try open()
+        log = try await open()
     }
 
     func finish() async {
@@ -57,13 +65,15 @@ func event(
 struct EventStoreContractTests {
     @Test(arguments: Backend.allCases)
     func emptyLog(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         await #expect(try s.log.head() == .empty)
         await #expect(try s.log.read(from: 1, limit: 10).isEmpty)
         await #expect(try s.log.readStream("shop", from: 1).isEmpty)
         await #expect(try s.log.streamVersion("shop") == 0)
         var seen = 0
-        let head = try s.log.scan(from: 1, through: nil, verifyingChain: true) { _ in seen += 1 }
+        let head = try await s.log.scan(from: 1, through: nil, verifyingChain: true) { _ in
+            seen += 1
+        }
         #expect(seen == 0)
         #expect(head.sequence == 0)
         await #expect(try s.log.checkpoint(named: "p") == .none)
@@ -72,7 +82,7 @@ struct EventStoreContractTests {
 
     @Test(arguments: Backend.allCases)
     func appendAndReadBack(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         let first = [event("a.v1", "one"), event("b.v1", "two"), event("c.v1", "three")]
         let r1 = try await s.log.append(to: "shop", expecting: .noStream, events: first)
         #expect(
@@ -89,7 +99,7 @@ struct EventStoreContractTests {
             to: "shop", expecting: .exact(3), events: [event("e.v1", "")])
         #expect(r3.positions == [.init(sequence: 5, streamVersion: 4)])
 
-        let all = try s.log.readAll()
+        let all = try await s.log.readAll()
         #expect(all.map(\.sequence) == [1, 2, 3, 4, 5])
         #expect(all.map(\.type) == ["a.v1", "b.v1", "c.v1", "d.v1", "e.v1"])
         #expect(all.map(\.stream) == ["shop", "shop", "shop", "admin", "shop"])
@@ -111,14 +121,16 @@ struct EventStoreContractTests {
         await #expect(try s.log.streamVersion("admin") == 1)
         await #expect(try s.log.read(from: 2, limit: 2).map(\.sequence) == [2, 3])
         var scanned = [UInt64]()
-        try s.log.scan(from: 3, through: 4, verifyingChain: true) { scanned.append($0.sequence) }
+        try await s.log.scan(from: 3, through: 4, verifyingChain: true) {
+            scanned.append($0.sequence)
+        }
         #expect(scanned == [3, 4])
         await s.finish()
     }
 
     @Test(arguments: Backend.allCases)
     func expectedVersionConflictsWriteNothing(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         _ = try await s.log.append(to: "shop", expecting: .noStream, events: [event(), event()])
         let before = try await s.log.head()
         await #expect(
@@ -147,7 +159,7 @@ struct EventStoreContractTests {
 
     @Test(arguments: Backend.allCases)
     func idempotentReappendReturnsOriginalPositions(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         let batch = [event(), event()]
         let original = try await s.log.append(to: "shop", expecting: .noStream, events: batch)
         _ = try await s.log.append(to: "shop", expecting: .any, events: [event()])
@@ -171,7 +183,7 @@ struct EventStoreContractTests {
 
     @Test(arguments: Backend.allCases)
     func invalidBatchesAreRefused(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         let id = EventID.random()
         let bad: [(String, [ProposedEvent])] = [
             ("shop", []),
@@ -193,7 +205,7 @@ struct EventStoreContractTests {
 
     @Test(arguments: Backend.allCases)
     func manyConcurrentAppendersGetGaplessUniquePositions(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         let log = s.log
         let appenders = 64, each = 20
         let results = try await withThrowingTaskGroup(of: [(EventID, EventPosition, String)].self) {
@@ -220,7 +232,7 @@ struct EventStoreContractTests {
         }
         let total = appenders * each
         #expect(Set(results.map(\.1.sequence)) == Set(1...UInt64(total)))
-        let records = try log.readAll()
+        let records = try await log.readAll()
         #expect(records.count == total)
         for (id, position, stream) in results {
             let r = records[Int(position.sequence) - 1]
@@ -233,13 +245,13 @@ struct EventStoreContractTests {
             #expect(r.streamVersion == versions[r.stream])
         }
         #expect(versions["shared"] == UInt64(appenders / 2 * each))
-        try log.scan(from: 1, through: nil, verifyingChain: true) { _ in }
+        try await log.scan(from: 1, through: nil, verifyingChain: true) { _ in }
         await s.finish()
     }
 
     @Test(arguments: Backend.allCases)
     func submittedAppendsCommitInOrderAndFailTogether(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         // Three appends queued before any has committed, each expecting the one before it.
         let first = s.log.submit(to: "shop", expecting: .noStream, events: [event()])
         let second = s.log.submit(to: "shop", expecting: .exact(1), events: [event(), event()])
@@ -258,7 +270,7 @@ struct EventStoreContractTests {
 
     @Test(arguments: Backend.allCases)
     func reopenContinuesTheChain(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         _ = try await s.log.append(to: "shop", expecting: .noStream, events: [event(), event()])
         let head = try await s.log.head()
         try await s.reopen()
@@ -266,26 +278,26 @@ struct EventStoreContractTests {
         await #expect(try s.log.streamVersion("shop") == 2)
         let r = try await s.log.append(to: "shop", expecting: .exact(2), events: [event()])
         #expect(r.positions == [.init(sequence: 3, streamVersion: 3)])
-        let all = try s.log.readAll()
+        let all = try await s.log.readAll()
         #expect(all[2].previousHash == head.hash)
-        try s.log.scan(from: 1, through: nil, verifyingChain: true) { _ in }
+        try await s.log.scan(from: 1, through: nil, verifyingChain: true) { _ in }
         await s.finish()
     }
 
     @Test(arguments: Backend.allCases)
     func recordedTimeNeverGoesBack(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         _ = try await s.log.append(to: "a", expecting: .any, events: [event()])
         s.clock.set(1_000)
         _ = try await s.log.append(to: "a", expecting: .any, events: [event()])
-        let all = try s.log.readAll()
+        let all = try await s.log.readAll()
         #expect(all[1].recordedAt == all[0].recordedAt)
         await s.finish()
     }
 
     @Test(arguments: Backend.allCases)
     func followersSeeOldAndNewRecords(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         let log = s.log
         _ = try await log.append(to: "a", expecting: .any, events: [event(), event()])
         let follower = Task {
@@ -303,9 +315,9 @@ struct EventStoreContractTests {
 
     @Test(arguments: Backend.allCases)
     func checkpointsAreVerifiedAgainstTheLog(_ backend: Backend) async throws {
-        let s = try Subject(backend)
+        let s = try await Subject(backend)
         _ = try await s.log.append(to: "a", expecting: .any, events: [event(), event(), event()])
-        let records = try s.log.readAll()
+        let records = try await s.log.readAll()
         let good = Checkpoint(
             name: "tokens", sequence: 2, hash: records[1].hash, snapshot: [1, 2, 3])
         try await s.log.saveCheckpoint(good)

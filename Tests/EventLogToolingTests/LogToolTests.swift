@@ -11,9 +11,9 @@ import TokenEngine
 
 @Suite("Offline tools")
 struct LogToolTests {
-    func dumpText(_ dir: String) throws -> String {
+    func dumpText(_ dir: String) async throws -> String {
         var out = ""
-        try LogTool.dump(try LogTool.open(dir)) { out += $0 + "\n" }
+        try await LogTool.dump(try LogTool.open(dir)) { out += $0 + "\n" }
         return out
     }
 
@@ -30,7 +30,7 @@ struct LogToolTests {
         let momentText = "2026-09-21T14:18:00Z"
         if ProcessInfo.processInfo.environment["TALLYSTICK_REGENERATE_FIXTURES"] == "1" {
             _ = try await Workload.run(in: tmp.appending("made"))
-            try dumpText(tmp.appending("made")).write(
+            try await dumpText(tmp.appending("made")).write(
                 to: dumpFile, atomically: true, encoding: .utf8)
         }
         let golden = try String(contentsOf: dumpFile, encoding: .utf8)
@@ -38,7 +38,7 @@ struct LogToolTests {
         let report = try LogTool.verify(tmp.appending("loaded"))
         #expect(report.isValid)
         #expect(report.head == head)
-        #expect(try dumpText(tmp.appending("loaded")) == golden)
+        #expect(try await dumpText(tmp.appending("loaded")) == golden)
 
         let (bySequence, m1) = try await LogTool.state(
             try LogTool.open(tmp.appending("loaded")), at: .sequence(8))

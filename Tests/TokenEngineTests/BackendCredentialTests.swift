@@ -33,7 +33,7 @@ struct BackendCredentialTests {
         let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions]
         #expect(mode as? Int == 0o600)
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "shop \(Self.secret)\n")
-        for record in try h.log.readAll() {
+        for record in try await h.log.readAll() {
             #expect(!String(decoding: record.payload, as: UTF8.self).contains(Self.secret))
         }
         // A new store of the same directory reads it back.
@@ -43,7 +43,7 @@ struct BackendCredentialTests {
         #expect(h.engine.backendCredential(for: .shop) == nil)
         #expect(h.engine.instance(.shop)?.backendCredential == nil)
         #expect(try String(contentsOfFile: file, encoding: .utf8) == "")
-        let types = try h.log.readAll().map(\.type)
+        let types = try await h.log.readAll().map(\.type)
         #expect(types.suffix(2) == ["backend-credential-set.v1", "backend-credential-removed.v1"])
         await h.finish()
     }

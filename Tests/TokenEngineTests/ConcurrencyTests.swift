@@ -59,7 +59,7 @@ struct ConcurrencyTests {
             // In the log, every token minted from the parent comes before its revocation.
             var revokedAt: UInt64?
             var mintedAt = [UInt64]()
-            try h.log.scan(from: 1, through: nil, verifyingChain: true) { view in
+            try await h.log.scan(from: 1, through: nil, verifyingChain: true) { view in
                 let event = try EventCodec.decode(tag: view.typeString, payload: view.payload)
                 switch event {
                 case .tokenRevoked(let r) where r.serial == parent.serial: revokedAt = view.sequence

@@ -55,7 +55,7 @@ struct ReplayTests {
     @Test func validityAtAnyMomentIsTheSameLiveAndReplayed() async throws {
         let h = try await EngineHarness(.lmdb)
         _ = try await workload(h)
-        let records = try h.log.readAll()
+        let records = try await h.log.readAll()
         // Replay to each record's time (every record recorded up to then) and compare every
         // token's status at that moment with what the final live state says of that moment.
         let live = try #require(h.engine.instance(.shop))
@@ -134,7 +134,7 @@ struct ReplayTests {
         let h = try await EngineHarness(store)
         let (secrets, passwords) = try await workload(h)
         var haystack = [UInt8]()
-        for record in try h.log.readAll() {
+        for record in try await h.log.readAll() {
             haystack += record.payload + Array(record.type.utf8) + Array(record.stream.utf8)
         }
         for needle in secrets + secrets.map({ String($0.dropFirst(13)) }) + passwords {

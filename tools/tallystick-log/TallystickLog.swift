@@ -92,7 +92,7 @@ struct Dump: AsyncParsableCommand {
             let log = try LogTool.open(common.dataDir)
             let newest = (try? log.head().sequence) ?? 0
             var out = FileHandleOutput()
-            try LogTool.dump(
+            try await LogTool.dump(
                 log, from: from, to: to,
                 progress: Progress(label: "dump", total: to ?? newest)
             ) { out.write($0) }

@@ -1,0 +1,528 @@
+import EventLog
+import Foundation
+import Logging
+import PostgresNIO
+import Synchronization
+
+/// The event log kept in PostgreSQL, for deployments where several Tallystick servers share
+/// one database: the same records byte for byte as ``LMDBEventLog`` (``RecordCodec``, the
+/// same hash chain), so a dump of one loads into the other and dumps identically.
+///
+/// Tables and the one writing function are in ``PostgresSchema``; each record is stored as
+/// its bytes plus the columns that lookups need (sequence, stream, stream version, event id).
+///
+/// ## One global order with several writers
+/// Every append goes through `tallystick.append_batch`, whose first statement moves the one
+/// row of `tallystick.head` from the head the batch was planned on to the batch's last record
+/// (sequence and hash), or fails when the head is no longer there. That `UPDATE` takes the
+/// row's lock, held until the transaction ends, so writers on every server are serialised by
+/// the database: a writer planned on head *N* can commit only records *N+1…*, and only after
+/// the writer of *N* committed. Sequences are therefore gapless, each record's previous hash
+/// is the hash of the record before it, and **commit order is sequence order**.
+///
+/// ## Why no reader sees *N+1* before *N*
+/// Every read of records (``read(from:limit:)``, ``readStream(_:from:)``, ``scan(from:through:verifyingChain:_:)``,
+/// the followers) is bounded by the head in the same statement (`sequence <= (SELECT sequence
+/// FROM tallystick.head)`), so it sees one snapshot's head *H* and the records up to it. The
+/// transaction that wrote *H* is visible in that snapshot, and every transaction that wrote
+/// records below *H* committed before it could take the head's lock; PostgreSQL marks a
+/// transaction as committed for new snapshots *before* it releases its locks, so those are
+/// visible in the snapshot too. A reader thus sees exactly records 1…*H*, never a record whose
+/// predecessor is still in flight. (Reading records without the bound could see a later
+/// batch of a transaction that committed in the instant between two reads; the bound makes the
+/// argument independent of such timing.)
+///
+/// ## Group commit
+/// One ``PostgresCommitWriter`` per open log writes all of this server's appends: those
+/// queued while a commit is in flight go into the next one together (see its documentation
+/// for how a batch is planned and when it is planned again under the head's lock).
+///
+/// ## Followers
+/// Each commit notifies channel `tallystick_records` (delivered by PostgreSQL to every server
+/// when the transaction commits). One connection per open log listens on it and wakes this
+/// server's followers, which then read from the sequence after the last one they delivered,
+/// through the head-bounded read above: nothing is missed or delivered twice. When the
+/// listening connection is lost (a database restart), it reconnects and wakes every follower
+/// once it listens again, so records committed while nobody listened are read then.
+public final class PostgresEventLog: EventStore, Sendable {
+    /// How to open a log.
+    public struct Configuration: Sendable {
+        public var location: PostgresLocation
+        /// Source of the recorded time of each event.
+        public var clock: any LogClock = SystemLogClock()
+        /// Most appends gathered into one commit.
+        public var maximumAppendsPerCommit = 4096
+        /// Connections of the pool: the writer's, the listener's, and the readers'.
+        public var maximumConnections = 8
+        /// How long ``open(_:)`` waits for the database before giving up.
+        public var connectTimeout = Duration.seconds(15)
+        /// Where PostgresNIO logs (nothing by default).
+        public var logger = Logger(label: "tallystick.eventlog.postgres") { _ in
+            SwiftLogNoOpLogHandler()
+        }
+
+        public init(location: PostgresLocation) { self.location = location }
+
+        /// - Throws: ``EventLogError/storage(_:)`` for a location it cannot parse.
+        public init(url: String) throws { self.init(location: try PostgresLocation(url)) }
+    }
+
+    let client: PostgresClient
+    let logger: Logger
+    let hub = FollowerHub()
+    private let writer: PostgresCommitWriter
+    private let clientTask: Task<Void, Never>
+    private let listener = Mutex<Task<Void, Never>?>(nil)
+    private let closed = Mutex(false)
+
+    /// Connects, creates the schema when the database has none (or checks its version), and
+    /// starts the writer and the listener. Close the log with ``close()``.
+    /// - Throws: ``EventLogError``: `unsupportedFormat` (the schema is newer than this build
+    ///   knows: upgrade Tallystick), `storage` (the location is wrong, the database cannot be
+    ///   reached within ``Configuration/connectTimeout`` or refused the role).
+    public static func open(_ configuration: Configuration) async throws -> PostgresEventLog {
+        var options = PostgresClient.Configuration.Options()
+        options.maximumConnections = configuration.maximumConnections
+        options.minimumConnections = 2
+        options.connectTimeout = configuration.connectTimeout
+        var clientConfiguration = configuration.location.clientConfiguration
+        clientConfiguration.options = options
+        let client = PostgresClient(
+            configuration: clientConfiguration, backgroundLogger: configuration.logger)
+        let clientTask = Task { await client.run() }
+        do {
+            try await withDeadline(configuration.connectTimeout, what: configuration.location) {
+                try await PostgresSchema.prepare(client, logger: configuration.logger)
+            }
+        } catch {
+            clientTask.cancel()
+            await clientTask.value
+            throw mapped(error)
+        }
+        return PostgresEventLog(
+            client: client, clientTask: clientTask, configuration: configuration)
+    }
+
+    /// ``open(_:)`` with the defaults, at `url` (the forms of ``PostgresLocation``).
+    public static func open(url: String, clock: any LogClock = SystemLogClock()) async throws
+        -> PostgresEventLog
+    {
+        var configuration = try Configuration(url: url)
+        configuration.clock = clock
+        return try await open(configuration)
+    }
+
+    private init(
+        client: PostgresClient, clientTask: Task<Void, Never>, configuration: Configuration
+    ) {
+        self.client = client
+        self.clientTask = clientTask
+        self.logger = configuration.logger
+        writer = PostgresCommitWriter(
+            client: client, clock: configuration.clock, hub: hub, logger: configuration.logger,
+            maximumAppendsPerCommit: configuration.maximumAppendsPerCommit)
+        let task = Task { [client, hub, logger] in
+            await PostgresEventLog.listen(client: client, hub: hub, logger: logger)
+        }
+        listener.withLock { $0 = task }
+    }
+
+    /// Counters of this server's writer since open.
+    public var writerStatistics: PostgresCommitStatistics {
+        writer.statistics.withLock { $0 }
+    }
+
+    // MARK: EventStore
+
+    public func submit(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
+        -> PendingAppend
+    {
+        writer.submit(stream: stream, expecting: expecting, events: events)
+    }
+
+    public func head() async throws -> LogHead {
+        try await guarded {
+            let rows = try await client.query(
+                "SELECT sequence, hash, recorded_at FROM tallystick.head", logger: logger
+            ).collect()
+            guard let row = rows.first else {
+                throw EventLogError.corruptedRecord(sequence: 0, reason: "the head row is missing")
+            }
+            let (sequence, hash, recordedAt) = try row.decode((Int64, ByteBuffer, Int64).self)
+            return try PostgresEventLog.head(sequence, hash, recordedAt)
+        }
+    }
+
+    public func read(from sequence: UInt64, limit: Int) async throws -> [EventRecord] {
+        guard limit > 0 else { return [] }
+        let first = Int64(clamping: max(sequence, 1))
+        return try await guarded {
+            let rows = try await client.query(
+                """
+                SELECT sequence, record FROM tallystick.records
+                WHERE sequence >= \(first)
+                  AND sequence <= (SELECT sequence FROM tallystick.head)
+                ORDER BY sequence LIMIT \(Int64(limit))
+                """, logger: logger
+            ).collect()
+            var out = [EventRecord]()
+            out.reserveCapacity(rows.count)
+            var expected = UInt64(first)
+            for row in rows {
+                let (sequence, bytes) = try row.decode((Int64, ByteBuffer).self)
+                guard UInt64(sequence) == expected else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: expected, reason: "record missing (next stored is \(sequence))")
+                }
+                out.append(try PostgresEventLog.view(bytes, at: expected) { $0.copy() })
+                expected += 1
+            }
+            return out
+        }
+    }
+
+    public func readStream(_ stream: String, from version: UInt64) async throws -> [EventRecord] {
+        let first = max(version, 1)
+        return try await guarded {
+            let rows = try await client.query(
+                """
+                SELECT sequence, record FROM tallystick.records
+                WHERE stream = \(stream) AND stream_version >= \(Int64(clamping: first))
+                  AND sequence <= (SELECT sequence FROM tallystick.head)
+                ORDER BY stream_version
+                """, logger: logger
+            ).collect()
+            var out = [EventRecord]()
+            for (offset, row) in rows.enumerated() {
+                let (sequence, bytes) = try row.decode((Int64, ByteBuffer).self)
+                let record = try PostgresEventLog.view(bytes, at: UInt64(sequence)) { $0.copy() }
+                guard record.stream == stream, record.streamVersion == first + UInt64(offset) else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: record.sequence,
+                        reason: "record is not '\(stream)' version \(first + UInt64(offset))")
+                }
+                out.append(record)
+            }
+            return out
+        }
+    }
+
+    public func streamVersion(_ stream: String) async throws -> UInt64 {
+        try await guarded {
+            let rows = try await client.query(
+                """
+                SELECT coalesce(max(stream_version), 0) FROM tallystick.records
+                WHERE stream = \(stream) AND sequence <= (SELECT sequence FROM tallystick.head)
+                """, logger: logger
+            ).collect()
+            return UInt64(try rows.first?.decode(Int64.self) ?? 0)
+        }
+    }
+
+    /// See ``EventStore/scan(from:through:verifyingChain:_:)``. Reads pages of
+    /// ``scanPageSize`` records up to the head as it was when the scan began; since records are
+    /// never changed once committed, those pages are one consistent snapshot of the log.
+    @discardableResult
+    public func scan(
+        from sequence: UInt64, through: UInt64?, verifyingChain: Bool,
+        _ body: (RecordView) throws -> Void
+    ) async throws -> LogHead {
+        let start = max(sequence, 1)
+        let newest = try await head().sequence
+        let end = min(through ?? .max, newest)
+        var previous = ChainHash.zero
+        if start > 1 {
+            guard let before = try await read(from: start - 1, limit: 1).first else {
+                throw EventLogError.corruptedRecord(sequence: start - 1, reason: "record missing")
+            }
+            previous = before.hash
+        }
+        var last = LogHead(sequence: start - 1, hash: previous, recordedAt: 0)
+        var next = start
+        while next <= end {
+            let rows = try await page(from: next, through: min(end, next + scanPageSize - 1))
+            guard !rows.isEmpty else {
+                throw EventLogError.corruptedRecord(sequence: next, reason: "record missing")
+            }
+            for row in rows {
+                guard row.sequence == next else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: next, reason: "record missing (next stored is \(row.sequence))")
+                }
+                try PostgresEventLog.view(row.record, at: next) { view in
+                    if verifyingChain, let why = RecordCodec.verifyHash(view, previous: previous) {
+                        throw EventLogError.corruptedRecord(sequence: next, reason: why)
+                    }
+                    try body(view)
+                    previous = view.hash
+                    last = LogHead(sequence: next, hash: view.hash, recordedAt: view.recordedAt)
+                }
+                next += 1
+            }
+        }
+        return last
+    }
+
+    /// Records per query of a scan.
+    let scanPageSize: UInt64 = 4096
+
+    /// One stored row with its lookup columns.
+    struct StoredRow {
+        var sequence: UInt64
+        var stream: String
+        var streamVersion: UInt64
+        var eventID: EventID
+        var record: ByteBuffer
+    }
+
+    /// The rows `first...last` in order (committed ones only, which every row at or below a
+    /// head once read is).
+    func page(from first: UInt64, through last: UInt64) async throws -> [StoredRow] {
+        try await guarded {
+            let rows = try await client.query(
+                """
+                SELECT sequence, stream, stream_version, event_id, record FROM tallystick.records
+                WHERE sequence BETWEEN \(Int64(clamping: first)) AND \(Int64(clamping: last))
+                ORDER BY sequence
+                """, logger: logger
+            ).collect()
+            return try rows.map { row in
+                let (sequence, stream, version, id, record) = try row.decode(
+                    (Int64, String, Int64, UUID, ByteBuffer).self)
+                return StoredRow(
+                    sequence: UInt64(sequence), stream: stream, streamVersion: UInt64(version),
+                    eventID: EventID(uuid: id), record: record)
+            }
+        }
+    }
+
+    public func follow(from sequence: UInt64) -> AsyncThrowingStream<EventRecord, any Error> {
+        hub.followStream(from: sequence) { [self] next in
+            try await readForFollower(from: next)
+        }
+    }
+
+    /// A follower's read: retried while the database is unreachable (the follower keeps its
+    /// place), and empty once the log is closed (its stream then ends).
+    private func readForFollower(from next: UInt64) async throws -> [EventRecord] {
+        var delay = Duration.milliseconds(50)
+        while true {
+            if closed.withLock({ $0 }) { return [] }
+            do {
+                return try await read(from: next, limit: 1024)
+            } catch EventLogError.storage(let why) {
+                logger.warning("follower read failed, retrying: \(why)")
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+
+    public func saveCheckpoint(_ checkpoint: Checkpoint) async throws {
+        if closed.withLock({ $0 }) { throw EventLogError.closed }
+        guard !checkpoint.name.isEmpty,
+            checkpoint.name.utf8.count <= RecordCodec.maximumStreamLength
+        else {
+            throw EventLogError.invalidEvent(
+                "checkpoint name must be 1...\(RecordCodec.maximumStreamLength) bytes")
+        }
+        guard case .valid = try await match(checkpoint) else {
+            throw EventLogError.invalidEvent(
+                "checkpoint position \(checkpoint.sequence) is not a record of this log")
+        }
+        _ = try await guarded {
+            try await client.query(
+                """
+                INSERT INTO tallystick.checkpoints (name, sequence, hash, snapshot)
+                VALUES (\(checkpoint.name), \(Int64(clamping: checkpoint.sequence)),
+                        \(ByteBuffer(bytes: checkpoint.hash.bytes)),
+                        \(ByteBuffer(bytes: checkpoint.snapshot)))
+                ON CONFLICT (name) DO UPDATE SET sequence = excluded.sequence,
+                    hash = excluded.hash, snapshot = excluded.snapshot
+                """, logger: logger
+            ).collect()
+        }
+    }
+
+    public func checkpoint(named name: String) async throws -> CheckpointLookup {
+        let rows = try await guarded {
+            try await client.query(
+                "SELECT sequence, hash, snapshot FROM tallystick.checkpoints WHERE name = \(name)",
+                logger: logger
+            ).collect()
+        }
+        guard let row = rows.first else { return .none }
+        let (sequence, hash, snapshot) = try row.decode((Int64, ByteBuffer, ByteBuffer).self)
+        guard hash.readableBytes == 32, sequence >= 0 else {
+            return .rejected(reason: "checkpoint '\(name)' does not decode")
+        }
+        let cp = Checkpoint(
+            name: name, sequence: UInt64(sequence),
+            hash: hash.withUnsafeReadableBytes { ChainHash(bytes: $0) },
+            snapshot: Array(buffer: snapshot))
+        return try await match(cp)
+    }
+
+    /// Every stored checkpoint's name, in order.
+    func checkpointNames() async throws -> [String] {
+        try await guarded {
+            try await client.query(
+                "SELECT name FROM tallystick.checkpoints ORDER BY name", logger: logger
+            ).collect().map { try $0.decode(String.self) }
+        }
+    }
+
+    func match(_ cp: Checkpoint) async throws -> CheckpointLookup {
+        guard cp.sequence > 0, let record = try await read(from: cp.sequence, limit: 1).first,
+            record.sequence == cp.sequence
+        else {
+            return .rejected(
+                reason:
+                    "checkpoint '\(cp.name)' is at sequence \(cp.sequence), which this log does not have"
+            )
+        }
+        guard record.hash == cp.hash else {
+            return .rejected(
+                reason: "checkpoint '\(cp.name)' hash does not match record \(cp.sequence)")
+        }
+        return .valid(cp)
+    }
+
+    /// Commits the appends already queued, stops followers, the listener and the connection
+    /// pool; later appends fail with `closed`.
+    public func close() async {
+        guard
+            closed.withLock({ done in
+                defer { done = true }
+                return !done
+            })
+        else { return }
+        await writer.stop()
+        hub.close()
+        let task = listener.withLock { $0 }
+        task?.cancel()
+        await task?.value
+        clientTask.cancel()
+        await clientTask.value
+    }
+
+    // MARK: Helpers
+
+    /// Runs `body`, mapping every error to ``EventLogError``.
+    func guarded<R>(_ body: () async throws -> R) async throws -> R {
+        do { return try await body() } catch { throw PostgresEventLog.mapped(error) }
+    }
+
+    /// Listens on the notification channel until cancelled, reconnecting when the
+    /// connection is lost; wakes the followers after each notification and each time it
+    /// starts listening again.
+    private static func listen(client: PostgresClient, hub: FollowerHub, logger: Logger) async {
+        var delay = Duration.milliseconds(50)
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: PostgresSchema.channel) { notifications in
+                        hub.notify()
+                        delay = .milliseconds(50)
+                        for try await _ in notifications { hub.notify() }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning("listening for new records failed, reconnecting: \(error)")
+            }
+            hub.notify()
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(2))
+        }
+    }
+
+    static func head(_ sequence: Int64, _ hash: ByteBuffer, _ recordedAt: Int64) throws -> LogHead {
+        guard sequence >= 0, hash.readableBytes == 32 else {
+            throw EventLogError.corruptedRecord(sequence: 0, reason: "the head row does not decode")
+        }
+        return LogHead(
+            sequence: UInt64(sequence), hash: hash.withUnsafeReadableBytes { ChainHash(bytes: $0) },
+            recordedAt: recordedAt)
+    }
+
+    /// Calls `body` with the record in `bytes`, which must be record `sequence`.
+    static func view<R>(
+        _ bytes: ByteBuffer, at sequence: UInt64, _ body: (RecordView) throws -> R
+    ) throws -> R {
+        try bytes.withUnsafeReadableBytes { raw in
+            let view: RecordView
+            do { view = try RecordCodec.view(raw) } catch let error as RecordCodec.DecodingError {
+                throw EventLogError.corruptedRecord(sequence: sequence, reason: error.reason)
+            }
+            guard view.sequence == sequence else {
+                throw EventLogError.corruptedRecord(
+                    sequence: sequence, reason: "record says it is sequence \(view.sequence)")
+            }
+            return try body(view)
+        }
+    }
+
+    /// The SQLSTATE of a database error, looking inside transaction errors.
+    static func sqlState(of error: any Error) -> String? {
+        if let e = error as? PostgresTransactionError {
+            return [e.closureError, e.commitError, e.beginError].lazy.compactMap { $0 }.first
+                .flatMap { sqlState(of: $0) }
+        }
+        return (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    /// Maps an error in one place. A server error is described by its SQLSTATE and message
+    /// only (never its detail, which can quote stored values).
+    static func mapped(_ error: any Error) -> EventLogError {
+        if let e = error as? EventLogError { return e }
+        if let e = error as? PostgresTransactionError,
+            let inner = e.closureError ?? e.commitError ?? e.beginError ?? e.rollbackError
+        {
+            return mapped(inner)
+        }
+        if let e = error as? PSQLError {
+            if let info = e.serverInfo {
+                return .storage(
+                    "PostgreSQL \(info[.sqlState] ?? "?"): \(info[.message] ?? "(no message)")")
+            }
+            return .storage("PostgreSQL: \(e.code)")
+        }
+        if error is CancellationError { return .closed }
+        return .storage("PostgreSQL: \(String(describing: error))")
+    }
+
+    private static func withDeadline(
+        _ limit: Duration, what: PostgresLocation,
+        _ body: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await body()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            let finished = try await group.next() ?? false
+            group.cancelAll()
+            guard finished else {
+                throw EventLogError.storage("cannot reach PostgreSQL at \(what) within \(limit)")
+            }
+        }
+    }
+}
+
+extension EventID {
+    /// The id as PostgreSQL's `uuid` (the same 16 bytes, in order).
+    var uuid: UUID {
+        var be = (high.bigEndian, low.bigEndian)
+        return withUnsafeBytes(of: &be) { UUID(uuid: $0.loadUnaligned(as: uuid_t.self)) }
+    }
+
+    init(uuid: UUID) {
+        var value = uuid.uuid
+        self = withUnsafeBytes(of: &value) { EventID(bytes: $0) }
+    }
+}

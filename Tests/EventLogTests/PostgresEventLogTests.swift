@@ -1,0 +1,201 @@
+import EventLog
+import EventLogPostgres
+import EventLogTestSupport
+import Foundation
+import Testing
+
+/// What only a shared database can show: two logs opened on one database stand for two
+/// servers. The contract every store keeps is in ``EventStoreContractTests``.
+@Suite("PostgreSQL event log")
+struct PostgresEventLogTests {
+    /// Two open logs ("servers") on one new database.
+    struct TwoServers {
+        let url: String
+        let a: PostgresEventLog
+        let b: PostgresEventLog
+
+        init() async throws {
+            url = try TemporaryPostgres.shared().createDatabase(prefix: "two")
+            a = try await PostgresEventLog.open(url: url)
+            b = try await PostgresEventLog.open(url: url)
+        }
+
+        func close() async {
+            await a.close()
+            await b.close()
+        }
+    }
+
+    @Test func twoServersAppendingConcurrentlyStayGaplessAndChained() async throws {
+        let s = try await TwoServers()
+        let appenders = 32, each = 15
+        let positions = try await withThrowingTaskGroup(of: [UInt64].self) { group in
+            for i in 0..<appenders {
+                let log = i % 2 == 0 ? s.a : s.b
+                group.addTask {
+                    var mine = [UInt64]()
+                    // Some write streams of their own with exact versions; the others share
+                    // one stream written by both servers.
+                    let own = i % 4 < 2
+                    let stream = own ? "own-\(i)" : "shared"
+                    var version: UInt64 = 0
+                    for _ in 0..<each {
+                        let r = try await log.append(
+                            to: stream, expecting: own ? .exact(version) : .any,
+                            events: [event()])
+                        version = r.streamVersion
+                        mine.append(r.lastSequence)
+                    }
+                    return mine
+                }
+            }
+            var all = [UInt64]()
+            for try await p in group { all += p }
+            return all
+        }
+        let total = UInt64(appenders * each)
+        #expect(Set(positions) == Set(1...total))
+        let records = try await s.a.readAll()
+        #expect(records.map(\.sequence) == Array(1...total))
+        for i in 1..<records.count { #expect(records[i].previousHash == records[i - 1].hash) }
+        let report = try await s.b.verify()
+        #expect(report.isValid, "\(String(describing: report.failure))")
+        #expect(report.records == total)
+        await #expect(try s.a.head() == s.b.head())
+        await s.close()
+    }
+
+    @Test func anotherServersAppendMakesAStaleExpectationFail() async throws {
+        let s = try await TwoServers()
+        _ = try await s.a.append(to: "shop", expecting: .noStream, events: [event()])
+        let b = try await s.b.append(to: "shop", expecting: .exact(1), events: [event()])
+        #expect(b.positions == [.init(sequence: 2, streamVersion: 2)])
+        // Server a last saw "shop" at version 1.
+        await #expect(
+            throws: EventLogError.wrongExpectedVersion(
+                stream: "shop", expected: .exact(1), actual: 2)
+        ) {
+            try await s.a.append(to: "shop", expecting: .exact(1), events: [event()])
+        }
+        let r = try await s.a.append(to: "shop", expecting: .exact(2), events: [event()])
+        #expect(r.positions == [.init(sequence: 3, streamVersion: 3)])
+        await #expect(try s.b.streamVersion("shop") == 3)
+        await s.close()
+    }
+
+    @Test func aRetryOnAnotherServerIsADuplicate() async throws {
+        let s = try await TwoServers()
+        let batch = [event(), event()]
+        let original = try await s.a.append(to: "shop", expecting: .noStream, events: batch)
+        let again = try await s.b.append(to: "shop", expecting: .noStream, events: batch)
+        #expect(again.wasDuplicate)
+        #expect(again.positions == original.positions)
+        await #expect(throws: EventLogError.self) {
+            try await s.b.append(to: "other", expecting: .any, events: [batch[0]])
+        }
+        await #expect(try s.b.head().sequence == 2)
+        await s.close()
+    }
+
+    @Test func aFollowerSeesTheOtherServersAppends() async throws {
+        let s = try await TwoServers()
+        _ = try await s.b.append(to: "x", expecting: .any, events: [event()])
+        let a = s.a
+        let follower = Task {
+            var seen = [UInt64]()
+            for try await record in a.follow(from: 1) {
+                seen.append(record.sequence)
+                if seen.count == 6 { break }
+            }
+            return seen
+        }
+        for _ in 0..<5 { _ = try await s.b.append(to: "x", expecting: .any, events: [event()]) }
+        #expect(try await follower.value == [1, 2, 3, 4, 5, 6])
+        await s.close()
+    }
+
+    @Test func aFollowerOfAClosedLogEnds() async throws {
+        let url = try TemporaryPostgres.shared().createDatabase(prefix: "close")
+        let log = try await PostgresEventLog.open(url: url)
+        _ = try await log.append(to: "x", expecting: .any, events: [event()])
+        let follower = Task {
+            var seen = 0
+            for try await _ in log.follow(from: 1) { seen += 1 }
+            return seen
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        await log.close()
+        #expect(try await follower.value == 1)
+    }
+
+    @Test func verifyFindsARecordEditedInTheDatabase() async throws {
+        let cluster = try TemporaryPostgres.shared()
+        let url = try cluster.createDatabase(prefix: "tamper")
+        let log = try await PostgresEventLog.open(url: url)
+        for _ in 0..<5 { _ = try await log.append(to: "x", expecting: .any, events: [event()]) }
+        let records = try await log.readAll()
+        try await log.saveCheckpoint(
+            Checkpoint(name: "p", sequence: 5, hash: records[4].hash, snapshot: []))
+        let sound = try await log.verify()
+        #expect(sound.isValid && sound.records == 5 && sound.streams == 1 && sound.checkpoints == 1)
+        // One bit of record 3's payload, changed behind the log's back.
+        try cluster.psql(
+            "UPDATE tallystick.records SET record = set_byte(record, 60, get_byte(record, 60) # 1) "
+                + "WHERE sequence = 3", database: url)
+        let report = try await log.verify()
+        #expect(report.failure?.sequence == 3, "\(String(describing: report.failure))")
+        await #expect(throws: EventLogError.self) {
+            try await log.scan(from: 1, through: nil, verifyingChain: true) { _ in }
+        }
+        await log.close()
+    }
+
+    @Test func recordsAreTheLMDBLogsByteForByte() async throws {
+        let clock = ManualLogClock()
+        let directory = try TemporaryDirectory(prefix: "pg-bytes")
+        defer { directory.remove() }
+        var configuration = LMDBEventLog.Configuration(directory: directory.appending("log"))
+        configuration.clock = clock
+        let lmdb = try LMDBEventLog.open(configuration)
+        let url = try TemporaryPostgres.shared().createDatabase(prefix: "bytes")
+        let postgres = try await PostgresEventLog.open(url: url, clock: clock)
+        for (stream, events) in [
+            ("shop", [event("a.v1", "one"), event("b.v1", "two")]),
+            ("admin", [event("c.v1", "three")]), ("shop", [event("d.v1", "")]),
+        ] {
+            let l = try await lmdb.append(to: stream, expecting: .any, events: events)
+            let p = try await postgres.append(to: stream, expecting: .any, events: events)
+            #expect(l == p)
+            clock.advance(by: 7)
+        }
+        let fromLMDB = try await lmdb.readAll()
+        #expect(try await postgres.readAll() == fromLMDB)
+        await #expect(try postgres.head() == lmdb.head())
+        await lmdb.close()
+        await postgres.close()
+    }
+
+    @Test func aNewerSchemaIsRefused() async throws {
+        let cluster = try TemporaryPostgres.shared()
+        let url = try cluster.createDatabase(prefix: "schema")
+        await (try await PostgresEventLog.open(url: url)).close()
+        try cluster.psql(
+            "UPDATE tallystick.meta SET value = 99 WHERE key = 'schema-version'", database: url)
+        await #expect(throws: EventLogError.unsupportedFormat(found: 99, supported: 1)) {
+            try await PostgresEventLog.open(url: url)
+        }
+    }
+
+    @Test func locationsParse() throws {
+        let socket = try PostgresLocation("postgres://ts@/events?host=/run/postgresql")
+        #expect(socket.endpoint == .socket(path: "/run/postgresql/.s.PGSQL.5432"))
+        #expect(socket.user == "ts" && socket.database == "events")
+        let tcp = try PostgresLocation("postgresql://ts:p%40ss@db.example:6543/events")
+        #expect(tcp.endpoint == .tcp(host: "db.example", port: 6543))
+        #expect(tcp.password == "p@ss")
+        #expect(!tcp.description.contains("p@ss"))
+        let path = try PostgresLocation("/run/postgresql")
+        #expect(path.endpoint == .socket(path: "/run/postgresql/.s.PGSQL.5432"))
+        #expect(throws: EventLogError.self) { try PostgresLocation("mysql://x@y/z") }
+    }
+}
