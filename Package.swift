@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "Tallystick",
             dependencies: [
-                "EventLog", "TokenEngine", "TokenDomain", "MerchantAPI",
+                "EventLog", "EventLogPostgres", "TokenEngine", "TokenDomain", "MerchantAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -34,7 +34,7 @@ struct Passwd: AsyncParsableCommand {
             throw ValidationError(
                 "no password: set TALER_MERCHANT_PASSWORD or give it on standard input")
         }
-        let log = try settings.openLog(needsServerStopped: true)
+        let log = try await settings.openStore(needsServerStopped: true)
         do {
             let engine = try await TokenEngine(log: log, clock: SystemLogClock())
             if engine.instance(id) == nil, id == .admin {

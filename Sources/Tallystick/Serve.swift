@@ -39,10 +39,12 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "tallystick")
         let maximumConnections = try Self.connectionLimit(settings, logger: logger)
 
-        let log = try settings.openLog(needsServerStopped: false)
+        let log = try await settings.openStore(needsServerStopped: false)
         var engineConfiguration = EngineConfiguration()
         engineConfiguration.maxTokenDuration = settings.maxTokenDuration.map { $0 * 1_000_000 }
         engineConfiguration.allowExternalAuth = settings.allowExternalAuth
+        // Other servers may append to a PostgreSQL log: fold their records too.
+        engineConfiguration.sharedLog = settings.postgres != nil
         do {
             engineConfiguration.backendCredentials = try BackendCredentialStore(
                 directory: settings.keyDirectory)
@@ -86,7 +88,7 @@ struct Serve: AsyncParsableCommand {
         }
         let api = MerchantAPI(
             engine: engine, clock: clock, trustedProxies: settings.trustedProxies,
-            metrics: MerchantMetrics(statistics: { log.writerStatistics }),
+            metrics: MerchantMetrics(statistics: { (log as? LMDBEventLog)?.writerStatistics }),
             publicConfiguration: settings.publicConfiguration, logger: logger)
         let app = Application(
             router: api.buildRouter(),

@@ -1,3 +1,4 @@
+import EventLogPostgres
 import Foundation
 import Logging
 import MerchantAPI
@@ -234,6 +235,20 @@ extension ServerSettings {
             meaning: "bytes the map never grows past; appends beyond it get 500, code 54",
             valueName: "BYTES"
         ) { s, value in s.maxMapSize = try mapBytes("max-map-size", value) },
+        Setting(
+            key: "store", flag: "store", environment: "TALLYSTICK_STORE",
+            defaultText: "`lmdb`",
+            meaning:
+                "the event log: `lmdb` (in `data-dir`) or PostgreSQL, `postgres://USER@/DB?host=/socket/dir` or `postgres://USER:PW@HOST:PORT/DB`, which several servers share (see Several servers)",
+            valueName: "URL"
+        ) { s, value in
+            if value.isEmpty || value == "lmdb" {
+                s.postgres = nil
+                return
+            }
+            _ = try parsed { try PostgresLocation(value) }
+            s.postgres = value
+        },
         Setting(
             key: "key-dir", flag: "key-dir", environment: "TALLYSTICK_KEY_DIR",
             defaultText: "the data directory",

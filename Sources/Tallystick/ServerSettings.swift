@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventLog
+import EventLogPostgres
 import Foundation
 import Logging
 import MerchantAPI
@@ -71,6 +72,10 @@ struct ServerSettings: Equatable {
     /// Where `tan.key`, `merchant.key` and `backend-credentials` live; `nil`: the data
     /// directory. Servers sharing one store must share these files.
     var keyDir: String?
+
+    /// The event log's store: PostgreSQL at this URL (the forms of `PostgresLocation`), or
+    /// `nil` for LMDB in the data directory.
+    var postgres: String?
 
     /// The directory of the files every server of one log must share (``keyDir``).
     var keyDirectory: String { keyDir ?? dataDirectory }
@@ -231,12 +236,24 @@ extension ServerSettings {
         return log
     }
 
-    /// The log and an engine over it for a command that runs while no server does
-    /// (`backend-credential`, `upstream`): the writer lock keeps a server out; the engine has
-    /// the data directory's backend credentials and, with `upstream` set, the merchant.
+    /// The event log of setting `store`: LMDB in the data directory (``openLog(needsServerStopped:)``)
+    /// or PostgreSQL, which several servers and the offline commands may write at once.
+    /// - Throws: `ValidationError` with one line naming the store.
+    func openStore(needsServerStopped: Bool) async throws -> any EventStore {
+        guard let postgres else { return try openLog(needsServerStopped: needsServerStopped) }
+        do {
+            return try await PostgresEventLog.open(url: postgres)
+        } catch {
+            throw ValidationError("cannot open the event log in PostgreSQL: \(error)")
+        }
+    }
+
+    /// The log and an engine over it for an offline command (`backend-credential`,
+    /// `upstream`): with LMDB the writer lock keeps a server out; the engine has the shared
+    /// files' backend credentials and, with `upstream` set, the merchant.
     /// - Throws: `ValidationError` with one line; the log is closed again.
-    func openOffline() async throws -> (LMDBEventLog, TokenEngine) {
-        let log = try openLog(needsServerStopped: true)
+    func openOffline() async throws -> (any EventStore, TokenEngine) {
+        let log = try await openStore(needsServerStopped: true)
         var configuration = EngineConfiguration()
         do {
             configuration.backendCredentials = try BackendCredentialStore(directory: keyDirectory)

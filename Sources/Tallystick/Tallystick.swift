@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventLog
+import EventLogPostgres
 import Foundation
 
 @main
@@ -37,11 +38,25 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try options.resolve().settings
-        let dataDir = settings.dataDirectory
-        let log = try settings.openLog(needsServerStopped: true)
-        let report = try log.verify()
-        await log.close()
-        print("event log:   \(dataDir)")
+        let report: VerificationReport
+        let place: String
+        if let url = settings.postgres {
+            let log = try await PostgresEventLog.open(url: url)
+            do {
+                report = try await log.verify()
+            } catch {
+                await log.close()
+                throw error
+            }
+            await log.close()
+            place = (try? PostgresLocation(url).description) ?? "PostgreSQL"
+        } else {
+            let log = try settings.openLog(needsServerStopped: true)
+            report = try log.verify()
+            await log.close()
+            place = settings.dataDirectory
+        }
+        print("event log:   \(place)")
         print("records:     \(report.records) in \(report.streams) streams")
         print("head:        \(report.head.sequence) \(report.head.hash.hex)")
         print("checkpoints: \(report.checkpoints)")

@@ -20,7 +20,7 @@ struct UpstreamCommand: AsyncParsableCommand {
         subcommands: [Connect.self, Adopt.self])
 
     /// ``ServerSettings/openOffline()``, once `upstream` is known to be set.
-    static func open(_ options: SettingsOptions) async throws -> (LMDBEventLog, TokenEngine) {
+    static func open(_ options: SettingsOptions) async throws -> (any EventStore, TokenEngine) {
         let settings = try options.resolve().settings
         guard settings.upstream != nil else {
             throw ValidationError("no merchant backend: set upstream (--upstream URL)")

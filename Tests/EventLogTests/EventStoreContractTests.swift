@@ -39,7 +39,7 @@ final class Subject: @unchecked Sendable {
             configuration.initialMapSize = 1 << 20
             return try LMDBEventLog.open(configuration)
         case .postgres:
-            return try await PostgresEventLog.open(url: databaseURL!, clock: clock)
+            return try await PostgresEventLog.openForTest(url: databaseURL!, clock: clock)
         }
     }
 

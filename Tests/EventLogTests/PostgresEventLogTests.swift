@@ -16,8 +16,8 @@ struct PostgresEventLogTests {
 
         init() async throws {
             url = try TemporaryPostgres.shared().createDatabase(prefix: "two")
-            a = try await PostgresEventLog.open(url: url)
-            b = try await PostgresEventLog.open(url: url)
+            a = try await PostgresEventLog.openForTest(url: url)
+            b = try await PostgresEventLog.openForTest(url: url)
         }
 
         func close() async {
@@ -116,7 +116,7 @@ struct PostgresEventLogTests {
 
     @Test func aFollowerOfAClosedLogEnds() async throws {
         let url = try TemporaryPostgres.shared().createDatabase(prefix: "close")
-        let log = try await PostgresEventLog.open(url: url)
+        let log = try await PostgresEventLog.openForTest(url: url)
         _ = try await log.append(to: "x", expecting: .any, events: [event()])
         let follower = Task {
             var seen = 0
@@ -131,7 +131,7 @@ struct PostgresEventLogTests {
     @Test func verifyFindsARecordEditedInTheDatabase() async throws {
         let cluster = try TemporaryPostgres.shared()
         let url = try cluster.createDatabase(prefix: "tamper")
-        let log = try await PostgresEventLog.open(url: url)
+        let log = try await PostgresEventLog.openForTest(url: url)
         for _ in 0..<5 { _ = try await log.append(to: "x", expecting: .any, events: [event()]) }
         let records = try await log.readAll()
         try await log.saveCheckpoint(
@@ -158,7 +158,7 @@ struct PostgresEventLogTests {
         configuration.clock = clock
         let lmdb = try LMDBEventLog.open(configuration)
         let url = try TemporaryPostgres.shared().createDatabase(prefix: "bytes")
-        let postgres = try await PostgresEventLog.open(url: url, clock: clock)
+        let postgres = try await PostgresEventLog.openForTest(url: url, clock: clock)
         for (stream, events) in [
             ("shop", [event("a.v1", "one"), event("b.v1", "two")]),
             ("admin", [event("c.v1", "three")]), ("shop", [event("d.v1", "")]),
@@ -178,11 +178,11 @@ struct PostgresEventLogTests {
     @Test func aNewerSchemaIsRefused() async throws {
         let cluster = try TemporaryPostgres.shared()
         let url = try cluster.createDatabase(prefix: "schema")
-        await (try await PostgresEventLog.open(url: url)).close()
+        await (try await PostgresEventLog.openForTest(url: url)).close()
         try cluster.psql(
             "UPDATE tallystick.meta SET value = 99 WHERE key = 'schema-version'", database: url)
         await #expect(throws: EventLogError.unsupportedFormat(found: 99, supported: 1)) {
-            try await PostgresEventLog.open(url: url)
+            try await PostgresEventLog.openForTest(url: url)
         }
     }
 

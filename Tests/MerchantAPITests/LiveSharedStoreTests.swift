@@ -1,0 +1,96 @@
+import EventLogTestSupport
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// Two `tallystick serve` processes on one PostgreSQL database (a throwaway cluster the test
+/// starts): what one server commits, the other honours.
+@Suite("Live: two servers on one PostgreSQL store")
+struct LiveSharedStoreTests {
+    typealias Server = LiveServerTests.Server
+
+    /// `METHOD PATH` on `port` with `authorization`: the status.
+    static func status(
+        _ method: HTTPRequest.Method, _ path: String, port: Int, authorization: String,
+        body: String? = nil
+    ) async throws -> (Int, String) {
+        try await TestClient.withClient(
+            host: "127.0.0.1", port: port, configuration: LiveServerTests.patient
+        ) { client in
+            let response = try await client.execute(
+                TestClient.Request(
+                    path, method: method,
+                    headers: [.authorization: authorization, .contentType: "application/json"],
+                    body: body.map { ByteBuffer(string: $0) }))
+            return (Int(response.status.code), text(response.body ?? ByteBuffer()))
+        }
+    }
+
+    /// Asks `port` until it answers `expected` (the other server's commit reaches it through
+    /// its follower within milliseconds): the number of requests it took. No sleeping: each
+    /// try is a real request.
+    static func until(
+        _ expected: Int, _ method: HTTPRequest.Method, _ path: String, port: Int,
+        authorization: String
+    ) async throws -> Int? {
+        for attempt in 1...2_000 {
+            let (status, _) = try await Self.status(
+                method, path, port: port, authorization: authorization)
+            if status == expected { return attempt }
+            await Task.yield()
+        }
+        return nil
+    }
+
+    @Test func aTokenMintedOnOneServerWorksOnTheOtherUntilTheOtherRevokesIt() async throws {
+        let postgres = try TemporaryPostgres.shared()
+        let url = try postgres.createDatabase(prefix: "live")
+        let directory = try TemporaryDirectory(prefix: "live-shared")
+        defer { directory.remove() }
+        let keys = directory.appending("keys")
+        func serve(_ name: String) -> [String] {
+            [
+                "serve", "--port", "0", "--store", url, "--key-dir", keys,
+                "--data-dir", directory.appending(name), "--log-level", "info",
+            ]
+        }
+        let password = LiveNginxTests.secret("shared-admin")
+        let a = try Server.start(
+            arguments: serve("a"), environment: ["TALER_MERCHANT_PASSWORD": password])
+        defer { a.killIfRunning() }
+        let b = try Server.start(
+            arguments: serve("b"), environment: ["TALER_MERCHANT_PASSWORD": "not used"])
+        defer { b.killIfRunning() }
+
+        // Minted on a ...
+        let (minted, body) = try await Self.status(
+            .post, "/private/token", port: a.port,
+            authorization: "Basic " + Data("admin:\(password)".utf8).base64EncodedString(),
+            body: #"{"scope":"all:refreshable"}"#)
+        #expect(minted == 200)
+        let token = try LiveTwoFactorTests.field("access_token", of: body)
+        // ... used on b, once b has folded it.
+        let seen = try await Self.until(
+            200, .get, "/private/tokens", port: b.port, authorization: "Bearer \(token)")
+        #expect(seen != nil)
+        // Revoked on b: refused on a.
+        let (revoked, _) = try await Self.status(
+            .delete, "/private/token", port: b.port, authorization: "Bearer \(token)")
+        #expect(revoked == 204)
+        let refused = try await Self.until(
+            401, .get, "/private/tokens", port: a.port, authorization: "Bearer \(token)")
+        #expect(refused != nil)
+
+        #expect(a.stop() == 0)
+        #expect(b.stop() == 0)
+        let logs = a.output + a.takeLog() + b.output + b.takeLog()
+        #expect(!logs.contains(password))
+        #expect(!logs.contains(String(token.dropFirst("secret-token:".count))))
+        // Both wrote one log: it verifies, with the admin created once.
+        let (status, report) = try await LiveUpstreamTests.run(["status", "--store", url])
+        #expect(status == 0, "\(report)")
+        #expect(report.contains("verify:      ok"))
+    }
+}
