@@ -215,8 +215,20 @@ public final class TemporaryPostgres: Sendable {
         let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + argv
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for a in cArgs { free(a) } }
+        // The child starts with no signal blocked and default handlers: it would inherit this
+        // thread's mask, and pgbench's and pg_test_fsync's timers are SIGALRM.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        let spawned = posix_spawn(&pid, argv[0], &actions, &attributes, &cArgs, environ)
         guard spawned == 0 else {
             throw SetupError(
                 description: "cannot start \(argv[0]): \(String(cString: strerror(spawned)))")

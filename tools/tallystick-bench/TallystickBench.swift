@@ -13,7 +13,10 @@ struct TallystickBench: AsyncParsableCommand {
               swift run -c release tallystick-bench eventlog
               swift run -c release tallystick-bench eventlog --append-events 100000 --scan-events 1000000
             """,
-        subcommands: [EventLogBench.self, EngineBench.self, LoginBench.self, JSONBench.self],
+        subcommands: [
+            EventLogBench.self, EngineBench.self, LoginBench.self, JSONBench.self,
+            PostgresBench.self,
+        ],
         defaultSubcommand: EventLogBench.self)
 }
 
