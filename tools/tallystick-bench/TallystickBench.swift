@@ -15,7 +15,7 @@ struct TallystickBench: AsyncParsableCommand {
             """,
         subcommands: [
             EventLogBench.self, EngineBench.self, LoginBench.self, JSONBench.self,
-            PostgresBench.self,
+            PostgresBench.self, PostgresVisibilityBench.self,
         ],
         defaultSubcommand: EventLogBench.self)
 }
