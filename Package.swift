@@ -85,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "TallystickLog",
             dependencies: [
-                "EventLogTooling", "EventLog", "TokenDomain", "TokenEngine",
+                "EventLogTooling", "EventLog", "EventLogPostgres", "TokenDomain", "TokenEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "tools/tallystick-log",

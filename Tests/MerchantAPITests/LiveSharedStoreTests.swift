@@ -92,5 +92,19 @@ struct LiveSharedStoreTests {
         let (status, report) = try await LiveUpstreamTests.run(["status", "--store", url])
         #expect(status == 0, "\(report)")
         #expect(report.contains("verify:      ok"))
+        // The offline tools read it too.
+        let (verified, verifying) = try await LiveUpstreamTests.run(
+            ["verify", "--store", url], product: "tallystick-log")
+        #expect(verified == 0, "\(verifying)")
+        let (dumped, dump) = try await LiveUpstreamTests.run(
+            ["dump", "--store", url], product: "tallystick-log")
+        #expect(dumped == 0)
+        #expect(
+            dump.split(separator: "\n").filter { $0.contains("instance-created.v1") }.count == 1)
+        #expect(dump.contains("token-revoked.v1"))
+        let (backedUp, advice) = try await LiveUpstreamTests.run(
+            ["backup", directory.appending("copy"), "--store", url], product: "tallystick-log")
+        #expect(backedUp != 0)
+        #expect(advice.contains("pg_dump"))
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EventLog
+import EventLogPostgres
 import EventLogTooling
 import Foundation
 import TokenDomain
@@ -24,6 +25,33 @@ struct TallystickLog: AsyncParsableCommand {
 struct Common: ParsableArguments {
     @Option(help: "The event log's directory.")
     var dataDir = "eventlog/data"
+    @Option(
+        help:
+            "A PostgreSQL store instead (tallystick's store setting: postgres://USER@/DB?host=/dir or postgres://USER:PW@HOST:PORT/DB)."
+    )
+    var store: String?
+
+    /// Runs `body` with the log of `--store` or `--data-dir`, and closes it.
+    func withLog<T>(_ body: (any EventStore) async throws -> T) async throws -> T {
+        let log: any EventStore
+        if let store {
+            do {
+                log = try await PostgresEventLog.open(url: store)
+            } catch {
+                throw ToolError("cannot open the PostgreSQL store: \(error)")
+            }
+        } else {
+            log = try LogTool.open(dataDir)
+        }
+        do {
+            let value = try await body(log)
+            await log.close()
+            return value
+        } catch {
+            await log.close()
+            throw error
+        }
+    }
 }
 
 /// Runs `body`, turning a tool failure into one line on standard error and exit status 1.
@@ -60,9 +88,16 @@ struct Verify: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
-            let newest = (try? LogTool.open(common.dataDir).head().sequence) ?? 0
-            let report = try LogTool.verify(
-                common.dataDir, progress: Progress(label: "verify", total: newest))
+            let report: VerificationReport
+            if common.store != nil {
+                report = try await common.withLog { log in
+                    try await (log as! PostgresEventLog).verify()
+                }
+            } else {
+                let newest = (try? LogTool.open(common.dataDir).head().sequence) ?? 0
+                report = try LogTool.verify(
+                    common.dataDir, progress: Progress(label: "verify", total: newest))
+            }
             if json {
                 print(LogTool.verifyJSON(report))
             } else if report.isValid {
@@ -89,14 +124,15 @@ struct Dump: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
-            let log = try LogTool.open(common.dataDir)
-            let newest = (try? log.head().sequence) ?? 0
-            var out = FileHandleOutput()
-            try await LogTool.dump(
-                log, from: from, to: to,
-                progress: Progress(label: "dump", total: to ?? newest)
-            ) { out.write($0) }
-            out.flush()
+            try await common.withLog { log in
+                let newest = (try? await log.head().sequence) ?? 0
+                var out = FileHandleOutput()
+                try await LogTool.dump(
+                    log, from: from, to: to,
+                    progress: Progress(label: "dump", total: to ?? newest)
+                ) { out.write($0) }
+                out.flush()
+            }
         }
     }
 }
@@ -124,6 +160,11 @@ struct Load: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
+            guard common.store == nil else {
+                throw ToolError(
+                    "load writes an LMDB data directory (--data-dir); a PostgreSQL store is filled by tallystick serve --store, or copied with PostgreSQL's tools"
+                )
+            }
             let lines: AnySequence<String>
             if let file {
                 guard let handle = FileHandle(forReadingAtPath: file) else {
@@ -207,8 +248,9 @@ struct StateAt: AsyncParsableCommand {
             }
             let point: LogTool.Point =
                 try sequence.map { .sequence($0) } ?? .time(LogTool.parseTime(time!))
-            let (state, moment) = try await LogTool.state(
-                try LogTool.open(common.dataDir), at: point)
+            let (state, moment) = try await common.withLog { log in
+                try await LogTool.state(log, at: point)
+            }
             if let only, state.state[only] == nil {
                 throw ToolError("no instance \(only) at that point")
             }
@@ -250,9 +292,10 @@ struct Explain: AsyncParsableCommand {
             guard let id = InstanceID(instance) else {
                 throw ToolError("'\(instance)' is not an instance id")
             }
-            let story = try await TokenStory.find(
-                in: try LogTool.open(common.dataDir), instance: id,
-                serial: serial.map { TokenSerial($0) }, token: token)
+            let story = try await common.withLog { log in
+                try await TokenStory.find(
+                    in: log, instance: id, serial: serial.map { TokenSerial($0) }, token: token)
+            }
             print(
                 json ? story.json(now: now()) : story.text(now: now()), terminator: json ? "\n" : ""
             )
@@ -270,7 +313,7 @@ struct Stats: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
-            let s = try await LogTool.stats(try LogTool.open(common.dataDir), now: now())
+            let s = try await common.withLog { log in try await LogTool.stats(log, now: now()) }
             if json {
                 print(LogTool.statsJSON(s))
                 return
@@ -302,6 +345,11 @@ struct Backup: AsyncParsableCommand {
 
     func run() async throws {
         try await reporting {
+            guard common.store == nil else {
+                throw ToolError(
+                    "back a PostgreSQL store up with PostgreSQL's tools: pg_dump --format=custom DB (a consistent copy), or pg_basebackup with WAL archiving (to any moment); tallystick-log dump --store URL writes a portable copy that load reads into LMDB"
+                )
+            }
             let report = try LogTool.backup(common.dataDir, to: destination, verify: verify)
             if let warning = report.warning { warn(warning) }
             print(
