@@ -107,4 +107,64 @@ struct LiveSharedStoreTests {
         #expect(backedUp != 0)
         #expect(advice.contains("pg_dump"))
     }
+
+    @Test func concurrentRefreshesSplitOverTwoServersGetDistinctGaplessSerials() async throws {
+        let postgres = try TemporaryPostgres.shared()
+        let url = try postgres.createDatabase(prefix: "refresh")
+        let directory = try TemporaryDirectory(prefix: "live-shared-refresh")
+        defer { directory.remove() }
+        let keys = directory.appending("keys")
+        func serve(_ name: String) -> [String] {
+            [
+                "serve", "--port", "0", "--store", url, "--key-dir", keys,
+                "--data-dir", directory.appending(name), "--log-level", "warning",
+            ]
+        }
+        let password = LiveNginxTests.secret("shared-admin")
+        let a = try Server.start(
+            arguments: serve("a"), environment: ["TALER_MERCHANT_PASSWORD": password])
+        defer { a.killIfRunning() }
+        let (minted, body) = try await Self.status(
+            .post, "/private/token", port: a.port,
+            authorization: "Basic " + Data("admin:\(password)".utf8).base64EncodedString(),
+            body: #"{"scope":"all:refreshable","duration":{"d_us":"forever"}}"#)
+        #expect(minted == 200)
+        let parent = try LiveTwoFactorTests.field("access_token", of: body)
+        // b starts after the mint: it folds the parent at start.
+        let b = try Server.start(
+            arguments: serve("b"), environment: ["TALER_MERCHANT_PASSWORD": "not used"])
+        defer { b.killIfRunning() }
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<200 {
+                let port = i % 2 == 0 ? a.port : b.port
+                group.addTask {
+                    try await Self.status(
+                        .post, "/private/token", port: port, authorization: "Bearer \(parent)",
+                        body: #"{"scope":"readonly","duration":{"d_us":"forever"}}"#
+                    ).0
+                }
+            }
+            var all = [Int]()
+            for try await status in group { all.append(status) }
+            return all
+        }
+        #expect(
+            statuses.allSatisfy { $0 == 200 },
+            "\(Dictionary(grouping: statuses) { $0 }.mapValues(\.count))")
+        #expect(a.stop() == 0)
+        #expect(b.stop() == 0)
+        _ = a.takeLog() + b.takeLog()
+        // One log: the parent and 200 children, serials 1...201 without a gap or a twin.
+        let (dumped, dump) = try await LiveUpstreamTests.run(
+            ["dump", "--store", url], product: "tallystick-log")
+        #expect(dumped == 0)
+        let issued = dump.split(separator: "\n").filter { $0.contains("token-issued.v1") }
+        let serials = issued.compactMap { line -> Int? in
+            guard let range = line.range(of: #""serial":"#) else { return nil }
+            return Int(line[range.upperBound...].prefix { $0.isNumber })
+        }
+        #expect(serials.sorted() == Array(1...201), "\(serials.count) serials")
+        let (status, report) = try await LiveUpstreamTests.run(["status", "--store", url])
+        #expect(status == 0 && report.contains("verify:      ok"), "\(report)")
+    }
 }
