@@ -55,4 +55,22 @@ public enum CheckpointLookup: Sendable, Equatable {
         if case .valid(let c) = self { return c }
         return nil
     }
+
+    /// The one rule of every store: `cp` is valid when the log has a record at its sequence
+    /// (never 0) with its hash.
+    /// - Parameter recordHash: the hash of the log's record at `cp.sequence`, `nil` when the
+    ///   log has none there.
+    public static func judging(_ cp: Checkpoint, recordHash: ChainHash?) -> CheckpointLookup {
+        guard cp.sequence > 0, let recordHash else {
+            return .rejected(
+                reason:
+                    "checkpoint '\(cp.name)' is at sequence \(cp.sequence), which this log does not have"
+            )
+        }
+        guard recordHash == cp.hash else {
+            return .rejected(
+                reason: "checkpoint '\(cp.name)' hash does not match record \(cp.sequence)")
+        }
+        return .valid(cp)
+    }
 }

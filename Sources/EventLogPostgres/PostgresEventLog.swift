@@ -373,19 +373,8 @@ public final class PostgresEventLog: EventStore, Sendable {
     }
 
     func match(_ cp: Checkpoint) async throws -> CheckpointLookup {
-        guard cp.sequence > 0, let record = try await read(from: cp.sequence, limit: 1).first,
-            record.sequence == cp.sequence
-        else {
-            return .rejected(
-                reason:
-                    "checkpoint '\(cp.name)' is at sequence \(cp.sequence), which this log does not have"
-            )
-        }
-        guard record.hash == cp.hash else {
-            return .rejected(
-                reason: "checkpoint '\(cp.name)' hash does not match record \(cp.sequence)")
-        }
-        return .valid(cp)
+        let record = cp.sequence > 0 ? try await read(from: cp.sequence, limit: 1).first : nil
+        return .judging(cp, recordHash: record?.sequence == cp.sequence ? record?.hash : nil)
     }
 
     /// Commits the appends already queued, stops followers, the listener and the connection
