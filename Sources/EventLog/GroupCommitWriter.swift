@@ -21,25 +21,6 @@ import Synchronization
 /// The in-memory copies of the head and of stream versions change only after a commit
 /// succeeded, so a failed commit leaves the writer exactly where it was.
 final class GroupCommitWriter: @unchecked Sendable {
-    /// An append whose shape was checked when it was queued (by its caller, not the writer).
-    /// A class, so that passing a request around the writer costs one reference count.
-    private final class QueuedAppend: Sendable {
-        let stream: String
-        let expecting: ExpectedVersion
-        let events: [ProposedEvent]
-        let pending: PendingAppend
-
-        init(
-            stream: String, expecting: ExpectedVersion, events: [ProposedEvent],
-            pending: PendingAppend
-        ) {
-            self.stream = stream
-            self.expecting = expecting
-            self.events = events
-            self.pending = pending
-        }
-    }
-
     private enum Request {
         case append(QueuedAppend)
         case checkpoint(Checkpoint, CheckedContinuation<Void, any Error>)

@@ -34,24 +34,6 @@ import Synchronization
 /// outcome unknown: the batch's appends fail with `storage`, and a retry with the same event
 /// ids is answered as a duplicate if the commit had happened.
 final class PostgresCommitWriter: Sendable {
-    /// An append whose shape was checked when it was queued.
-    final class QueuedAppend: Sendable {
-        let stream: String
-        let expecting: ExpectedVersion
-        let events: [ProposedEvent]
-        let pending: PendingAppend
-
-        init(
-            stream: String, expecting: ExpectedVersion, events: [ProposedEvent],
-            pending: PendingAppend
-        ) {
-            self.stream = stream
-            self.expecting = expecting
-            self.events = events
-            self.pending = pending
-        }
-    }
-
     private struct Queue {
         var pending: [QueuedAppend] = []
         var waiter: CheckedContinuation<[QueuedAppend]?, Never>?
