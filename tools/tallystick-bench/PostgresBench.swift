@@ -43,13 +43,8 @@ struct PostgresBench: AsyncParsableCommand {
         let url = try cluster.createDatabase(prefix: "bench")
         let log = try await PostgresEventLog.open(url: url)
         let perAppender = appendEvents / appenders
-        let bytes = [UInt8](repeating: 0x42, count: payload)
-        let streams = self.streams
-        let run = try await concurrently(tasks: appenders, each: perAppender) { a in
-            _ = try await log.append(
-                to: "bench-\(a % streams)", expecting: .any,
-                events: [ProposedEvent(type: "bench.v1", payload: bytes)])
-        }
+        let run = try await appendWorkload(
+            log, appenders: appenders, each: perAppender, streams: streams, payload: payload)
         let stats = log.writerStatistics
         let report = try await log.verify()
         await log.close()

@@ -250,13 +250,8 @@ struct EventLogBench: AsyncParsableCommand {
         let log = try LMDBEventLog.open(LMDBEventLog.Configuration(directory: path))
         let before = ProcessIO.now()
         let perAppender = appendEvents / appenders
-        let bytes = [UInt8](repeating: 0x42, count: payload)
-        let streams = self.streams
-        let run = try await concurrently(tasks: appenders, each: perAppender) { a in
-            _ = try await log.append(
-                to: "bench-\(a % streams)", expecting: .any,
-                events: [ProposedEvent(type: "bench.v1", payload: bytes)])
-        }
+        let run = try await appendWorkload(
+            log, appenders: appenders, each: perAppender, streams: streams, payload: payload)
         let (elapsed, latencies) = (run.seconds, run.latencies)
         let stats = log.writerStatistics
         let io = ProcessIO.now() - before
@@ -411,6 +406,20 @@ func concurrently(tasks: Int, each: Int, _ body: @escaping @Sendable (Int) async
         return all.sorted()
     }
     return (seconds(since: started), latencies)
+}
+
+/// The durable-append workload both stores are measured with: `appenders` tasks, each
+/// appending `each` one-event appends of `payload` bytes to stream `bench-(task mod
+/// streams)`, expecting any version. Wall time and latencies as ``concurrently``.
+func appendWorkload(
+    _ log: any EventStore, appenders: Int, each: Int, streams: Int, payload: Int
+) async throws -> (seconds: Double, latencies: [Double]) {
+    let bytes = [UInt8](repeating: 0x42, count: payload)
+    return try await concurrently(tasks: appenders, each: each) { a in
+        _ = try await log.append(
+            to: "bench-\(a % streams)", expecting: .any,
+            events: [ProposedEvent(type: "bench.v1", payload: bytes)])
+    }
 }
 
 /// `12,345 unit`.
