@@ -40,6 +40,19 @@ struct SharedLogTests {
             await b.waitUntilApplied(through: head)
         }
 
+        /// Instance `shop` created on `a` with an `all:refreshable` token minted by its owner
+        /// there, both servers settled: the token.
+        func refreshableParent() async throws -> IssuedToken {
+            try await a.createInstance(.init(id: .shop, name: "Shop", auth: .password("pw pw")))
+            let owner = try await a.authenticate(
+                .basic(user: "shop", password: "pw pw"), instance: .shop, allowBasic: true)
+            let parent = try await a.issueToken(
+                instance: .shop, by: owner, scope: scope("all:refreshable")
+            ).value
+            try await settle()
+            return parent
+        }
+
         func finish() async {
             for log in logs { await log.close() }
         }
@@ -54,13 +67,7 @@ struct SharedLogTests {
         async throws
     {
         let s = try await Servers()
-        try await s.a.createInstance(.init(id: .shop, name: "Shop", auth: .password("pw pw")))
-        let owner = try await s.a.authenticate(
-            .basic(user: "shop", password: "pw pw"), instance: .shop, allowBasic: true)
-        let token = try await s.a.issueToken(
-            instance: .shop, by: owner, scope: scope("all:refreshable")
-        ).value
-        try await s.settle()
+        let token = try await s.refreshableParent()
         // Used on b, revoked on b: refused on a once a has folded the revocation.
         let onB = try await Self.principal(s.b, of: token)
         try await s.b.revokePresentedToken(instance: .shop, by: onB)
@@ -72,13 +79,7 @@ struct SharedLogTests {
 
     @Test func concurrentRefreshesOverBothServersGetDistinctGaplessSerials() async throws {
         let s = try await Servers()
-        try await s.a.createInstance(.init(id: .shop, name: "Shop", auth: .password("pw pw")))
-        let owner = try await s.a.authenticate(
-            .basic(user: "shop", password: "pw pw"), instance: .shop, allowBasic: true)
-        let parent = try await s.a.issueToken(
-            instance: .shop, by: owner, scope: scope("all:refreshable")
-        ).value
-        try await s.settle()
+        let parent = try await s.refreshableParent()
         let onA = try await Self.principal(s.a, of: parent)
         let onB = try await Self.principal(s.b, of: parent)
         let serials = try await withThrowingTaskGroup(of: TokenSerial.self) { group in
@@ -105,14 +106,7 @@ struct SharedLogTests {
     @Test func nothingIsMintedFromATokenAfterItsRevocationOnTheOtherServer() async throws {
         for round in 0..<3 {
             let s = try await Servers()
-            try await s.a.createInstance(
-                .init(id: .shop, name: "Shop", auth: .password("pw pw")))
-            let owner = try await s.a.authenticate(
-                .basic(user: "shop", password: "pw pw"), instance: .shop, allowBasic: true)
-            let parent = try await s.a.issueToken(
-                instance: .shop, by: owner, scope: scope("all:refreshable")
-            ).value
-            try await s.settle()
+            let parent = try await s.refreshableParent()
             let onA = try await Self.principal(s.a, of: parent)
             let onB = try await Self.principal(s.b, of: parent)
             await withTaskGroup(of: Void.self) { group in
