@@ -56,6 +56,10 @@ public final class PostgresEventLog: EventStore, Sendable {
         public var maximumConnections = 8
         /// How long ``open(_:)`` waits for the database before giving up.
         public var connectTimeout = Duration.seconds(15)
+        /// How long a call waits for the database (a connection, its statements, a commit)
+        /// before it fails with ``EventLogError/unavailable(_:)``: while the database is down
+        /// or restarting, appends and reads fail after this long instead of waiting for it.
+        public var databaseTimeout = Duration.seconds(5)
         /// Where PostgresNIO logs (nothing by default).
         public var logger = Logger(label: "tallystick.eventlog.postgres") { _ in
             SwiftLogNoOpLogHandler()
@@ -69,6 +73,7 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     let client: PostgresClient
     let logger: Logger
+    let databaseTimeout: Duration
     let hub = FollowerHub()
     private let writer: PostgresCommitWriter
     private let clientTask: Task<Void, Never>
@@ -118,9 +123,11 @@ public final class PostgresEventLog: EventStore, Sendable {
         self.client = client
         self.clientTask = clientTask
         self.logger = configuration.logger
+        databaseTimeout = configuration.databaseTimeout
         writer = PostgresCommitWriter(
             client: client, clock: configuration.clock, hub: hub, logger: configuration.logger,
-            maximumAppendsPerCommit: configuration.maximumAppendsPerCommit)
+            maximumAppendsPerCommit: configuration.maximumAppendsPerCommit,
+            databaseTimeout: configuration.databaseTimeout)
         let task = Task { [client, hub, logger] in
             await PostgresEventLog.listen(client: client, hub: hub, logger: logger)
         }
@@ -141,7 +148,7 @@ public final class PostgresEventLog: EventStore, Sendable {
     }
 
     public func head() async throws -> LogHead {
-        try await guarded {
+        try await guarded { [self] in
             let rows = try await client.query(
                 "SELECT sequence, hash, recorded_at FROM tallystick.head", logger: logger
             ).collect()
@@ -156,7 +163,7 @@ public final class PostgresEventLog: EventStore, Sendable {
     public func read(from sequence: UInt64, limit: Int) async throws -> [EventRecord] {
         guard limit > 0 else { return [] }
         let first = Int64(clamping: max(sequence, 1))
-        return try await guarded {
+        return try await guarded { [self] in
             let rows = try await client.query(
                 """
                 SELECT sequence, record FROM tallystick.records
@@ -183,7 +190,7 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     public func readStream(_ stream: String, from version: UInt64) async throws -> [EventRecord] {
         let first = max(version, 1)
-        return try await guarded {
+        return try await guarded { [self] in
             let rows = try await client.query(
                 """
                 SELECT sequence, record FROM tallystick.records
@@ -208,7 +215,7 @@ public final class PostgresEventLog: EventStore, Sendable {
     }
 
     public func streamVersion(_ stream: String) async throws -> UInt64 {
-        try await guarded {
+        try await guarded { [self] in
             let rows = try await client.query(
                 """
                 SELECT coalesce(max(stream_version), 0) FROM tallystick.records
@@ -278,7 +285,7 @@ public final class PostgresEventLog: EventStore, Sendable {
     /// The rows `first...last` in order (committed ones only, which every row at or below a
     /// head once read is).
     func page(from first: UInt64, through last: UInt64) async throws -> [StoredRow] {
-        try await guarded {
+        try await guarded { [self] in
             let rows = try await client.query(
                 """
                 SELECT sequence, stream, stream_version, event_id, record FROM tallystick.records
@@ -310,8 +317,12 @@ public final class PostgresEventLog: EventStore, Sendable {
             if closed.withLock({ $0 }) { return [] }
             do {
                 return try await read(from: next, limit: 1024)
-            } catch EventLogError.storage(let why) {
-                logger.warning("follower read failed, retrying: \(why)")
+            } catch let error as EventLogError {
+                switch error {
+                case .unavailable, .storage: break
+                default: throw error
+                }
+                logger.warning("follower read failed, retrying: \(error)")
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
             }
@@ -330,7 +341,8 @@ public final class PostgresEventLog: EventStore, Sendable {
             throw EventLogError.invalidEvent(
                 "checkpoint position \(checkpoint.sequence) is not a record of this log")
         }
-        _ = try await guarded {
+        // A snapshot of a large state takes longer to send than a batch of records.
+        _ = try await guarded(within: max(databaseTimeout, .seconds(300))) { [self] in
             try await client.query(
                 """
                 INSERT INTO tallystick.checkpoints (name, sequence, hash, snapshot)
@@ -345,7 +357,7 @@ public final class PostgresEventLog: EventStore, Sendable {
     }
 
     public func checkpoint(named name: String) async throws -> CheckpointLookup {
-        let rows = try await guarded {
+        let rows = try await guarded { [self] in
             try await client.query(
                 "SELECT sequence, hash, snapshot FROM tallystick.checkpoints WHERE name = \(name)",
                 logger: logger
@@ -365,7 +377,7 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     /// Every stored checkpoint's name, in order.
     func checkpointNames() async throws -> [String] {
-        try await guarded {
+        try await guarded { [self] in
             try await client.query(
                 "SELECT name FROM tallystick.checkpoints ORDER BY name", logger: logger
             ).collect().map { try $0.decode(String.self) }
@@ -397,9 +409,43 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     // MARK: Helpers
 
-    /// Runs `body`, mapping every error to ``EventLogError``.
-    func guarded<R>(_ body: () async throws -> R) async throws -> R {
-        do { return try await body() } catch { throw PostgresEventLog.mapped(error) }
+    /// Runs `body` within `limit` (``Configuration/databaseTimeout`` by default), mapping
+    /// every error to ``EventLogError``.
+    func guarded<R: Sendable>(
+        within limit: Duration? = nil, _ body: @escaping @Sendable () async throws -> R
+    ) async throws -> R {
+        do {
+            return try await PostgresEventLog.bounded(limit ?? databaseTimeout, body)
+        } catch {
+            throw PostgresEventLog.mapped(error)
+        }
+    }
+
+    /// Runs `body` (statements on the database), giving up after `limit`: then
+    /// `unavailable` is thrown at once and `body` is cancelled (a wait for a connection ends;
+    /// a statement under way ends when its connection does, and is not waited for). The
+    /// outcome of a commit under way is then unknown, as when its connection is lost.
+    static func bounded<R: Sendable>(
+        _ limit: Duration, _ body: @escaping @Sendable () async throws -> R
+    ) async throws -> R {
+        let race = BoundedCall<R>()
+        return try await withCheckedThrowingContinuation { answer in
+            race.pending.withLock { $0 = answer }
+            let work = Task {
+                let result: Result<R, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                race.finish(with: result)
+            }
+            race.start(
+                Task {
+                    guard (try? await Task.sleep(for: limit)) != nil else { return }
+                    work.cancel()
+                    race.finish(
+                        with: .failure(
+                            EventLogError.unavailable(
+                                "PostgreSQL did not answer within \(limit)")))
+                })
+        }
     }
 
     /// Listens on the notification channel until cancelled, reconnecting when the
@@ -472,14 +518,27 @@ public final class PostgresEventLog: EventStore, Sendable {
         }
         if let e = error as? PSQLError {
             if let info = e.serverInfo {
-                return .storage(
-                    "PostgreSQL \(info[.sqlState] ?? "?"): \(info[.message] ?? "(no message)")")
+                let state = info[.sqlState] ?? "?"
+                let what = "PostgreSQL \(state): \(info[.message] ?? "(no message)")"
+                return unavailableStates.contains(state) || state.hasPrefix("08")
+                    ? .unavailable(what) : .storage(what)
             }
-            return .storage("PostgreSQL: \(e.code)")
+            return unreachableCodes.contains(e.code)
+                ? .unavailable("PostgreSQL: \(e.code)") : .storage("PostgreSQL: \(e.code)")
         }
         if error is CancellationError { return .closed }
-        return .storage("PostgreSQL: \(String(describing: error))")
+        // The connection pool's own errors (no connection could be made in time) and the
+        // transport's.
+        return .unavailable("PostgreSQL: \(String(describing: error))")
     }
+
+    /// Server errors that mean "not now": shutting down, starting up, out of connections
+    /// (class `08`, connection exceptions, too).
+    private static let unavailableStates: Set<String> = ["57P01", "57P02", "57P03", "53300"]
+    /// Client errors that mean the server could not be reached or went away.
+    private static let unreachableCodes: [PSQLError.Code] = [
+        .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown,
+    ]
 
     private static func withDeadline(
         _ limit: Duration, what: PostgresLocation,
@@ -513,5 +572,29 @@ extension EventID {
     init(uuid: UUID) {
         var value = uuid.uuid
         self = withUnsafeBytes(of: &value) { EventID(bytes: $0) }
+    }
+}
+
+/// The state of one ``PostgresEventLog/bounded(_:_:)`` call: whichever of the work and the
+/// timer finishes first answers; the other finds nothing to answer.
+private final class BoundedCall<R: Sendable>: Sendable {
+    let pending = Mutex<CheckedContinuation<R, any Error>?>(nil)
+    private let timer = Mutex<(task: Task<Void, Never>?, finished: Bool)>((nil, false))
+
+    func start(_ task: Task<Void, Never>) {
+        let finished = timer.withLock { t in
+            t.task = task
+            return t.finished
+        }
+        if finished { task.cancel() }
+    }
+
+    func finish(with result: Result<R, any Error>) {
+        let task = timer.withLock { t in
+            t.finished = true
+            return t.task
+        }
+        task?.cancel()
+        pending.withLock { $0.take() }?.resume(with: result)
     }
 }
