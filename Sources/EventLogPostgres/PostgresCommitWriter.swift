@@ -399,13 +399,9 @@ final class PostgresCommitWriter: Sendable {
     /// Calls `append_batch` on `connection` (inside its transaction), or alone on a pooled
     /// connection (its own transaction) when `nil`.
     private func write(_ plan: Plan, on connection: PostgresConnection?) async throws {
-        let query: PostgresQuery = """
-            SELECT tallystick.append_batch(\(Int64(plan.before.sequence)), \
-            \(ByteBuffer(bytes: plan.before.hash.bytes)), \(Int64(plan.head.sequence)), \
-            \(ByteBuffer(bytes: plan.head.hash.bytes)), \(plan.head.recordedAt), \
-            \(plan.sequences), \
-            \(plan.streams), \(plan.streamVersions), \(plan.ids), \(plan.records))
-            """
+        let query = PostgresSchema.appendBatch(
+            from: plan.before, to: plan.head, sequences: plan.sequences, streams: plan.streams,
+            versions: plan.streamVersions, ids: plan.ids, records: plan.records)
         if let connection {
             _ = try await connection.query(query, logger: logger).collect()
         } else {

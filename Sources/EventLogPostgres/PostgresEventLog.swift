@@ -229,6 +229,12 @@ public final class PostgresEventLog: EventStore, Sendable {
     /// See ``EventStore/scan(from:through:verifyingChain:_:)``. Reads pages of
     /// ``scanPageSize`` records up to the head as it was when the scan began; since records are
     /// never changed once committed, those pages are one consistent snapshot of the log.
+    ///
+    /// A start-up fold reads the whole log this way, so the work is spread: while `body`
+    /// folds one page, the next ``scanPagesAhead`` are read, decoded and have each record's
+    /// own hash checked (SHA-256 of its previous hash and its contents) in tasks of their own,
+    /// on the other cores; this loop checks the links (each record's previous hash is the hash of the record
+    /// before it), which together with those is the whole chain check.
     @discardableResult
     public func scan(
         from sequence: UInt64, through: UInt64?, verifyingChain: Bool,
@@ -246,19 +252,43 @@ public final class PostgresEventLog: EventStore, Sendable {
         }
         var last = LogHead(sequence: start - 1, hash: previous, recordedAt: 0)
         var next = start
-        while next <= end {
-            let rows = try await page(from: next, through: min(end, next + scanPageSize - 1))
-            guard !rows.isEmpty else {
+        // The pages being read, oldest first; each asks for a fixed range, so the next can be
+        // sent before the one before it arrived.
+        var reading: [Task<ScanPage, any Error>] = []
+        var requested = start
+        func readAhead() {
+            while reading.count < scanPagesAhead, requested <= end {
+                let (first, last) = (requested, min(end, requested + scanPageSize - 1))
+                reading.append(
+                    Task { [self] in
+                        try await page(from: first, through: last, checkingHashes: verifyingChain)
+                    })
+                requested = last + 1
+            }
+        }
+        defer { for task in reading { task.cancel() } }
+        readAhead()
+        while !reading.isEmpty {
+            let page = try await reading.removeFirst().value
+            readAhead()
+            guard !page.rows.isEmpty else {
                 throw EventLogError.corruptedRecord(sequence: next, reason: "record missing")
             }
-            for row in rows {
-                guard row.sequence == next else {
+            for (sequence, record) in page.rows {
+                guard sequence == next else {
                     throw EventLogError.corruptedRecord(
-                        sequence: next, reason: "record missing (next stored is \(row.sequence))")
+                        sequence: next, reason: "record missing (next stored is \(sequence))")
                 }
-                try PostgresEventLog.view(row.record, at: next) { view in
-                    if verifyingChain, let why = RecordCodec.verifyHash(view, previous: previous) {
-                        throw EventLogError.corruptedRecord(sequence: next, reason: why)
+                try PostgresEventLog.view(record, at: next) { view in
+                    if verifyingChain {
+                        if view.previousHash != previous {
+                            throw EventLogError.corruptedRecord(
+                                sequence: next, reason: RecordCodec.brokenLink)
+                        }
+                        if let failure = page.hashFailure, failure.sequence == next {
+                            throw EventLogError.corruptedRecord(
+                                sequence: next, reason: failure.reason)
+                        }
                     }
                     try body(view)
                     previous = view.hash
@@ -271,36 +301,91 @@ public final class PostgresEventLog: EventStore, Sendable {
     }
 
     /// Records per query of a scan.
-    let scanPageSize: UInt64 = 4096
+    let scanPageSize: UInt64 = 8192
+    /// Pages a scan reads ahead of the one it delivers, each on a connection of its own.
+    let scanPagesAhead = 3
 
-    /// One stored row with its lookup columns.
-    struct StoredRow {
-        var sequence: UInt64
+    /// Stored records of one page of a scan, in order, and the first whose own hash does not
+    /// check (when asked to check them).
+    struct ScanPage: Sendable {
+        var rows: [(sequence: UInt64, record: ByteBuffer)] = []
+        /// Each row's lookup columns, when asked for (``PostgresEventLog/verify(progress:)``).
+        var columns: [Columns] = []
+        var hashFailure: (sequence: UInt64, reason: String)?
+    }
+
+    /// What a row says besides its record bytes.
+    struct Columns: Sendable {
         var stream: String
         var streamVersion: UInt64
         var eventID: EventID
-        var record: ByteBuffer
     }
 
-    /// The rows `first...last` in order (committed ones only, which every row at or below a
-    /// head once read is).
-    func page(from first: UInt64, through last: UInt64) async throws -> [StoredRow] {
-        try await guarded { [self] in
-            let rows = try await client.query(
-                """
-                SELECT sequence, stream, stream_version, event_id, record FROM tallystick.records
-                WHERE sequence BETWEEN \(Int64(clamping: first)) AND \(Int64(clamping: last))
-                ORDER BY sequence
-                """, logger: logger
-            ).collect()
-            return try rows.map { row in
-                let (sequence, stream, version, id, record) = try row.decode(
-                    (Int64, String, Int64, UUID, ByteBuffer).self)
-                return StoredRow(
-                    sequence: UInt64(sequence), stream: stream, streamVersion: UInt64(version),
-                    eventID: EventID(uuid: id), record: record)
+    /// The records `first...last` in order (committed ones only, which every row at or below a
+    /// head once read is), with each one's own hash checked when `checkingHashes` and the
+    /// rows' lookup columns when `withColumns`.
+    func page(
+        from first: UInt64, through last: UInt64, checkingHashes: Bool, withColumns: Bool = false
+    ) async throws -> ScanPage {
+        let range = "sequence BETWEEN \(Int64(clamping: first)) AND \(Int64(clamping: last))"
+        var page = ScanPage()
+        if withColumns {
+            let rows = try await guarded { [self] in
+                try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            SELECT sequence, record, stream, stream_version, event_id
+                            FROM tallystick.records WHERE \(range) ORDER BY sequence
+                            """), logger: logger
+                ).collect()
+            }
+            page.rows.reserveCapacity(rows.count)
+            for row in rows {
+                let (sequence, record, stream, version, id) = try row.decode(
+                    (Int64, ByteBuffer, String, Int64, UUID).self)
+                page.rows.append((UInt64(sequence), record))
+                page.columns.append(
+                    Columns(
+                        stream: stream, streamVersion: UInt64(version), eventID: EventID(uuid: id))
+                )
+            }
+        } else {
+            // The page's records as one value, each prefixed with its length (4 bytes, big
+            // endian): one row to decode instead of thousands, which is most of a scan's cost
+            // in this process. Each record names its own sequence.
+            let blob = try await guarded { [self] in
+                try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            SELECT string_agg(int4send(octet_length(record)) || record, ''::bytea
+                                              ORDER BY sequence)
+                            FROM tallystick.records WHERE \(range)
+                            """), logger: logger
+                ).collect().first?.decode(ByteBuffer?.self)
+            }
+            guard var blob else { return page }
+            while let length = blob.readInteger(as: UInt32.self) {
+                guard let record = blob.readSlice(length: Int(length)) else {
+                    throw EventLogError.storage("a page of records was cut short")
+                }
+                let sequence =
+                    (try? record.withUnsafeReadableBytes { try RecordCodec.view($0).sequence })
+                    ?? first + UInt64(page.rows.count)
+                page.rows.append((sequence, record))
             }
         }
+        if checkingHashes {
+            for (sequence, record) in page.rows {
+                let why = try? PostgresEventLog.view(record, at: sequence) { view in
+                    RecordCodec.verifyHash(view, previous: view.previousHash)
+                }
+                if let why {
+                    page.hashFailure = (sequence, why)
+                    break
+                }
+            }
+        }
+        return page
     }
 
     public func follow(from sequence: UInt64) -> AsyncThrowingStream<EventRecord, any Error> {

@@ -1,4 +1,5 @@
 import EventLog
+import Foundation
 import Logging
 import PostgresNIO
 
@@ -102,6 +103,20 @@ enum PostgresSchema {
         END
         $$
         """
+
+    /// The call of `append_batch` that moves the head from `before` to `after` and inserts
+    /// the records between them (the arrays are the rows' columns, in sequence order).
+    static func appendBatch(
+        from before: LogHead, to after: LogHead, sequences: [Int64], streams: [String],
+        versions: [Int64], ids: [UUID], records: [ByteBuffer]
+    ) -> PostgresQuery {
+        """
+        SELECT tallystick.append_batch(\(Int64(before.sequence)), \
+        \(ByteBuffer(bytes: before.hash.bytes)), \(Int64(after.sequence)), \
+        \(ByteBuffer(bytes: after.hash.bytes)), \(after.recordedAt), \(sequences), \(streams), \
+        \(versions), \(ids), \(records))
+        """
+    }
 
     /// Creates the schema when the database has none, else upgrades an older version (see
     /// the type's documentation) and checks it. Several servers starting at once are

@@ -236,6 +236,48 @@ struct PostgresEventLogTests {
         await postgres.close()
     }
 
+    /// A dump of an LMDB log loads into an empty PostgreSQL store record for record (the
+    /// same bytes, so it dumps identically), the store goes on appending after it, and a
+    /// chain that does not hold is refused naming the record.
+    @Test func anLMDBLogRestoresIntoPostgreSQL() async throws {
+        let directory = try TemporaryDirectory(prefix: "pg-restore")
+        defer { directory.remove() }
+        let lmdb = try LMDBEventLog.open(.init(directory: directory.appending("log")))
+        for i in 0..<25 {
+            _ = try await lmdb.append(
+                to: "s\(i % 4)", expecting: .any, events: [event("a.v1", "\(i)"), event()])
+        }
+        let records = try await lmdb.readAll()
+        await lmdb.close()
+        let url = try TemporaryPostgres.shared().createDatabase(prefix: "restore")
+        let postgres = try await PostgresEventLog.openForTest(url: url)
+        try await postgres.restore(records, batch: 7)
+        #expect(try await postgres.readAll() == records)
+        #expect(try await postgres.verify().isValid)
+        let next = try await postgres.append(to: "s0", expecting: .any, events: [event()])
+        #expect(next.positions == [.init(sequence: 51, streamVersion: 15)])
+        await #expect(throws: EventLogError.invalidEvent("restore needs an empty log")) {
+            try await postgres.restore(records)
+        }
+        await postgres.close()
+
+        var broken = records
+        let r = records[9]
+        broken[9] = EventRecord(
+            formatVersion: r.formatVersion, sequence: r.sequence, stream: r.stream,
+            streamVersion: r.streamVersion, eventID: r.eventID, type: r.type,
+            recordedAt: r.recordedAt, payload: Array("edited".utf8), previousHash: r.previousHash,
+            hash: r.hash)
+        let other = try await PostgresEventLog.openForTest(
+            url: TemporaryPostgres.shared().createDatabase(prefix: "restore"))
+        await #expect(
+            throws: EventLogError.invalidEvent("record 10: hash does not match its contents")
+        ) {
+            try await other.restore(broken)
+        }
+        await other.close()
+    }
+
     @Test func aNewerSchemaIsRefused() async throws {
         let cluster = try TemporaryPostgres.shared()
         let url = try cluster.createDatabase(prefix: "schema")

@@ -102,6 +102,18 @@ struct LiveSharedStoreTests {
         #expect(
             dump.split(separator: "\n").filter { $0.contains("instance-created.v1") }.count == 1)
         #expect(dump.contains("token-revoked.v1"))
+        // The dump loads into another, empty store and dumps identically.
+        let copy = try postgres.createDatabase(prefix: "copy")
+        let (loaded, loading) = try await LiveUpstreamTests.run(
+            ["load", "--store", copy], input: dump, product: "tallystick-log")
+        #expect(loaded == 0, "\(loading)")
+        let (_, copied) = try await LiveUpstreamTests.run(
+            ["dump", "--store", copy], product: "tallystick-log")
+        #expect(copied == dump)
+        let (reloaded, refusal) = try await LiveUpstreamTests.run(
+            ["load", "--store", copy], input: dump, product: "tallystick-log")
+        #expect(reloaded == 1)
+        #expect(refusal.contains("restore needs an empty log"))
         let (backedUp, advice) = try await LiveUpstreamTests.run(
             ["backup", directory.appending("copy"), "--store", url], product: "tallystick-log")
         #expect(backedUp != 0)
