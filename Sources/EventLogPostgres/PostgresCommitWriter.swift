@@ -16,6 +16,18 @@ import Synchronization
 /// are planned in that order, so when one is refused those after it that expected its
 /// versions are refused with `wrongExpectedVersion`, as the protocol promises.
 ///
+/// ## A refused append takes those queued behind it along
+/// With other servers writing, an append queued behind a refused one may find its expected
+/// version free after all: another server's append took the version the refused one was to
+/// have. Its caller decided it on top of the refused append (an instance's actor pipelines
+/// its decisions), so committing it would act on a state that never was, such as a token
+/// minted from a parent another server revoked. So every append of a stream that was
+/// submitted before a refusal of that stream was answered is refused too
+/// (`wrongExpectedVersion`) unless it expects `.any`; one submitted after the answer is
+/// decided as usual. The writer keeps, per stream, the submission count read just after it
+/// answered the refusal (an append submitted in between is refused needlessly and retried by
+/// its caller, never the other way round).
+///
 /// Two ways to commit a batch:
 /// - **Planned from what this writer knows** (the usual one, one statement and one round
 ///   trip): the head and the stream versions as of this writer's last batch, read once for a
@@ -51,6 +63,8 @@ import Synchronization
 final class PostgresCommitWriter: Sendable {
     private struct Queue {
         var pending: [QueuedAppend] = []
+        /// Appends submitted so far; the next one gets number `submitted + 1`.
+        var submitted: UInt64 = 0
         var waiter: CheckedContinuation<Void, Never>?
         var stopping = false
         /// Flights whose statement returned and that the writer has not landed yet.
@@ -62,6 +76,17 @@ final class PostgresCommitWriter: Sendable {
     private struct Known {
         var head: LogHead?
         var versions: [String: UInt64] = [:]
+    }
+
+    /// Appends taken from the queue together, numbered in submission order from `first`.
+    private struct Batch {
+        let first: UInt64
+        let appends: [QueuedAppend]
+
+        var streams: [String] { Array(Set(appends.map(\.stream))) }
+        var numbered: some Sequence<(number: UInt64, append: QueuedAppend)> {
+            appends.enumerated().lazy.map { (first + UInt64($0.offset), $0.element) }
+        }
     }
 
     /// One batch planned: each append's outcome and the rows to write.
@@ -80,7 +105,7 @@ final class PostgresCommitWriter: Sendable {
     /// A batch sent without the head's lock, its statement's outcome not yet landed.
     private struct Flight {
         let number: Int
-        let batch: [QueuedAppend]
+        let batch: Batch
         let plan: Plan
         let started: ContinuousClock.Instant
         /// The statement's error, `nil` once it committed.
@@ -94,6 +119,10 @@ final class PostgresCommitWriter: Sendable {
     private let maximumAppendsPerCommit: Int
     private let databaseTimeout: Duration
     private let queue = Mutex(Queue())
+    /// Per stream, the submission count when a refusal of it was answered: appends of the
+    /// stream numbered up to it are refused (see the type's documentation). Only the
+    /// writer's task uses it.
+    private let refusedThrough = Mutex<[String: UInt64]>([:])
     private let loop = Mutex<Task<Void, Never>?>(nil)
     let statistics = Mutex(PostgresCommitStatistics())
 
@@ -125,6 +154,7 @@ final class PostgresCommitWriter: Sendable {
         let (accepted, waiter): (Bool, CheckedContinuation<Void, Never>?) = queue.withLock { q in
             if q.stopping { return (false, nil) }
             q.pending.append(append)
+            q.submitted += 1
             defer { q.waiter = nil }
             return (true, q.waiter)
         }
@@ -148,7 +178,7 @@ final class PostgresCommitWriter: Sendable {
 
     private enum Next {
         /// Appends to commit.
-        case batch([QueuedAppend])
+        case batch(Batch)
         /// The flight's statement returned: land it.
         case landing
         /// Stopping, nothing queued, nothing in flight.
@@ -160,7 +190,8 @@ final class PostgresCommitWriter: Sendable {
         func ready(_ q: inout Queue) -> Next? {
             if !q.pending.isEmpty {
                 let n = min(q.pending.count, maximumAppendsPerCommit)
-                let batch = Array(q.pending.prefix(n))
+                let first = q.submitted - UInt64(q.pending.count) + 1
+                let batch = Batch(first: first, appends: Array(q.pending.prefix(n)))
                 q.pending.removeFirst(n)
                 return .batch(batch)
             }
@@ -219,10 +250,10 @@ final class PostgresCommitWriter: Sendable {
     /// lock (once the flight landed): an append is refused, nothing reliable is known, or
     /// the state could not be read.
     private func send(
-        _ batch: [QueuedAppend], number: Int, known: inout Known, behind flight: Flight?
+        _ batch: Batch, number: Int, known: inout Known, behind flight: Flight?
     ) async -> Flight? {
         let started = ContinuousClock.now
-        let streams = Array(Set(batch.map(\.stream)))
+        let streams = batch.streams
         let unknown = streams.filter { known.versions[$0] == nil }
         do {
             if known.head == nil {
@@ -276,9 +307,7 @@ final class PostgresCommitWriter: Sendable {
         queue.withLock { _ = $0.returned.remove(flight.number) }
         guard let error else {
             record(flight.plan, locked: false, since: flight.started)
-            for (append, outcome) in zip(flight.batch, flight.plan.outcomes) {
-                append.pending.complete(outcome)
-            }
+            answer(flight.batch, flight.plan.outcomes)
             return true
         }
         known = Known()
@@ -288,7 +317,7 @@ final class PostgresCommitWriter: Sendable {
             await commitLocked(flight.batch, known: &known)
         } else {
             let failure = PostgresEventLog.mapped(error)
-            for append in flight.batch { append.pending.complete(.failure(failure)) }
+            answer(flight.batch, flight.batch.appends.map { _ in .failure(failure) })
         }
         return false
     }
@@ -296,9 +325,9 @@ final class PostgresCommitWriter: Sendable {
     /// Plans and writes `batch` under the head's lock, with nothing else of this writer in
     /// flight, and answers its appends. This always makes progress: the plan is made from
     /// what the database holds once every other writer's commit is visible.
-    private func commitLocked(_ batch: [QueuedAppend], known: inout Known) async {
+    private func commitLocked(_ batch: Batch, known: inout Known) async {
         let started = ContinuousClock.now
-        let streams = Array(Set(batch.map(\.stream)))
+        let streams = batch.streams
         let outcomes: [Result<AppendResult, EventLogError>]
         do {
             let plan = try await bounded {
@@ -306,7 +335,7 @@ final class PostgresCommitWriter: Sendable {
                     let head = try await self.lockHead(on: connection)
                     let versions = try await self.readVersions(streams, on: connection)
                     let existing = try await self.readExisting(
-                        batch.flatMap { $0.events.map(\.id) }, on: connection)
+                        batch.appends.flatMap { $0.events.map(\.id) }, on: connection)
                     let plan = self.plan(batch, head: head, versions: versions, existing: existing)
                     if !plan.records.isEmpty { try await self.write(plan, on: connection) }
                     return plan
@@ -318,9 +347,26 @@ final class PostgresCommitWriter: Sendable {
         } catch {
             known = Known()
             let failure = PostgresEventLog.mapped(error)
-            outcomes = batch.map { _ in .failure(failure) }
+            outcomes = batch.appends.map { _ in .failure(failure) }
         }
-        for (append, outcome) in zip(batch, outcomes) { append.pending.complete(outcome) }
+        answer(batch, outcomes)
+    }
+
+    /// Completes each append of `batch` with its outcome, in order; then, for each stream
+    /// with a refused append, refuses the appends of that stream submitted so far (see the
+    /// type's documentation), and forgets the marks every answered append is past.
+    private func answer(_ batch: Batch, _ outcomes: [Result<AppendResult, EventLogError>]) {
+        var refused = Set<String>()
+        for (append, outcome) in zip(batch.appends, outcomes) {
+            append.pending.complete(outcome)
+            if case .failure = outcome { refused.insert(append.stream) }
+        }
+        let submitted = queue.withLock { $0.submitted }
+        let answered = batch.first + UInt64(batch.appends.count) - 1
+        refusedThrough.withLock { marks in
+            for stream in refused { marks[stream] = submitted }
+            marks = marks.filter { $0.value > answered }
+        }
     }
 
     private func record(_ plan: Plan, locked: Bool, since started: ContinuousClock.Instant) {
@@ -337,24 +383,34 @@ final class PostgresCommitWriter: Sendable {
 
     // MARK: Planning
 
-    /// Checks each append in order against the head, the stream versions and the event ids
-    /// known (plus those planned before it in this batch) and encodes the records of those
-    /// accepted. `versions` holds every stream of the batch.
+    /// Checks each append in order against the refusals it is queued behind, the head, the
+    /// stream versions and the event ids known (plus those planned before it in this batch)
+    /// and encodes the records of those accepted. `versions` holds every stream of the batch.
     private func plan(
-        _ batch: [QueuedAppend], head: LogHead, versions: [String: UInt64],
+        _ batch: Batch, head: LogHead, versions: [String: UInt64],
         existing stored: [EventID: AppendPlanner.Existing]
     ) -> Plan {
         var plan = Plan(before: head, head: head)
         var ids = stored
-        for append in batch {
+        var refused = refusedThrough.withLock { $0 }
+        for (number, append) in batch.numbered {
             let stream = append.stream
             let current = plan.versions[stream] ?? versions[stream] ?? 0
+            if append.expecting != .any, let mark = refused[stream], number <= mark {
+                plan.outcomes.append(
+                    .failure(
+                        .wrongExpectedVersion(
+                            stream: stream, expected: append.expecting, actual: current)))
+                continue
+            }
             let decision = AppendPlanner.plan(
                 stream: stream, expecting: append.expecting, events: append.events,
                 validated: true, existing: { ids[$0] }, currentVersion: { current })
             switch decision {
             case .reject(let error):
                 plan.outcomes.append(.failure(error))
+                // Those queued behind it in this batch were submitted before its answer.
+                refused[stream] = batch.first + UInt64(batch.appends.count)
                 continue
             case .duplicate(let result):
                 plan.outcomes.append(.success(result))
