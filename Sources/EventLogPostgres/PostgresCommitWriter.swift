@@ -45,9 +45,11 @@ import Synchronization
 /// A commit's time is mostly PostgreSQL flushing it; the round trip, the planning of the next
 /// batch and its statement's parsing would add to every commit if they waited for it. So
 /// while batch *B* is in flight, the next batch *B+1* is planned on top of *B*'s plan (the
-/// head and the versions *B* leaves) and sent on another connection at once. Its first
-/// statement, the head's `UPDATE`, waits for *B*'s row lock, i.e. for *B*'s commit, and then
-/// finds the head where it was planned: the database still commits batches one at a time in
+/// head and the versions *B* leaves) and sent on another connection as soon as *B* holds the
+/// head's row lock (each batch is `BEGIN`, `append_batch`, `COMMIT`: the lock is held once
+/// `append_batch` returned, while the commit flushes; sending *B+1* earlier would let it
+/// reach the row first and fail). *B+1*'s first statement, the head's `UPDATE`, waits for
+/// that lock, i.e. for *B*'s commit, and then finds the head where it was planned: the database still commits batches one at a time in
 /// sequence order, and *B+1*'s flush follows *B*'s without a gap. Answers are given in
 /// submission order: *B*'s before *B+1*'s. When *B* does not commit as planned, *B+1* cannot
 /// either (the head it expects never exists; it fails with `TS001`): *B* is committed again
@@ -110,6 +112,34 @@ final class PostgresCommitWriter: Sendable {
         let started: ContinuousClock.Instant
         /// The statement's error, `nil` once it committed.
         let statement: Task<(any Error)?, Never>
+        /// Fired once the batch holds the head's lock (its `append_batch` returned, the
+        /// commit is under way) or its statement ended: the next batch may be sent then.
+        let holdsHead: Signal
+    }
+
+    /// A one-time event several tasks can wait for.
+    final class Signal: Sendable {
+        private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>(
+            (false, []))
+
+        func fire() {
+            let waiters = state.withLock { s in
+                s.fired = true
+                defer { s.waiters = [] }
+                return s.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let fired = state.withLock { s in
+                    if !s.fired { s.waiters.append(continuation) }
+                    return s.fired
+                }
+                if fired { continuation.resume() }
+            }
+        }
     }
 
     private let client: PostgresClient
@@ -281,11 +311,24 @@ final class PostgresCommitWriter: Sendable {
         known.head = plan.head
         known.versions.merge(plan.versions) { _, new in new }
         queue.withLock { _ = $0.returned.remove(number) }
+        let holdsHead = Signal()
+        let ahead = flight?.holdsHead
         let statement = Task { [self] () -> (any Error)? in
             var failure: (any Error)?
-            do { try await bounded { try await self.write(plan, on: nil) } } catch {
+            // Sent only once the batch before it holds the head's lock, so that its head
+            // update queues behind that batch's commit instead of racing it to the row.
+            await ahead?.wait()
+            do {
+                try await bounded {
+                    try await self.client.withTransaction(logger: self.logger) { connection in
+                        try await self.write(plan, on: connection)
+                        holdsHead.fire()
+                    }
+                }
+            } catch {
                 failure = error
             }
+            holdsHead.fire()
             let waiter = queue.withLock { q in
                 q.returned.insert(number)
                 defer { q.waiter = nil }
@@ -295,7 +338,8 @@ final class PostgresCommitWriter: Sendable {
             return failure
         }
         return Flight(
-            number: number, batch: batch, plan: plan, started: started, statement: statement)
+            number: number, batch: batch, plan: plan, started: started, statement: statement,
+            holdsHead: holdsHead)
     }
 
     /// Waits for `flight`'s statement and answers its appends: with its plan when it

@@ -12,10 +12,11 @@ import Synchronization
 /// its bytes plus the columns that lookups need (sequence, stream, stream version, event id).
 ///
 /// ## One global order with several writers
-/// Every append goes through `tallystick.append_batch`, whose first statement moves the one
-/// row of `tallystick.head` from the head the batch was planned on to the batch's last record
-/// (sequence and hash), or fails when the head is no longer there. That `UPDATE` takes the
-/// row's lock, held until the transaction ends, so writers on every server are serialised by
+/// Every append goes through `tallystick.append_batch`, whose first statement locks the one
+/// row of `tallystick.head` (`SELECT … FOR UPDATE`, which waits for a writer committing it
+/// and then reads what that writer committed) and whose second moves it from the head the
+/// batch was planned on to the batch's last record (sequence and hash), or which fails when
+/// the head is no longer there. The row's lock is held until the transaction ends, so writers on every server are serialised by
 /// the database: a writer planned on head *N* can commit only records *N+1…*, and only after
 /// the writer of *N* committed. Sequences are therefore gapless, each record's previous hash
 /// is the hash of the record before it, and **commit order is sequence order**.

@@ -25,10 +25,14 @@ import PostgresNIO
 /// with the plan (`TS002`), an index scan per stream per batch; 2 leaves that to the head
 /// check, which already refuses a batch when any record was committed since the head it was
 /// planned on (so no stream can have moved), with the unique `(stream, stream_version)` as a
-/// backstop. Version 2 writes about a quarter more events per second.
+/// backstop. Version 2 writes about a quarter more events per second. 3 takes the head row
+/// with `SELECT … FOR UPDATE` before comparing it: version 2's `UPDATE … WHERE sequence = old`
+/// did not wait for a writer still committing the row (the version it could see did not
+/// match, so it failed at once), which made every batch sent behind an uncommitted one fail;
+/// `FOR UPDATE` waits for that commit and then reads the row it wrote.
 enum PostgresSchema {
     /// The version this build creates and reads.
-    static let version: Int64 = 2
+    static let version: Int64 = 3
 
     /// The channel `append_batch` notifies on commit, with the new head's sequence.
     static let channel = "tallystick_records"
@@ -61,7 +65,7 @@ enum PostgresSchema {
             snapshot bytea NOT NULL)
         """,
         appendBatch,
-        "INSERT INTO tallystick.meta VALUES ('schema-version', 2)",
+        "INSERT INTO tallystick.meta VALUES ('schema-version', 3)",
     ]
 
     /// The statements that upgrade version *n* to *n + 1*, by *n*.
@@ -74,29 +78,40 @@ enum PostgresSchema {
             """,
             appendBatch,
             "UPDATE tallystick.meta SET value = 2 WHERE key = 'schema-version'",
-        ]
+        ],
+        2: [
+            appendBatch,
+            "UPDATE tallystick.meta SET value = 3 WHERE key = 'schema-version'",
+        ],
     ]
 
     /// Writes one batch in the caller's transaction (one statement's, when called alone):
-    /// moves the head from (old_sequence, old_hash) to the new one, or raises TS001 when it is
-    /// no longer there (the UPDATE waits for another writer's lock and re-reads the row);
+    /// locks the head row (waiting for a writer that is committing it, then reading what that
+    /// writer committed), raises TS001 unless it is at (old_sequence, old_hash), and moves it
+    /// to the new one;
     /// inserts the records (a repeated event id or stream version violates a unique index);
     /// and notifies the followers of every server when the transaction commits.
     private static let appendBatch: PostgresQuery = """
-        CREATE FUNCTION tallystick.append_batch(
+        CREATE OR REPLACE FUNCTION tallystick.append_batch(
             old_sequence bigint, old_hash bytea, new_sequence bigint, new_hash bytea,
             new_recorded_at bigint, sequences bigint[], streams text[], versions bigint[],
             ids uuid[], records bytea[])
         RETURNS void LANGUAGE plpgsql AS $$
+        DECLARE
+            head_sequence bigint;
+            head_hash bytea;
         BEGIN
-            UPDATE tallystick.head
-                SET sequence = new_sequence, hash = new_hash, recorded_at = new_recorded_at
-                WHERE sequence = old_sequence AND hash = old_hash
-                  AND new_sequence - old_sequence = cardinality(sequences);
-            IF NOT FOUND THEN
+            -- Waits for a writer that holds the row (and then reads its commit's version): a
+            -- batch sent while the one before it commits queues behind it.
+            SELECT h.sequence, h.hash INTO head_sequence, head_hash
+                FROM tallystick.head h FOR UPDATE;
+            IF head_sequence <> old_sequence OR head_hash <> old_hash
+               OR new_sequence - old_sequence <> cardinality(sequences) THEN
                 RAISE EXCEPTION 'the log head is no longer at %', old_sequence
                     USING ERRCODE = 'TS001';
             END IF;
+            UPDATE tallystick.head
+                SET sequence = new_sequence, hash = new_hash, recorded_at = new_recorded_at;
             INSERT INTO tallystick.records (sequence, stream, stream_version, event_id, record)
                 SELECT * FROM unnest(sequences, streams, versions, ids, records);
             PERFORM pg_notify('tallystick_records', new_sequence::text);

@@ -284,7 +284,7 @@ struct PostgresEventLogTests {
         await (try await PostgresEventLog.openForTest(url: url)).close()
         try cluster.psql(
             "UPDATE tallystick.meta SET value = 99 WHERE key = 'schema-version'", database: url)
-        await #expect(throws: EventLogError.unsupportedFormat(found: 99, supported: 2)) {
+        await #expect(throws: EventLogError.unsupportedFormat(found: 99, supported: 3)) {
             try await PostgresEventLog.openForTest(url: url)
         }
     }
@@ -314,7 +314,7 @@ struct PostgresEventLogTests {
         await upgraded.close()
         let version = try cluster.psql(
             "SELECT value FROM tallystick.meta WHERE key = 'schema-version'", database: url)
-        #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
+        #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
     }
 
     @Test func locationsParse() throws {
