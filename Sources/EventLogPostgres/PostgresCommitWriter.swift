@@ -32,8 +32,9 @@ import Synchronization
 /// - **Planned from what this writer knows** (the usual one, one statement and one round
 ///   trip): the head and the stream versions as of this writer's last batch, read once for a
 ///   stream it has not seen. The statement moves the head only if it is still where the plan
-///   began, so when another server appended in between, nothing is written (`TS001`) and the
-///   batch goes the second way. Event ids are assumed new: a repeated one fails the unique
+///   began, so when another server appended in between, nothing is written (`TS001`); the
+///   batch is then planned once more on the head and versions read without a lock and
+///   written again, and goes the second way only if that fails too. Event ids are assumed new: a repeated one fails the unique
 ///   index (`23505`) and the batch goes the second way too, as does a batch in which an
 ///   append is refused (a refusal could hide a repeat of ids this writer has not read).
 /// - **Under the head's lock**: `BEGIN`, `SELECT … FROM head FOR UPDATE` (waits for any other
@@ -355,15 +356,49 @@ final class PostgresCommitWriter: Sendable {
             return true
         }
         known = Known()
-        if let state = PostgresEventLog.sqlState(of: error),
-            [PostgresSchema.headMoved, "23505"].contains(state)
-        {
+        let state = PostgresEventLog.sqlState(of: error)
+        if state == PostgresSchema.headMoved {
+            await commitAgain(flight.batch, known: &known)
+        } else if state == "23505" {
             await commitLocked(flight.batch, known: &known)
         } else {
             let failure = PostgresEventLog.mapped(error)
             answer(flight.batch, flight.batch.appends.map { _ in .failure(failure) })
         }
         return false
+    }
+
+    /// Commits `batch` again after another server moved the head: plans it on the head and
+    /// stream versions read now (one snapshot, no lock) and writes it, which with two busy
+    /// servers usually succeeds in two round trips; when the head moved again, an append is
+    /// refused (the event ids must be read), or an id is stored already, it is committed
+    /// under the head's lock instead (``commitLocked(_:known:)``, which always makes progress).
+    private func commitAgain(_ batch: Batch, known: inout Known) async {
+        let started = ContinuousClock.now
+        let streams = batch.streams
+        guard
+            let (head, versions) = try? await bounded({ try await self.readState(streams: streams) }
+            )
+        else {
+            return await commitLocked(batch, known: &known)
+        }
+        let plan = plan(batch, head: head, versions: versions, existing: [:])
+        if plan.outcomes.contains(where: { if case .failure = $0 { true } else { false } }) {
+            return await commitLocked(batch, known: &known)
+        }
+        do {
+            try await bounded { try await self.write(plan, on: nil) }
+        } catch {
+            let state = PostgresEventLog.sqlState(of: error)
+            if state == PostgresSchema.headMoved || state == "23505" {
+                return await commitLocked(batch, known: &known)
+            }
+            let failure = PostgresEventLog.mapped(error)
+            return answer(batch, batch.appends.map { _ in .failure(failure) })
+        }
+        known = Known(head: plan.head, versions: versions.merging(plan.versions) { _, new in new })
+        record(plan, locked: false, since: started)
+        answer(batch, plan.outcomes)
     }
 
     /// Plans and writes `batch` under the head's lock, with nothing else of this writer in
