@@ -179,7 +179,10 @@ let package = Package(
             name: "TallystickTests", dependencies: ["Tallystick"], swiftSettings: strict),
         .testTarget(
             name: "EventLogTests",
-            dependencies: ["EventLog", "EventLogPostgres", "EventLogTestSupport", "LMDB"],
+            dependencies: [
+                "EventLog", "EventLogPostgres", "EventLogTestSupport", "LMDB", "TextCoding",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
     ]
