@@ -24,12 +24,14 @@ final class GroupCommitWriter: @unchecked Sendable {
     private enum Request {
         case append(QueuedAppend)
         case checkpoint(Checkpoint, CheckedContinuation<Void, any Error>)
+        case merkleNodes(MerkleTreeNodes, CheckedContinuation<Void, any Error>)
     }
 
     private enum Outcome {
         case appended(AppendResult)
         case rejected(EventLogError)
         case checkpointSaved
+        case merkleNodesStored
     }
 
     /// What one commit staged, applied to the writer's state only after it committed.
@@ -123,13 +125,20 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
+    func storeMerkleNodes(_ nodes: MerkleTreeNodes) async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(.merkleNodes(nodes, continuation))
+        }
+    }
+
     private func enqueue(_ request: Request) {
         condition.lock()
         if stopping {
             condition.unlock()
             switch request {
             case .append(let a): a.pending.complete(.failure(.closed))
-            case .checkpoint(_, let c): c.resume(throwing: EventLogError.closed)
+            case .checkpoint(_, let c), .merkleNodes(_, let c):
+                c.resume(throwing: EventLogError.closed)
             }
             return
         }
@@ -259,11 +268,15 @@ final class GroupCommitWriter: @unchecked Sendable {
         switch (request, outcome) {
         case (.append(let a), .appended(let result)): a.pending.complete(.success(result))
         case (.append(let a), .rejected(let error)): a.pending.complete(.failure(error))
-        case (.checkpoint(_, let c), .checkpointSaved): c.resume()
-        case (.checkpoint(_, let c), .rejected(let error)): c.resume(throwing: error)
-        case (.append(let a), .checkpointSaved):
+        case (.checkpoint(_, let c), .checkpointSaved),
+            (.merkleNodes(_, let c), .merkleNodesStored):
+            c.resume()
+        case (.checkpoint(_, let c), .rejected(let error)),
+            (.merkleNodes(_, let c), .rejected(let error)):
+            c.resume(throwing: error)
+        case (.append(let a), _):
             a.pending.complete(.failure(.storage("internal: outcome mismatch")))
-        case (.checkpoint(_, let c), .appended):
+        case (.checkpoint(_, let c), _), (.merkleNodes(_, let c), _):
             c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
         }
     }
@@ -294,7 +307,29 @@ final class GroupCommitWriter: @unchecked Sendable {
                 databases.checkpoints, key: Array(checkpoint.name.utf8), value: checkpoint.encoded()
             )
             return .checkpointSaved
+        case .merkleNodes(let nodes, _):
+            return try stageMerkleNodes(nodes, txn: txn, head: s.head)
         }
+    }
+
+    /// Writes the nodes of records after the stored tree at the end of `tree-nodes`.
+    private func stageMerkleNodes(
+        _ nodes: MerkleTreeNodes, txn: borrowing LMDBTransaction, head: LogHead
+    ) throws -> Outcome {
+        guard let db = databases.treeNodes else { return .rejected(.readOnly) }
+        let stored = try LMDBEventLog.merkleTreeSize(txn: txn, db: db)
+        if let why = nodes.refusal(storedSize: stored, logSize: head.sequence) {
+            return .rejected(.invalidEvent(why))
+        }
+        for (offset, entry) in nodes.nodes.enumerated() {
+            let sequence = nodes.firstSequence + UInt64(offset)
+            guard sequence > stored else { continue }
+            let value = MerkleTreeNodes.encode(entry)
+            try SequenceKey.withKey(sequence) { key in
+                try value.withUnsafeBytes { try txn.put(db, key: key, value: $0, flags: .append) }
+            }
+        }
+        return .merkleNodesStored
     }
 
     private func stageAppend(

@@ -6,7 +6,8 @@ extension LMDBEventLog {
     ///
     /// Each record must follow the one before it (sequence + 1, previous hash = its hash) and
     /// its hash must be the SHA-256 of its contents, so a restored log is exactly as sound as
-    /// the chain it was given. Records are written in transactions of `batch` records and
+    /// the chain it was given. The Merkle tree's nodes are written with the records, so the
+    /// restored log gives the same roots and proofs as the original. Records are written in transactions of `batch` records and
     /// flushed once at the end; nothing is visible to the writer until it returns.
     /// - Throws: ``EventLogError/invalidEvent(_:)`` naming the first record that does not fit
     ///   (the log is then left partly filled and must be discarded), ``EventLogError/readOnly``,
@@ -22,16 +23,24 @@ extension LMDBEventLog {
         /// for the next transaction.
         var pending = [(record: EventRecord, bytes: [UInt8], link: UInt64)]()
         var changed = [String: StreamHead]()
+        var frontier = MerkleFrontier()
+        var treeNodes = [[MerkleHash]]()
+        guard let treeDB = databases.treeNodes else { throw EventLogError.readOnly }
         func flush() throws {
             guard !pending.isEmpty else { return }
             let chunk = pending
             let chunkHeads = changed
+            let chunkNodes = treeNodes
             pending.removeAll(keepingCapacity: true)
             changed.removeAll(keepingCapacity: true)
+            treeNodes.removeAll(keepingCapacity: true)
             try env.retryingResize {
                 try env.write { txn in
-                    for (record, bytes, link) in chunk {
+                    for ((record, bytes, link), nodes) in zip(chunk, chunkNodes) {
                         let sequence = SequenceKey.bytes(record.sequence)
+                        try txn.put(
+                            treeDB, key: sequence, value: MerkleTreeNodes.encode(nodes),
+                            flags: .append)
                         try txn.put(databases.records, key: sequence, value: bytes, flags: .append)
                         try txn.put(
                             databases.streamLinks, key: sequence, value: SequenceKey.bytes(link),
@@ -87,6 +96,7 @@ extension LMDBEventLog {
             previous = LogHead(
                 sequence: record.sequence, hash: record.hash, recordedAt: record.recordedAt)
             pending.append((record, bytes, link))
+            treeNodes.append(frontier.append(.leaf(record: hash)))
             if pending.count >= batch { try flush() }
         }
         try flush()

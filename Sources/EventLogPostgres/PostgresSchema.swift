@@ -6,20 +6,26 @@ import PostgresNIO
 /// server that opens an empty database and versioned in `tallystick.meta`.
 ///
 /// ```
-/// meta         key text → value bigint            ('schema-version' = 1)
+/// meta         key text → value bigint            ('schema-version' = 2)
 /// head         one row: sequence, hash, recorded_at of the newest committed record
 /// records      sequence bigint PK, stream text, stream_version bigint, event_id uuid UNIQUE,
 ///              record bytea (the LMDB log's record bytes, eventlog/FORMAT.md),
 ///              UNIQUE (stream, stream_version)
 /// checkpoints  name text PK, sequence bigint, hash bytea, snapshot bytea
 /// append_batch(...)  the one writing function (below)
+/// tree_nodes   sequence bigint PK, nodes bytea       (version 2: the Merkle tree's nodes
+///              completed by each record, as LMDB's `tree-nodes`; ``MerkleTreeNodes``)
 /// ```
+///
+/// Version 2 only adds `tree_nodes`: a version-1 database is upgraded in place by the first
+/// server of this build that opens it (under the same lock), and the tree is then filled from
+/// the records by the sealer. A server of an older build refuses a version-2 database.
 ///
 /// A stored schema is never edited: a change gets a new version, and a server refuses a
 /// version newer than it knows.
 enum PostgresSchema {
     /// The version this build creates and reads.
-    static let version: Int64 = 1
+    static let version: Int64 = 2
 
     /// The channel `append_batch` notifies on commit, with the new head's sequence.
     static let channel = "tallystick_records"
@@ -90,6 +96,12 @@ enum PostgresSchema {
         "INSERT INTO tallystick.meta VALUES ('schema-version', 1)",
     ]
 
+    /// What turns version 1 into version 2. Never edited: a later change gets its own list.
+    private static let version2: [PostgresQuery] = [
+        "CREATE TABLE tallystick.tree_nodes (sequence bigint PRIMARY KEY, nodes bytea NOT NULL)",
+        "UPDATE tallystick.meta SET value = 2 WHERE key = 'schema-version'",
+    ]
+
     /// Creates the schema when the database has none, else checks its version. Several
     /// servers starting at once are serialised by an advisory lock.
     /// - Throws: ``EventLogError/unsupportedFormat(found:supported:)`` for a version this
@@ -107,9 +119,15 @@ enum PostgresSchema {
                     try await connection.query(statement, logger: logger)
                 }
             }
-            let found = try await connection.query(
+            var found = try await connection.query(
                 "SELECT value FROM tallystick.meta WHERE key = 'schema-version'", logger: logger
             ).collect().first?.decode(Int64.self)
+            if found == 1 {
+                for statement in version2 {
+                    try await connection.query(statement, logger: logger)
+                }
+                found = 2
+            }
             guard let found, found == version else {
                 throw EventLogError.unsupportedFormat(
                     found: UInt32(clamping: found ?? 0), supported: UInt32(version))
