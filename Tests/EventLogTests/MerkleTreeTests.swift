@@ -51,31 +51,49 @@ struct MerkleTreeTests {
 
     // MARK: Naive RFC 9162 §2.1, straight from the definitions
 
-    static func naiveRoot(_ d: ArraySlice<MerkleHash>) -> MerkleHash {
-        if d.isEmpty { return .emptyRoot }
-        if d.count == 1 { return d.first! }
-        var k = 1
-        while k * 2 < d.count { k *= 2 }
-        let s = d.startIndex
-        return .node(naiveRoot(d[s..<(s + k)]), naiveRoot(d[(s + k)...]))
-    }
+    /// MTH, PATH and SUBPROOF over an array of leaf hashes exactly as the RFC defines them
+    /// (recursion on ranges), with MTH of each range remembered so that every size up to 300
+    /// stays quick.
+    final class Naive {
+        let d: [MerkleHash]
+        private var roots = [Range<Int>: MerkleHash]()
 
-    static func naivePath(_ m: Int, _ d: ArraySlice<MerkleHash>) -> [MerkleHash] {
-        if d.count <= 1 { return [] }
-        var k = 1
-        while k * 2 < d.count { k *= 2 }
-        let s = d.startIndex
-        if m < k { return naivePath(m, d[s..<(s + k)]) + [naiveRoot(d[(s + k)...])] }
-        return naivePath(m - k, d[(s + k)...]) + [naiveRoot(d[s..<(s + k)])]
-    }
+        init(_ leafHashes: [MerkleHash]) { d = leafHashes }
 
-    static func naiveSubproof(_ m: Int, _ d: ArraySlice<MerkleHash>, _ b: Bool) -> [MerkleHash] {
-        if m == d.count { return b ? [] : [naiveRoot(d)] }
-        var k = 1
-        while k * 2 < d.count { k *= 2 }
-        let s = d.startIndex
-        if m <= k { return naiveSubproof(m, d[s..<(s + k)], b) + [naiveRoot(d[(s + k)...])] }
-        return naiveSubproof(m - k, d[(s + k)...], false) + [naiveRoot(d[s..<(s + k)])]
+        static func split(_ n: Int) -> Int {
+            var k = 1
+            while k * 2 < n { k *= 2 }
+            return k
+        }
+
+        func root(_ r: Range<Int>) -> MerkleHash {
+            if r.isEmpty { return .emptyRoot }
+            if r.count == 1 { return d[r.lowerBound] }
+            if let known = roots[r] { return known }
+            let k = Self.split(r.count)
+            let hash = MerkleHash.node(
+                root(r.lowerBound..<(r.lowerBound + k)), root((r.lowerBound + k)..<r.upperBound))
+            roots[r] = hash
+            return hash
+        }
+
+        func path(_ m: Int, _ r: Range<Int>) -> [MerkleHash] {
+            if r.count <= 1 { return [] }
+            let k = Self.split(r.count)
+            let left = r.lowerBound..<(r.lowerBound + k)
+            let right = (r.lowerBound + k)..<r.upperBound
+            if m < k { return path(m, left) + [root(right)] }
+            return path(m - k, right) + [root(left)]
+        }
+
+        func subproof(_ m: Int, _ r: Range<Int>, _ b: Bool) -> [MerkleHash] {
+            if m == r.count { return b ? [] : [root(r)] }
+            let k = Self.split(r.count)
+            let left = r.lowerBound..<(r.lowerBound + k)
+            let right = (r.lowerBound + k)..<r.upperBound
+            if m <= k { return subproof(m, left, b) + [root(right)] }
+            return subproof(m - k, right, false) + [root(left)]
+        }
     }
 
     // MARK: Published vectors
@@ -192,36 +210,41 @@ struct MerkleTreeTests {
 
     // MARK: Every size up to 300 against the naive definitions
 
-    @Test func everySizeUpTo300MatchesTheNaiveDefinitions() throws {
+    /// `async`, yielding between sizes: a long computation must not hold one of the two
+    /// cooperative threads the other tests' servers answer on.
+    @Test func everySizeUpTo300MatchesTheNaiveDefinitions() async throws {
         let leafHashes = (0..<300).map { i in Self.leafHash(Array("leaf \(i)".utf8)) }
+        let naive = Naive(leafHashes)
         let nodes = Self.stored(leafHashes)
         let node: (MerkleNodeID) -> MerkleHash = { nodes[$0]! }
         var roots = [MerkleHash]()
         var frontier = MerkleFrontier()
         for size in 0...300 {
+            await Task.yield()
             if size > 0 { frontier.append(leafHashes[size - 1]) }
-            let naive = Self.naiveRoot(leafHashes[0..<size])
-            roots.append(naive)
-            #expect(MerkleTree.root(size: UInt64(size), node: node) == naive, "root of \(size)")
-            #expect(frontier.root == naive, "frontier root of \(size)")
+            let expected = naive.root(0..<size)
+            roots.append(expected)
+            #expect(MerkleTree.root(size: UInt64(size), node: node) == expected, "root of \(size)")
+            #expect(frontier.root == expected, "frontier root of \(size)")
             guard size > 0 else { continue }
             // A frontier rebuilt from the stored nodes continues as the grown one does.
             #expect(MerkleFrontier(size: UInt64(size), node: node) == frontier)
             for m in 0..<size {
                 let path = MerkleTree.inclusionProof(
                     leaf: UInt64(m), size: UInt64(size), node: node)
-                #expect(path == Self.naivePath(m, leafHashes[0..<size]), "path \(m) of \(size)")
+                #expect(path == naive.path(m, 0..<size), "path \(m) of \(size)")
                 try MerkleTree.verifyInclusion(
                     leaf: UInt64(m), size: UInt64(size), leafHash: leafHashes[m], path: path,
-                    root: naive)
+                    root: expected)
             }
         }
         for second in 1...300 {
+            await Task.yield()
             for first in 1...second {
                 let proof = MerkleTree.consistencyProof(
                     first: UInt64(first), second: UInt64(second), node: node)
                 #expect(
-                    proof == Self.naiveSubproof(first, leafHashes[0..<second], true),
+                    proof == naive.subproof(first, 0..<second, true),
                     "consistency \(first) → \(second)")
                 try MerkleTree.verifyConsistency(
                     first: UInt64(first), second: UInt64(second), firstRoot: roots[first],
