@@ -58,6 +58,20 @@ public struct MerkleFrontier: Sendable, Equatable {
         return completed
     }
 
+    /// Adds the leaf with hash `leafHash` without returning the completed subtrees: what a
+    /// check that only needs roots calls, one allocation-free step per record.
+    public mutating func add(_ leafHash: MerkleHash) {
+        var hash = leafHash
+        var level: UInt8 = 0
+        while let last = stack.last, last.level == level {
+            stack.removeLast()
+            hash = .node(last.hash, hash)
+            level += 1
+        }
+        stack.append((level, hash))
+        size += 1
+    }
+
     /// The root of the tree so far (``MerkleHash/emptyRoot`` when empty).
     public var root: MerkleHash {
         guard var hash = stack.last?.hash else { return .emptyRoot }

@@ -50,17 +50,36 @@ public struct MerkleHash: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The leaf hash of a record: its chain hash is the leaf.
+    ///
+    /// This and ``node(_:_:)`` hash one buffer built on the stack, with one update: `verify
+    /// --public-key` computes two of them per record, and each call into the hasher costs
+    /// about as much as hashing the 33 or 65 bytes.
     public static func leaf(record hash: ChainHash) -> MerkleHash {
-        hash.withBytes { leaf($0) }
+        withUnsafeTemporaryAllocation(byteCount: 33, alignment: 8) { buffer in
+            buffer[0] = 0
+            hash.withBytes {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0)
+            }
+            var hasher = SHA256()
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(buffer))
+            return hasher.finalize().withUnsafeBytes { MerkleHash(bytes: $0) }
+        }
     }
 
     /// The interior node over `left` and `right` (RFC 9162: SHA-256(0x01 ‖ left ‖ right)).
     public static func node(_ left: MerkleHash, _ right: MerkleHash) -> MerkleHash {
-        var hasher = SHA256()
-        withUnsafeBytes(of: UInt8(1)) { hasher.update(bufferPointer: $0) }
-        left.withBytes { hasher.update(bufferPointer: $0) }
-        right.withBytes { hasher.update(bufferPointer: $0) }
-        return hasher.finalize().withUnsafeBytes { MerkleHash(bytes: $0) }
+        withUnsafeTemporaryAllocation(byteCount: 65, alignment: 8) { buffer in
+            buffer[0] = 1
+            left.withBytes {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[1..<33]).copyMemory(from: $0)
+            }
+            right.withBytes {
+                UnsafeMutableRawBufferPointer(rebasing: buffer[33..<65]).copyMemory(from: $0)
+            }
+            var hasher = SHA256()
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(buffer))
+            return hasher.finalize().withUnsafeBytes { MerkleHash(bytes: $0) }
+        }
     }
 
     /// The 32 bytes in order.

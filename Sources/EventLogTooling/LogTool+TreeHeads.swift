@@ -172,7 +172,7 @@ extension LogTool {
         wanted.sort { $0.head.treeSize < $1.head.treeSize }
         check()
         try await log.scan(from: 1, through: largest, verifyingChain: false) { view in
-            frontier.append(.leaf(record: view.hash))
+            frontier.add(.leaf(record: view.hash))
             check()
         }
         if let mismatch {
