@@ -1,11 +1,12 @@
 /// The Merkle tree of a store: kept up to date from the records, and read for roots and
 /// proofs with one read of O(log² n) stored nodes, never a scan of the log.
 ///
-/// The stored tree grows by ``extendMerkleTree(through:)``: it hashes the records after the
-/// stored tree (checking their chain on the way) and stores the completed nodes in one write
-/// per 65,536 records. The server's sealer extends it before each signed tree head, `load`
-/// after restoring, so every signed tree size is covered; proofs are given only for sizes
-/// the stored tree covers.
+/// LMDB's writer stores each record's nodes in the record's own commit; elsewhere (and for a
+/// log written before the tree existed) the stored tree grows by ``extendMerkleTree(through:)``:
+/// it hashes the records after the stored tree (checking their chain on the way) and stores
+/// the completed nodes in one write per 65,536 records. The server's sealer extends it before
+/// each signed tree head, so every signed tree size is covered; proofs are given only for
+/// sizes the stored tree covers.
 extension EventStore {
     /// Records hashed and stored per write while extending.
     static var merkleExtensionChunk: UInt64 { 65_536 }

@@ -51,6 +51,10 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         public var clock: any LogClock = SystemLogClock()
         /// Most append requests gathered into one commit.
         public var maximumRequestsPerCommit = 4096
+        /// Whether each commit writes its records' Merkle tree nodes (the default). `false`
+        /// exists only to measure what that costs (`tallystick-bench tree`): the tree then
+        /// falls behind and is caught up by ``EventStore/extendMerkleTree(through:)``.
+        public var maintainsMerkleTree = true
 
         public init(directory: String) { self.directory = directory }
     }
@@ -618,7 +622,7 @@ public struct GroupCommitStatistics: Sendable, Equatable {
     public var commits = 0
     /// Events written.
     public var events = 0
-    /// Requests (appends and checkpoint saves) answered by those commits.
+    /// Requests (appends, checkpoint saves and Merkle tree nodes) answered by those commits.
     public var requests = 0
     /// Most requests in one commit.
     public var largestBatch = 0

@@ -6,9 +6,10 @@ extension TokenEngine {
     /// head recorded, or `nil` when there was nothing new, no signer is configured, or
     /// another server sharing the log recorded its head first.
     ///
-    /// Before signing it extends the stored Merkle tree to the log's head (hashing only the
-    /// records since the last extension), so the tree of every signed size is stored and
-    /// proofs against it need no scan. The server calls this every `seal-interval`.
+    /// Before signing it makes sure the stored Merkle tree reaches the log's head (LMDB's
+    /// commits keep it there; PostgreSQL's tree is extended here, hashing only the records
+    /// since the last extension), so the tree of every signed size is stored and proofs
+    /// against it need no scan. The server calls this every `seal-interval`.
     ///
     /// Several servers on one log may call it at once: each appends with the stream version
     /// it read, so exactly one head is recorded and the others get `wrongExpectedVersion`,
