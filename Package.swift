@@ -125,8 +125,8 @@ let package = Package(
         .executableTarget(
             name: "TallystickBench",
             dependencies: [
-                "EventLog", "EventLogPostgres", "EventLogTestSupport", "LMDB", "TokenDomain",
-                "TokenEngine", "TextCoding",
+                "EventLog", "EventLogPostgres", "EventLogTestSupport", "EventLogTooling", "LMDB",
+                "TokenDomain", "TokenEngine", "TextCoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

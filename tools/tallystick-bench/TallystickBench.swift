@@ -15,7 +15,7 @@ struct TallystickBench: AsyncParsableCommand {
             """,
         subcommands: [
             EventLogBench.self, EngineBench.self, LoginBench.self, JSONBench.self,
-            PostgresBench.self, PostgresVisibilityBench.self,
+            PostgresBench.self, PostgresVisibilityBench.self, TreeBench.self,
         ],
         defaultSubcommand: EventLogBench.self)
 }
