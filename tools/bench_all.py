@@ -7,7 +7,11 @@ Steps, in order: a pwrite+fdatasync loop (the flush every durable design is boun
 scan); `tallystick-bench engine --fixture DIR` (start-up fold, memory per token); the
 offline tools' `verify` and `backup` on that 1M-event fixture; the real server's start-up on
 the backup (replay through `tallystick serve`); `tools/load/run` (wrk: GET /config, mint,
-token listing); `tools/nginx/bench` (wrk: forward-auth checks, the shipped nginx site).
+token listing); `tools/nginx/bench` (wrk: forward-auth checks, the shipped nginx site); the
+PostgreSQL store: `tallystick-bench postgres` (durable appends beside pgbench, the ceiling),
+`postgres-visibility` (a revocation through one server refused by another), `postgres-fold`
+(start-up fold of the same 1M-event fixture from PostgreSQL) and `tools/load/shared` (wrk
+minting on one and on two servers sharing a store).
 """
 
 import argparse
@@ -163,6 +167,10 @@ def main():
         environment = dict(os.environ, DURATION=args.duration)
         http = run([os.path.join(ROOT, "tools", "load", "run")], env=environment)
         proxy = run([os.path.join(ROOT, "tools", "nginx", "bench")], env=environment)
+        postgres = run([bench, "postgres", "--append-events", args.append_events])
+        visibility = run([bench, "postgres-visibility", "--rounds", "500"])
+        postgres_fold = run([bench, "postgres-fold", "--fixture", fixture])
+        shared = run([os.path.join(ROOT, "tools", "load", "shared")], env=environment)
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the fixture too, unless --fixture put it elsewhere
     load_after = os.getloadavg()
@@ -207,6 +215,22 @@ def main():
 
     def met(ok):
         return "met" if ok else "MISSED"
+
+    pg_before, pg_after = (number(n) for n in re.findall(
+        r"^pgbench: \d+ clients, 1-row durable inserts\s+([\d,]+) commits/s", postgres, re.M))
+    pg_append = first_number(row(postgres, r"log: \d+ appenders on \d+ streams, durable"))
+    pg_per_commit = row(postgres, r"  mean events per commit").split("  ")[0]
+    seen = re.search(r"p50 ([\d.]+) ms,? +p99 ([\d.]+) ms", visibility)
+    pg_fold = first_number(row(postgres_fold, "fold from PostgreSQL, hashes checked"))
+    lmdb_fold = first_number(row(postgres_fold, "fold from LMDB, hashes checked"))
+
+    def shared_run(name):
+        match = re.search(rf"^{re.escape(name)}\s+([\d.]+) req/s\s+p99\s+([\d.]+) ms", shared, re.M)
+        return float(match.group(1)), match.group(2)
+
+    one_server = shared_run("one server, one instance")
+    one_stream = shared_run("two servers, one instance (one stream)")
+    own_instances = shared_run("two servers, one instance each")
 
     table = [
         ("figure", "measured", "target", "machine limit, same run"),
@@ -254,6 +278,20 @@ def main():
         ("answer JSON: 20 tokens, writer / JSONEncoder", json_list, "", "tallystick-bench json"),
         ("login during a 100-guess burst, median", fair, f"<= 2 hashes: {met(fair_hashes <= 2)}",
          f"one hash {hash_ms}; worst {worst}"),
+        ("PostgreSQL: durable append, 64 appenders", f"{pg_append:,.0f} events/s",
+         f">= 30,000: {met(pg_append >= 30000)}",
+         f"pgbench 1-row commits {pg_before:,.0f} / {pg_after:,.0f}/s before / after"
+         f" = {2 * pg_append / (pg_before + pg_after):.2f}x; {pg_per_commit} events per commit"),
+        ("PostgreSQL: revocation seen by the other server",
+         f"p50 {seen.group(1)} ms, p99 {seen.group(2)} ms", f"p99 <= 50 ms: {met(float(seen.group(2)) <= 50)}",
+         "two engines, LISTEN/NOTIFY"),
+        ("PostgreSQL: start-up fold, 1M tokens", f"{pg_fold:,.0f} events/s",
+         f">= 500,000: {met(pg_fold >= 500000)}", f"same log from LMDB {lmdb_fold:,.0f} events/s"),
+        ("PostgreSQL: mint, one server", f"{one_server[0]:,.0f} req/s", "", f"p99 {one_server[1]} ms"),
+        ("  two servers, one instance each", f"{own_instances[0]:,.0f} req/s", "",
+         f"combined; p99 {own_instances[1]} ms"),
+        ("  two servers, one instance (one stream)", f"{one_stream[0]:,.0f} req/s", "",
+         f"combined; p99 {one_stream[1]} ms"),
     ]
     widths = [max(len(r[i]) for r in table) for i in range(4)]
     print(f"tallystick bench-all, {started}; load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores)")

@@ -14,42 +14,32 @@ if ! command -v swift >/dev/null 2>&1; then
     exit 1
 fi
 
-if ! pkg-config --exists lmdb 2>/dev/null || [ ! -f /usr/include/lmdb.h ]; then
-    missing="liblmdb-dev pkg-config"
+# require_packages "WHAT" PACKAGE...: installs Debian's PACKAGEs when running as root with
+# apt-get, else stops with the command that would. Callers test first whether WHAT is there.
+require_packages() {
+    local what=$1
+    shift
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "tallystick: installing $missing" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >/dev/null
-        apt-get install -y -qq $missing >/dev/null
+        echo "tallystick: installing $*" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
     else
-        echo "tallystick: LMDB is missing; run: sudo apt-get install -y $missing" >&2
+        echo "tallystick: $what is missing; run: sudo apt-get install -y $*" >&2
         exit 1
     fi
+}
+
+if ! pkg-config --exists lmdb 2>/dev/null || [ ! -f /usr/include/lmdb.h ]; then
+    require_packages LMDB liblmdb-dev pkg-config
 fi
 
 # Only the nginx binary is used; Debian's package may start its own service on port 80
 # (policy-rc.d is not ours to change): the tests never talk to it.
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "tallystick: installing nginx" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >/dev/null
-        apt-get install -y -qq nginx >/dev/null
-    else
-        echo "tallystick: nginx is missing; run: sudo apt-get install -y nginx" >&2
-        exit 1
-    fi
+    require_packages nginx nginx
 fi
 
 # The binaries live in /usr/lib/postgresql/NN/bin, not on PATH; the tests find the newest.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "tallystick: installing postgresql" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq >/dev/null
-        apt-get install -y -qq postgresql >/dev/null
-    else
-        echo "tallystick: PostgreSQL is missing; run: sudo apt-get install -y postgresql" >&2
-        exit 1
-    fi
+    require_packages PostgreSQL postgresql
 fi

@@ -29,6 +29,12 @@ public enum EventLogError: Error, Equatable, Sendable, CustomStringConvertible {
     case closed
     /// The log was opened read-only.
     case readOnly
+    /// The store could not be reached, or went away during the call (a database server
+    /// down or restarting). Nothing was written, or, for an append whose commit was under
+    /// way, the outcome is unknown: retry later with the same event ids (a commit that
+    /// happened is then answered as a duplicate). The log keeps working once the store is
+    /// back, without a restart.
+    case unavailable(String)
     /// Any other storage failure.
     case storage(String)
 
@@ -68,6 +74,7 @@ public enum EventLogError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "\(DataDirectory.octal(mode))); refusing to use it; run: chmod 700 \(path)"
         case .closed: "the log is closed"
         case .readOnly: "the log is open read-only"
+        case .unavailable(let what): "the store is unavailable: \(what)"
         case .storage(let what): "storage error: \(what)"
         }
     }

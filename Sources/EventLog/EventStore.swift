@@ -10,7 +10,9 @@ public protocol EventStore: Sendable {
     /// Appends submitted one after the other from one thread or actor are committed in that
     /// order, so a caller may submit several appends to one stream with consecutive expected
     /// versions before the first has committed: if one fails, those after it fail with
-    /// `wrongExpectedVersion`. Errors are those of ``append(to:expecting:events:)``.
+    /// `wrongExpectedVersion`, even when another writer of a shared store took the versions
+    /// they expected (unless they expect `.any`). Errors are those of
+    /// ``append(to:expecting:events:)``.
     func submit(to stream: String, expecting: ExpectedVersion, events: [ProposedEvent])
         -> PendingAppend
 

@@ -57,34 +57,19 @@ extension LMDBEventLog {
         }
         var report = VerificationReport(
             records: 0, streams: 0, head: .empty, checkpoints: 0, failure: nil)
-        var heads = [String: StreamHead]()
+        var audit = RecordAudit()
         var linkSum = IndexSum()
         var idSum = IndexSum()
-        var lastTime = Int64.min
         return try snapshot { txn in
             do {
                 try scan(txn: txn, from: 1, through: nil, verifyingChain: true) { view in
                     let key = view.sequence
-                    guard view.recordedAt >= lastTime else {
-                        throw Stop(sequence: key, reason: "recorded time goes back")
+                    var previous: UInt64 = 0
+                    if let why = audit.admit(view, previousInStream: &previous) {
+                        throw Stop(sequence: key, reason: why)
                     }
-                    guard view.type.allSatisfy({ $0 > 0x20 && $0 < 0x7f }) else {
-                        throw Stop(sequence: key, reason: "type tag is not printable ASCII")
-                    }
-                    let stream = view.streamString
-                    let previous = heads[stream] ?? .none
-                    let version = previous.version + 1
-                    guard view.streamVersion == version else {
-                        throw Stop(
-                            sequence: key,
-                            reason:
-                                "stream '\(stream)' version \(view.streamVersion), expected \(version)"
-                        )
-                    }
-                    heads[stream] = StreamHead(version: version, sequence: key)
-                    linkSum.add(link: key, previous: previous.sequence)
-                    idSum.add(id: view.eventID, sequence: key, version: version)
-                    lastTime = view.recordedAt
+                    linkSum.add(link: key, previous: previous)
+                    idSum.add(id: view.eventID, sequence: key, version: view.streamVersion)
                     report.records = key
                     report.head = LogHead(
                         sequence: key, hash: view.hash, recordedAt: view.recordedAt)
@@ -95,7 +80,7 @@ extension LMDBEventLog {
             } catch EventLogError.corruptedRecord(let sequence, let reason) {
                 report.failure = VerificationFailure(sequence: sequence, reason: reason)
             }
-            report.streams = heads.count
+            report.streams = audit.streams
             if report.failure != nil { return report }
 
             func fail(_ sequence: UInt64, _ reason: String) -> VerificationReport {
@@ -118,7 +103,7 @@ extension LMDBEventLog {
                 }
             }
             var headSum = IndexSum()
-            for (stream, head) in heads {
+            for (stream, head) in audit.heads {
                 headSum.add(stream: stream, version: head.version, sequence: head.sequence)
             }
             var indexedHeads = IndexSum()
@@ -152,7 +137,7 @@ extension LMDBEventLog {
             }
             if indexedLinks != linkSum || indexedIDs != idSum || indexedHeads != headSum {
                 let (sequence, reason) = try firstIndexDisagreement(
-                    txn: txn, head: report.head.sequence, heads: heads)
+                    txn: txn, head: report.head.sequence, heads: audit.heads)
                 return fail(sequence, reason)
             }
 

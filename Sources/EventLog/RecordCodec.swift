@@ -132,7 +132,8 @@ public enum RecordCodec {
         return hasher.finalize().withUnsafeBytes { ChainHash(bytes: $0) }
     }
 
-    static let brokenLink = "previous-hash field does not match the hash of the record before it"
+    public static let brokenLink =
+        "previous-hash field does not match the hash of the record before it"
 
     /// Why stored bytes do not decode.
     public struct DecodingError: Error, Equatable, Sendable {

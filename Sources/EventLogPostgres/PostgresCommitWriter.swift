@@ -5,7 +5,8 @@ import PostgresNIO
 import Synchronization
 
 /// The one writer of a ``PostgresEventLog`` in this process: gathers the appends queued while
-/// a commit is in flight into the next commit, one transaction for many appends.
+/// a commit is in flight into the next commit, one transaction for many appends, and sends
+/// the next batch while the one before it is still being flushed.
 ///
 /// A task (not a thread: every wait is on the database, never on a lock of this process)
 /// takes every queued append, plans the batch (shape, idempotency, expected versions, the
@@ -15,18 +16,47 @@ import Synchronization
 /// are planned in that order, so when one is refused those after it that expected its
 /// versions are refused with `wrongExpectedVersion`, as the protocol promises.
 ///
+/// ## A refused append takes those queued behind it along
+/// With other servers writing, an append queued behind a refused one may find its expected
+/// version free after all: another server's append took the version the refused one was to
+/// have. Its caller decided it on top of the refused append (an instance's actor pipelines
+/// its decisions), so committing it would act on a state that never was, such as a token
+/// minted from a parent another server revoked. So every append of a stream that was
+/// submitted before a refusal of that stream was answered is refused too
+/// (`wrongExpectedVersion`) unless it expects `.any`; one submitted after the answer is
+/// decided as usual. The writer keeps, per stream, the submission count read just after it
+/// answered the refusal (an append submitted in between is refused needlessly and retried by
+/// its caller, never the other way round).
+///
 /// Two ways to commit a batch:
 /// - **Planned from what this writer knows** (the usual one, one statement and one round
-///   trip): the head and the stream versions as of this writer's last commit, read once for a
+///   trip): the head and the stream versions as of this writer's last batch, read once for a
 ///   stream it has not seen. The statement moves the head only if it is still where the plan
-///   began, so when another server appended in between, nothing is written (`TS001`) and the
-///   batch goes the second way. Event ids are assumed new: a repeated one fails the unique
+///   began, so when another server appended in between, nothing is written (`TS001`); the
+///   batch is then planned once more on the head and versions read without a lock and
+///   written again, and goes the second way only if that fails too. Event ids are assumed new: a repeated one fails the unique
 ///   index (`23505`) and the batch goes the second way too, as does a batch in which an
 ///   append is refused (a refusal could hide a repeat of ids this writer has not read).
 /// - **Under the head's lock**: `BEGIN`, `SELECT … FROM head FOR UPDATE` (waits for any other
 ///   writer's commit), then, in later statements so that their snapshots see that commit,
 ///   the stream versions and the batch's event ids, the same plan and write, `COMMIT`. This
 ///   always makes progress, however busy the other servers are.
+///
+/// ## One batch in flight while the next is sent
+/// A commit's time is mostly PostgreSQL flushing it; the round trip, the planning of the next
+/// batch and its statement's parsing would add to every commit if they waited for it. So
+/// while batch *B* is in flight, the next batch *B+1* is planned on top of *B*'s plan (the
+/// head and the versions *B* leaves) and sent on another connection as soon as *B* holds the
+/// head's row lock (each batch is `BEGIN`, `append_batch`, `COMMIT`: the lock is held once
+/// `append_batch` returned, while the commit flushes; sending *B+1* earlier would let it
+/// reach the row first and fail). *B+1*'s first statement, the head's `UPDATE`, waits for
+/// that lock, i.e. for *B*'s commit, and then finds the head where it was planned: the database still commits batches one at a time in
+/// sequence order, and *B+1*'s flush follows *B*'s without a gap. Answers are given in
+/// submission order: *B*'s before *B+1*'s. When *B* does not commit as planned, *B+1* cannot
+/// either (the head it expects never exists; it fails with `TS001`): *B* is committed again
+/// under the lock, then *B+1*, in that order. Batches committed under the lock are never
+/// overlapped. At most two batches are outstanding: a third would only wait for the same
+/// lock while making the batches smaller.
 ///
 /// Either way the answer is given only once the commit returned, i.e. once PostgreSQL
 /// flushed it (`synchronous_commit = on` is the server's default; a store that needs
@@ -36,14 +66,30 @@ import Synchronization
 final class PostgresCommitWriter: Sendable {
     private struct Queue {
         var pending: [QueuedAppend] = []
-        var waiter: CheckedContinuation<[QueuedAppend]?, Never>?
+        /// Appends submitted so far; the next one gets number `submitted + 1`.
+        var submitted: UInt64 = 0
+        var waiter: CheckedContinuation<Void, Never>?
         var stopping = false
+        /// Flights whose statement returned and that the writer has not landed yet.
+        var returned: Set<Int> = []
     }
 
-    /// What the writer knows of the database as of its last commit; empty when unsure.
+    /// What the writer knows of the database as of its last batch (committed or in flight);
+    /// empty when unsure.
     private struct Known {
         var head: LogHead?
         var versions: [String: UInt64] = [:]
+    }
+
+    /// Appends taken from the queue together, numbered in submission order from `first`.
+    private struct Batch {
+        let first: UInt64
+        let appends: [QueuedAppend]
+
+        var streams: [String] { Array(Set(appends.map(\.stream))) }
+        var numbered: some Sequence<(number: UInt64, append: QueuedAppend)> {
+            appends.enumerated().lazy.map { (first + UInt64($0.offset), $0.element) }
+        }
     }
 
     /// One batch planned: each append's outcome and the rows to write.
@@ -52,8 +98,6 @@ final class PostgresCommitWriter: Sendable {
         var head: LogHead
         var outcomes: [Result<AppendResult, EventLogError>] = []
         var versions: [String: UInt64] = [:]
-        /// Streams written, with their versions before the batch (checked by the database).
-        var checks: [String: UInt64] = [:]
         var sequences: [Int64] = []
         var streams: [String] = []
         var streamVersions: [Int64] = []
@@ -61,20 +105,64 @@ final class PostgresCommitWriter: Sendable {
         var records: [ByteBuffer] = []
     }
 
+    /// A batch sent without the head's lock, its statement's outcome not yet landed.
+    private struct Flight {
+        let number: Int
+        let batch: Batch
+        let plan: Plan
+        let started: ContinuousClock.Instant
+        /// The statement's error, `nil` once it committed.
+        let statement: Task<(any Error)?, Never>
+        /// Fired once the batch holds the head's lock (its `append_batch` returned, the
+        /// commit is under way) or its statement ended: the next batch may be sent then.
+        let holdsHead: Signal
+    }
+
+    /// A one-time event several tasks can wait for.
+    final class Signal: Sendable {
+        private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>(
+            (false, []))
+
+        func fire() {
+            let waiters = state.withLock { s in
+                s.fired = true
+                defer { s.waiters = [] }
+                return s.waiters
+            }
+            for waiter in waiters { waiter.resume() }
+        }
+
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let fired = state.withLock { s in
+                    if !s.fired { s.waiters.append(continuation) }
+                    return s.fired
+                }
+                if fired { continuation.resume() }
+            }
+        }
+    }
+
     private let client: PostgresClient
     private let clock: any LogClock
     private let hub: FollowerHub
     private let logger: Logger
     private let maximumAppendsPerCommit: Int
+    private let databaseTimeout: Duration
     private let queue = Mutex(Queue())
+    /// Per stream, the submission count when a refusal of it was answered: appends of the
+    /// stream numbered up to it are refused (see the type's documentation). Only the
+    /// writer's task uses it.
+    private let refusedThrough = Mutex<[String: UInt64]>([:])
     private let loop = Mutex<Task<Void, Never>?>(nil)
     let statistics = Mutex(PostgresCommitStatistics())
 
     init(
         client: PostgresClient, clock: any LogClock, hub: FollowerHub, logger: Logger,
-        maximumAppendsPerCommit: Int
+        maximumAppendsPerCommit: Int, databaseTimeout: Duration
     ) {
         self.client = client
+        self.databaseTimeout = databaseTimeout
         self.clock = clock
         self.hub = hub
         self.logger = logger
@@ -94,17 +182,17 @@ final class PostgresCommitWriter: Sendable {
         let pending = PendingAppend()
         let append = QueuedAppend(
             stream: stream, expecting: expecting, events: events, pending: pending)
-        let (accepted, handOff):
-            (Bool, (CheckedContinuation<[QueuedAppend]?, Never>, [QueuedAppend])?) =
-                queue.withLock { q in
-                    if q.stopping { return (false, nil) }
-                    q.pending.append(append)
-                    guard let waiter = q.waiter else { return (true, nil) }
-                    q.waiter = nil
-                    return (true, (waiter, take(from: &q)))
-                }
+        let (accepted, waiter): (Bool, CheckedContinuation<Void, Never>?) = queue.withLock { q in
+            if q.stopping { return (false, nil) }
+            q.pending.append(append)
+            q.submitted += 1
+            defer { q.waiter = nil }
+            return (true, q.waiter)
+        }
         guard accepted else { return .finished(.failure(.closed)) }
-        if let (waiter, batch) = handOff { waiter.resume(returning: batch) }
+        // The writer takes the batch when it runs, not here: appends queued while it wakes up
+        // join the same batch.
+        waiter?.resume()
         return pending
     }
 
@@ -115,95 +203,249 @@ final class PostgresCommitWriter: Sendable {
             defer { q.waiter = nil }
             return q.waiter
         }
-        waiter?.resume(returning: nil)
+        waiter?.resume()
         await loop.withLock { $0 }?.value
     }
 
-    private func take(from q: inout Queue) -> [QueuedAppend] {
-        let n = min(q.pending.count, maximumAppendsPerCommit)
-        let batch = Array(q.pending.prefix(n))
-        q.pending.removeFirst(n)
-        return batch
+    private enum Next {
+        /// Appends to commit.
+        case batch(Batch)
+        /// The flight's statement returned: land it.
+        case landing
+        /// Stopping, nothing queued, nothing in flight.
+        case done
     }
 
-    /// The next batch, waiting for one; `nil` once stopping with nothing queued.
-    private func next() async -> [QueuedAppend]? {
-        await withCheckedContinuation { continuation in
-            let ready: [QueuedAppend]?? = queue.withLock { q in
-                if !q.pending.isEmpty { return .some(take(from: &q)) }
-                if q.stopping { return .some(nil) }
-                q.waiter = continuation
-                return nil
+    /// Waits for appends, for `flight`'s statement to return, or for the stop.
+    private func next(flight: Int?) async -> Next {
+        func ready(_ q: inout Queue) -> Next? {
+            if !q.pending.isEmpty {
+                let n = min(q.pending.count, maximumAppendsPerCommit)
+                let first = q.submitted - UInt64(q.pending.count) + 1
+                let batch = Batch(first: first, appends: Array(q.pending.prefix(n)))
+                q.pending.removeFirst(n)
+                return .batch(batch)
             }
-            if let ready { continuation.resume(returning: ready) }
+            if let flight { return q.returned.contains(flight) || q.stopping ? .landing : nil }
+            return q.stopping ? .done : nil
+        }
+        while true {
+            if let next = queue.withLock({ ready(&$0) }) { return next }
+            await withCheckedContinuation { continuation in
+                let now = queue.withLock { q in
+                    if !q.pending.isEmpty || q.stopping
+                        || flight.map({ q.returned.contains($0) }) == true
+                    {
+                        return true
+                    }
+                    q.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
         }
     }
 
     private func run() async {
         var known = Known()
-        while let batch = await next() {
-            let outcomes: [Result<AppendResult, EventLogError>]
-            do {
-                outcomes = try await commit(batch, known: &known)
-            } catch {
-                known = Known()
-                let failure = PostgresEventLog.mapped(error)
-                outcomes = batch.map { _ in .failure(failure) }
+        var flight: Flight?
+        var flights = 0
+        while true {
+            switch await next(flight: flight?.number) {
+            case .done:
+                return
+            case .landing:
+                if let landing = flight.take() { _ = await land(landing, known: &known) }
+            case .batch(let batch):
+                flights += 1
+                let sent = await send(batch, number: flights, known: &known, behind: flight)
+                if let landing = flight.take(), await !land(landing, known: &known),
+                    let sent
+                {
+                    // Planned on top of a batch that did not commit as planned: it cannot
+                    // commit as planned either, and must be answered after that one.
+                    _ = await land(sent, known: &known)
+                    continue
+                }
+                if let sent {
+                    flight = sent
+                } else {
+                    await commitLocked(batch, known: &known)
+                }
             }
-            for (append, outcome) in zip(batch, outcomes) { append.pending.complete(outcome) }
         }
     }
 
-    private func commit(_ batch: [QueuedAppend], known: inout Known) async throws
-        -> [Result<AppendResult, EventLogError>]
-    {
+    /// Plans `batch` on what is known (the head and versions left by the batch in flight,
+    /// when there is one) and sends it. `nil` when it must be committed under the head's
+    /// lock (once the flight landed): an append is refused, nothing reliable is known, or
+    /// the state could not be read.
+    private func send(
+        _ batch: Batch, number: Int, known: inout Known, behind flight: Flight?
+    ) async -> Flight? {
         let started = ContinuousClock.now
-        let streams = Array(Set(batch.map(\.stream)))
-        if known.head == nil || streams.contains(where: { known.versions[$0] == nil }) {
-            let (head, versions) = try await readState(streams: streams)
-            if head != known.head { known = Known(head: head) }
-            known.versions.merge(versions) { _, fresh in fresh }
+        let streams = batch.streams
+        let unknown = streams.filter { known.versions[$0] == nil }
+        do {
+            if known.head == nil {
+                guard flight == nil else { return nil }
+                let (head, versions) = try await bounded {
+                    try await self.readState(streams: streams)
+                }
+                known = Known(head: head, versions: versions)
+            } else if !unknown.isEmpty {
+                // Streams the batch in flight does not write: their stored versions hold.
+                let read = try await bounded { try await self.readVersions(unknown, on: nil) }
+                known.versions.merge(read) { old, _ in old }
+            }
+        } catch {
+            return nil
         }
-        if let head = known.head {
-            let plan = plan(batch, head: head, versions: known.versions, existing: [:])
-            // A refusal planned without the stored event ids may hide a repeat (which is
-            // answered with its original positions whatever version it expected): refusals
-            // are decided under the lock, with the ids read.
-            var confirmed = false
-            if plan.outcomes.contains(where: { if case .failure = $0 { true } else { false } }) {
-                confirmed = false
-            } else {
-                do {
-                    try await write(plan, on: nil)
-                    confirmed = true
-                } catch let error
-                    where PostgresEventLog.sqlState(of: error).map(
-                        [PostgresSchema.headMoved, PostgresSchema.streamMoved, "23505"].contains)
-                    == true
-                {
-                    confirmed = false
+        guard let head = known.head else { return nil }
+        let plan = plan(batch, head: head, versions: known.versions, existing: [:])
+        // A refusal planned without the stored event ids may hide a repeat (which is answered
+        // with its original positions whatever version it expected): refusals are decided
+        // under the lock, with the ids read.
+        if plan.outcomes.contains(where: { if case .failure = $0 { true } else { false } }) {
+            return nil
+        }
+        known.head = plan.head
+        known.versions.merge(plan.versions) { _, new in new }
+        queue.withLock { _ = $0.returned.remove(number) }
+        let holdsHead = Signal()
+        let ahead = flight?.holdsHead
+        let statement = Task { [self] () -> (any Error)? in
+            var failure: (any Error)?
+            // Sent only once the batch before it holds the head's lock, so that its head
+            // update queues behind that batch's commit instead of racing it to the row.
+            await ahead?.wait()
+            do {
+                try await bounded {
+                    try await self.client.withTransaction(logger: self.logger) { connection in
+                        try await self.write(plan, on: connection)
+                        holdsHead.fire()
+                    }
+                }
+            } catch {
+                failure = error
+            }
+            holdsHead.fire()
+            let waiter = queue.withLock { q in
+                q.returned.insert(number)
+                defer { q.waiter = nil }
+                return q.waiter
+            }
+            waiter?.resume()
+            return failure
+        }
+        return Flight(
+            number: number, batch: batch, plan: plan, started: started, statement: statement,
+            holdsHead: holdsHead)
+    }
+
+    /// Waits for `flight`'s statement and answers its appends: with its plan when it
+    /// committed; else after committing the batch again under the head's lock (another
+    /// server appended, an event id was stored, or the batch before it failed), or with the
+    /// error when the database failed. `false` when it did not commit as planned.
+    private func land(_ flight: Flight, known: inout Known) async -> Bool {
+        let error = await flight.statement.value
+        queue.withLock { _ = $0.returned.remove(flight.number) }
+        guard let error else {
+            record(flight.plan, locked: false, since: flight.started)
+            answer(flight.batch, flight.plan.outcomes)
+            return true
+        }
+        known = Known()
+        let state = PostgresEventLog.sqlState(of: error)
+        if state == PostgresSchema.headMoved {
+            await commitAgain(flight.batch, known: &known)
+        } else if state == "23505" {
+            await commitLocked(flight.batch, known: &known)
+        } else {
+            let failure = PostgresEventLog.mapped(error)
+            answer(flight.batch, flight.batch.appends.map { _ in .failure(failure) })
+        }
+        return false
+    }
+
+    /// Commits `batch` again after another server moved the head: plans it on the head and
+    /// stream versions read now (one snapshot, no lock) and writes it, which with two busy
+    /// servers usually succeeds in two round trips; when the head moved again, an append is
+    /// refused (the event ids must be read), or an id is stored already, it is committed
+    /// under the head's lock instead (``commitLocked(_:known:)``, which always makes progress).
+    private func commitAgain(_ batch: Batch, known: inout Known) async {
+        let started = ContinuousClock.now
+        let streams = batch.streams
+        guard
+            let (head, versions) = try? await bounded({ try await self.readState(streams: streams) }
+            )
+        else {
+            return await commitLocked(batch, known: &known)
+        }
+        let plan = plan(batch, head: head, versions: versions, existing: [:])
+        if plan.outcomes.contains(where: { if case .failure = $0 { true } else { false } }) {
+            return await commitLocked(batch, known: &known)
+        }
+        do {
+            try await bounded { try await self.write(plan, on: nil) }
+        } catch {
+            let state = PostgresEventLog.sqlState(of: error)
+            if state == PostgresSchema.headMoved || state == "23505" {
+                return await commitLocked(batch, known: &known)
+            }
+            let failure = PostgresEventLog.mapped(error)
+            return answer(batch, batch.appends.map { _ in .failure(failure) })
+        }
+        known = Known(head: plan.head, versions: versions.merging(plan.versions) { _, new in new })
+        record(plan, locked: false, since: started)
+        answer(batch, plan.outcomes)
+    }
+
+    /// Plans and writes `batch` under the head's lock, with nothing else of this writer in
+    /// flight, and answers its appends. This always makes progress: the plan is made from
+    /// what the database holds once every other writer's commit is visible.
+    private func commitLocked(_ batch: Batch, known: inout Known) async {
+        let started = ContinuousClock.now
+        let streams = batch.streams
+        let outcomes: [Result<AppendResult, EventLogError>]
+        do {
+            let plan = try await bounded {
+                try await self.client.withTransaction(logger: self.logger) { connection in
+                    let head = try await self.lockHead(on: connection)
+                    let versions = try await self.readVersions(streams, on: connection)
+                    let existing = try await self.readExisting(
+                        batch.appends.flatMap { $0.events.map(\.id) }, on: connection)
+                    let plan = self.plan(batch, head: head, versions: versions, existing: existing)
+                    if !plan.records.isEmpty { try await self.write(plan, on: connection) }
+                    return plan
                 }
             }
-            if confirmed {
-                known.head = plan.head
-                known.versions.merge(plan.versions) { _, new in new }
-                record(plan, locked: false, since: started)
-                return plan.outcomes
-            }
+            known = Known(head: plan.head, versions: plan.versions)
+            record(plan, locked: true, since: started)
+            outcomes = plan.outcomes
+        } catch {
+            known = Known()
+            let failure = PostgresEventLog.mapped(error)
+            outcomes = batch.appends.map { _ in .failure(failure) }
         }
-        // Another server appended, or an event id is already stored: plan again under the lock.
-        let plan = try await client.withTransaction(logger: logger) { connection in
-            let head = try await self.lockHead(on: connection)
-            let versions = try await self.readVersions(streams, on: connection)
-            let existing = try await self.readExisting(
-                batch.flatMap { $0.events.map(\.id) }, on: connection)
-            let plan = self.plan(batch, head: head, versions: versions, existing: existing)
-            if !plan.records.isEmpty { try await self.write(plan, on: connection) }
-            return plan
+        answer(batch, outcomes)
+    }
+
+    /// Completes each append of `batch` with its outcome, in order; then, for each stream
+    /// with a refused append, refuses the appends of that stream submitted so far (see the
+    /// type's documentation), and forgets the marks every answered append is past.
+    private func answer(_ batch: Batch, _ outcomes: [Result<AppendResult, EventLogError>]) {
+        var refused = Set<String>()
+        for (append, outcome) in zip(batch.appends, outcomes) {
+            append.pending.complete(outcome)
+            if case .failure = outcome { refused.insert(append.stream) }
         }
-        known = Known(head: plan.head, versions: plan.versions)
-        record(plan, locked: true, since: started)
-        return plan.outcomes
+        let submitted = queue.withLock { $0.submitted }
+        let answered = batch.first + UInt64(batch.appends.count) - 1
+        refusedThrough.withLock { marks in
+            for stream in refused { marks[stream] = submitted }
+            marks = marks.filter { $0.value > answered }
+        }
     }
 
     private func record(_ plan: Plan, locked: Bool, since started: ContinuousClock.Instant) {
@@ -220,24 +462,34 @@ final class PostgresCommitWriter: Sendable {
 
     // MARK: Planning
 
-    /// Checks each append in order against the head, the stream versions and the event ids
-    /// known (plus those planned before it in this batch) and encodes the records of those
-    /// accepted. `versions` holds every stream of the batch.
+    /// Checks each append in order against the refusals it is queued behind, the head, the
+    /// stream versions and the event ids known (plus those planned before it in this batch)
+    /// and encodes the records of those accepted. `versions` holds every stream of the batch.
     private func plan(
-        _ batch: [QueuedAppend], head: LogHead, versions: [String: UInt64],
+        _ batch: Batch, head: LogHead, versions: [String: UInt64],
         existing stored: [EventID: AppendPlanner.Existing]
     ) -> Plan {
         var plan = Plan(before: head, head: head)
         var ids = stored
-        for append in batch {
+        var refused = refusedThrough.withLock { $0 }
+        for (number, append) in batch.numbered {
             let stream = append.stream
             let current = plan.versions[stream] ?? versions[stream] ?? 0
+            if append.expecting != .any, let mark = refused[stream], number <= mark {
+                plan.outcomes.append(
+                    .failure(
+                        .wrongExpectedVersion(
+                            stream: stream, expected: append.expecting, actual: current)))
+                continue
+            }
             let decision = AppendPlanner.plan(
                 stream: stream, expecting: append.expecting, events: append.events,
                 validated: true, existing: { ids[$0] }, currentVersion: { current })
             switch decision {
             case .reject(let error):
                 plan.outcomes.append(.failure(error))
+                // Those queued behind it in this batch were submitted before its answer.
+                refused[stream] = batch.first + UInt64(batch.appends.count)
                 continue
             case .duplicate(let result):
                 plan.outcomes.append(.success(result))
@@ -245,7 +497,6 @@ final class PostgresCommitWriter: Sendable {
             case .write:
                 break
             }
-            if plan.checks[stream] == nil { plan.checks[stream] = current }
             let recordedAt = max(clock.nowMicroseconds(), plan.head.recordedAt)
             var version = current
             var positions = [EventPosition]()
@@ -274,17 +525,18 @@ final class PostgresCommitWriter: Sendable {
 
     // MARK: Statements
 
+    private func bounded<R: Sendable>(_ body: @escaping @Sendable () async throws -> R)
+        async throws -> R
+    {
+        try await PostgresEventLog.bounded(databaseTimeout, body)
+    }
+
     /// Calls `append_batch` on `connection` (inside its transaction), or alone on a pooled
     /// connection (its own transaction) when `nil`.
     private func write(_ plan: Plan, on connection: PostgresConnection?) async throws {
-        let checks = plan.checks.sorted { $0.key < $1.key }
-        let query: PostgresQuery = """
-            SELECT tallystick.append_batch(\(Int64(plan.before.sequence)), \
-            \(ByteBuffer(bytes: plan.before.hash.bytes)), \(Int64(plan.head.sequence)), \
-            \(ByteBuffer(bytes: plan.head.hash.bytes)), \(plan.head.recordedAt), \
-            \(checks.map(\.key)), \(checks.map { Int64($0.value) }), \(plan.sequences), \
-            \(plan.streams), \(plan.streamVersions), \(plan.ids), \(plan.records))
-            """
+        let query = PostgresSchema.appendBatch(
+            from: plan.before, to: plan.head, sequences: plan.sequences, streams: plan.streams,
+            versions: plan.streamVersions, ids: plan.ids, records: plan.records)
         if let connection {
             _ = try await connection.query(query, logger: logger).collect()
         } else {
@@ -327,18 +579,23 @@ final class PostgresCommitWriter: Sendable {
         return try PostgresEventLog.head(sequence, hash, recordedAt)
     }
 
-    /// The versions of `streams` (0 for one without records).
-    private func readVersions(_ streams: [String], on connection: PostgresConnection)
+    /// The versions of `streams` (0 for one without records), on `connection` (inside its
+    /// transaction) or on a pooled one when `nil`.
+    private func readVersions(_ streams: [String], on connection: PostgresConnection?)
         async throws -> [String: UInt64]
     {
         var versions = [String: UInt64]()
-        let rows = try await connection.query(
-            """
+        let query: PostgresQuery = """
             SELECT s.stream, (SELECT coalesce(max(r.stream_version), 0)
                               FROM tallystick.records r WHERE r.stream = s.stream)
             FROM unnest(\(streams)::text[]) AS s(stream)
-            """, logger: logger
-        ).collect()
+            """
+        let rows =
+            if let connection {
+                try await connection.query(query, logger: logger).collect()
+            } else {
+                try await client.query(query, logger: logger).collect()
+            }
         for row in rows {
             let (stream, version) = try row.decode((String, Int64).self)
             versions[stream] = UInt64(version)

@@ -2,8 +2,8 @@ import EventLog
 
 extension PostgresEventLog {
     /// Checks the whole log as of the head when it starts: sequences contiguous from 1, every
-    /// record decodes, the hash chain end to end, recorded times never go back, stream versions
-    /// are gapless, each row's lookup columns (stream, stream version, event id) say what its
+    /// record decodes, the hash chain end to end, each record as ``RecordAudit`` checks it
+    /// (times, type tags, stream versions), each row's lookup columns (stream, stream version, event id) say what its
     /// record bytes say, the head row names the newest record and its hash, and every
     /// checkpoint names a record of this log with its hash. The same checks as
     /// ``LMDBEventLog/verify(progress:)``, with the columns in place of LMDB's indexes.
@@ -17,47 +17,41 @@ extension PostgresEventLog {
         var report = VerificationReport(
             records: 0, streams: 0, head: .empty, checkpoints: 0, failure: nil)
         let stored = try await head()
-        var versions = [String: UInt64]()
+        var audit = RecordAudit()
         var previous = ChainHash.zero
-        var lastTime = Int64.min
         var next: UInt64 = 1
         do {
             while next <= stored.sequence {
-                let rows = try await page(
-                    from: next, through: min(stored.sequence, next + scanPageSize - 1))
-                guard !rows.isEmpty else { throw Stop(sequence: next, reason: "record missing") }
-                for row in rows {
-                    guard row.sequence == next else {
+                let page = try await page(
+                    from: next, through: min(stored.sequence, next + scanPageSize - 1),
+                    checkingHashes: true, withColumns: true)
+                guard !page.rows.isEmpty else {
+                    throw Stop(sequence: next, reason: "record missing")
+                }
+                for ((sequence, record), row) in zip(page.rows, page.columns) {
+                    guard sequence == next else {
                         throw Stop(
-                            sequence: next,
-                            reason: "record missing (next stored is \(row.sequence))")
+                            sequence: next, reason: "record missing (next stored is \(sequence))")
                     }
-                    try PostgresEventLog.view(row.record, at: next) { view in
-                        if let why = RecordCodec.verifyHash(view, previous: previous) {
+                    try PostgresEventLog.view(record, at: next) { view in
+                        if view.previousHash != previous {
+                            throw Stop(sequence: next, reason: RecordCodec.brokenLink)
+                        }
+                        if let failure = page.hashFailure, failure.sequence == next {
+                            throw Stop(sequence: next, reason: failure.reason)
+                        }
+                        var previousInStream: UInt64 = 0
+                        if let why = audit.admit(view, previousInStream: &previousInStream) {
                             throw Stop(sequence: next, reason: why)
                         }
-                        guard view.recordedAt >= lastTime else {
-                            throw Stop(sequence: next, reason: "recorded time goes back")
-                        }
-                        let stream = view.streamString
-                        let version = (versions[stream] ?? 0) + 1
-                        guard view.streamVersion == version else {
-                            throw Stop(
-                                sequence: next,
-                                reason:
-                                    "stream '\(stream)' version \(view.streamVersion), expected \(version)"
-                            )
-                        }
-                        guard row.stream == stream, row.streamVersion == version,
-                            row.eventID == view.eventID
+                        guard row.stream == view.streamString,
+                            row.streamVersion == view.streamVersion, row.eventID == view.eventID
                         else {
                             throw Stop(
                                 sequence: next,
                                 reason: "the row's columns do not match its record bytes")
                         }
-                        versions[stream] = version
                         previous = view.hash
-                        lastTime = view.recordedAt
                         report.records = next
                         report.head = LogHead(
                             sequence: next, hash: view.hash, recordedAt: view.recordedAt)
@@ -76,7 +70,7 @@ extension PostgresEventLog {
         } catch EventLogError.corruptedRecord(let sequence, let reason) {
             report.failure = VerificationFailure(sequence: sequence, reason: reason)
         }
-        report.streams = versions.count
+        report.streams = audit.streams
         if report.failure != nil { return report }
         for name in try await checkpointNames() {
             switch try await checkpoint(named: name) {

@@ -12,10 +12,11 @@ import Synchronization
 /// its bytes plus the columns that lookups need (sequence, stream, stream version, event id).
 ///
 /// ## One global order with several writers
-/// Every append goes through `tallystick.append_batch`, whose first statement moves the one
-/// row of `tallystick.head` from the head the batch was planned on to the batch's last record
-/// (sequence and hash), or fails when the head is no longer there. That `UPDATE` takes the
-/// row's lock, held until the transaction ends, so writers on every server are serialised by
+/// Every append goes through `tallystick.append_batch`, whose first statement locks the one
+/// row of `tallystick.head` (`SELECT … FOR UPDATE`, which waits for a writer committing it
+/// and then reads what that writer committed) and whose second moves it from the head the
+/// batch was planned on to the batch's last record (sequence and hash), or which fails when
+/// the head is no longer there. The row's lock is held until the transaction ends, so writers on every server are serialised by
 /// the database: a writer planned on head *N* can commit only records *N+1…*, and only after
 /// the writer of *N* committed. Sequences are therefore gapless, each record's previous hash
 /// is the hash of the record before it, and **commit order is sequence order**.
@@ -56,6 +57,10 @@ public final class PostgresEventLog: EventStore, Sendable {
         public var maximumConnections = 8
         /// How long ``open(_:)`` waits for the database before giving up.
         public var connectTimeout = Duration.seconds(15)
+        /// How long a call waits for the database (a connection, its statements, a commit)
+        /// before it fails with ``EventLogError/unavailable(_:)``: while the database is down
+        /// or restarting, appends and reads fail after this long instead of waiting for it.
+        public var databaseTimeout = Duration.seconds(5)
         /// Where PostgresNIO logs (nothing by default).
         public var logger = Logger(label: "tallystick.eventlog.postgres") { _ in
             SwiftLogNoOpLogHandler()
@@ -69,6 +74,7 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     let client: PostgresClient
     let logger: Logger
+    let databaseTimeout: Duration
     let hub = FollowerHub()
     private let writer: PostgresCommitWriter
     private let clientTask: Task<Void, Never>
@@ -118,9 +124,11 @@ public final class PostgresEventLog: EventStore, Sendable {
         self.client = client
         self.clientTask = clientTask
         self.logger = configuration.logger
+        databaseTimeout = configuration.databaseTimeout
         writer = PostgresCommitWriter(
             client: client, clock: configuration.clock, hub: hub, logger: configuration.logger,
-            maximumAppendsPerCommit: configuration.maximumAppendsPerCommit)
+            maximumAppendsPerCommit: configuration.maximumAppendsPerCommit,
+            databaseTimeout: configuration.databaseTimeout)
         let task = Task { [client, hub, logger] in
             await PostgresEventLog.listen(client: client, hub: hub, logger: logger)
         }
@@ -141,7 +149,7 @@ public final class PostgresEventLog: EventStore, Sendable {
     }
 
     public func head() async throws -> LogHead {
-        try await guarded {
+        try await guarded { [self] in
             let rows = try await client.query(
                 "SELECT sequence, hash, recorded_at FROM tallystick.head", logger: logger
             ).collect()
@@ -156,7 +164,7 @@ public final class PostgresEventLog: EventStore, Sendable {
     public func read(from sequence: UInt64, limit: Int) async throws -> [EventRecord] {
         guard limit > 0 else { return [] }
         let first = Int64(clamping: max(sequence, 1))
-        return try await guarded {
+        return try await guarded { [self] in
             let rows = try await client.query(
                 """
                 SELECT sequence, record FROM tallystick.records
@@ -183,7 +191,7 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     public func readStream(_ stream: String, from version: UInt64) async throws -> [EventRecord] {
         let first = max(version, 1)
-        return try await guarded {
+        return try await guarded { [self] in
             let rows = try await client.query(
                 """
                 SELECT sequence, record FROM tallystick.records
@@ -208,7 +216,7 @@ public final class PostgresEventLog: EventStore, Sendable {
     }
 
     public func streamVersion(_ stream: String) async throws -> UInt64 {
-        try await guarded {
+        try await guarded { [self] in
             let rows = try await client.query(
                 """
                 SELECT coalesce(max(stream_version), 0) FROM tallystick.records
@@ -222,6 +230,12 @@ public final class PostgresEventLog: EventStore, Sendable {
     /// See ``EventStore/scan(from:through:verifyingChain:_:)``. Reads pages of
     /// ``scanPageSize`` records up to the head as it was when the scan began; since records are
     /// never changed once committed, those pages are one consistent snapshot of the log.
+    ///
+    /// A start-up fold reads the whole log this way, so the work is spread: while `body`
+    /// folds one page, the next ``scanPagesAhead`` are read, decoded and have each record's
+    /// own hash checked (SHA-256 of its previous hash and its contents) in tasks of their own,
+    /// on the other cores; this loop checks the links (each record's previous hash is the hash of the record
+    /// before it), which together with those is the whole chain check.
     @discardableResult
     public func scan(
         from sequence: UInt64, through: UInt64?, verifyingChain: Bool,
@@ -239,19 +253,43 @@ public final class PostgresEventLog: EventStore, Sendable {
         }
         var last = LogHead(sequence: start - 1, hash: previous, recordedAt: 0)
         var next = start
-        while next <= end {
-            let rows = try await page(from: next, through: min(end, next + scanPageSize - 1))
-            guard !rows.isEmpty else {
+        // The pages being read, oldest first; each asks for a fixed range, so the next can be
+        // sent before the one before it arrived.
+        var reading: [Task<ScanPage, any Error>] = []
+        var requested = start
+        func readAhead() {
+            while reading.count < scanPagesAhead, requested <= end {
+                let (first, last) = (requested, min(end, requested + scanPageSize - 1))
+                reading.append(
+                    Task { [self] in
+                        try await page(from: first, through: last, checkingHashes: verifyingChain)
+                    })
+                requested = last + 1
+            }
+        }
+        defer { for task in reading { task.cancel() } }
+        readAhead()
+        while !reading.isEmpty {
+            let page = try await reading.removeFirst().value
+            readAhead()
+            guard !page.rows.isEmpty else {
                 throw EventLogError.corruptedRecord(sequence: next, reason: "record missing")
             }
-            for row in rows {
-                guard row.sequence == next else {
+            for (sequence, record) in page.rows {
+                guard sequence == next else {
                     throw EventLogError.corruptedRecord(
-                        sequence: next, reason: "record missing (next stored is \(row.sequence))")
+                        sequence: next, reason: "record missing (next stored is \(sequence))")
                 }
-                try PostgresEventLog.view(row.record, at: next) { view in
-                    if verifyingChain, let why = RecordCodec.verifyHash(view, previous: previous) {
-                        throw EventLogError.corruptedRecord(sequence: next, reason: why)
+                try PostgresEventLog.view(record, at: next) { view in
+                    if verifyingChain {
+                        if view.previousHash != previous {
+                            throw EventLogError.corruptedRecord(
+                                sequence: next, reason: RecordCodec.brokenLink)
+                        }
+                        if let failure = page.hashFailure, failure.sequence == next {
+                            throw EventLogError.corruptedRecord(
+                                sequence: next, reason: failure.reason)
+                        }
                     }
                     try body(view)
                     previous = view.hash
@@ -264,36 +302,91 @@ public final class PostgresEventLog: EventStore, Sendable {
     }
 
     /// Records per query of a scan.
-    let scanPageSize: UInt64 = 4096
+    let scanPageSize: UInt64 = 8192
+    /// Pages a scan reads ahead of the one it delivers, each on a connection of its own.
+    let scanPagesAhead = 3
 
-    /// One stored row with its lookup columns.
-    struct StoredRow {
-        var sequence: UInt64
+    /// Stored records of one page of a scan, in order, and the first whose own hash does not
+    /// check (when asked to check them).
+    struct ScanPage: Sendable {
+        var rows: [(sequence: UInt64, record: ByteBuffer)] = []
+        /// Each row's lookup columns, when asked for (``PostgresEventLog/verify(progress:)``).
+        var columns: [Columns] = []
+        var hashFailure: (sequence: UInt64, reason: String)?
+    }
+
+    /// What a row says besides its record bytes.
+    struct Columns: Sendable {
         var stream: String
         var streamVersion: UInt64
         var eventID: EventID
-        var record: ByteBuffer
     }
 
-    /// The rows `first...last` in order (committed ones only, which every row at or below a
-    /// head once read is).
-    func page(from first: UInt64, through last: UInt64) async throws -> [StoredRow] {
-        try await guarded {
-            let rows = try await client.query(
-                """
-                SELECT sequence, stream, stream_version, event_id, record FROM tallystick.records
-                WHERE sequence BETWEEN \(Int64(clamping: first)) AND \(Int64(clamping: last))
-                ORDER BY sequence
-                """, logger: logger
-            ).collect()
-            return try rows.map { row in
-                let (sequence, stream, version, id, record) = try row.decode(
-                    (Int64, String, Int64, UUID, ByteBuffer).self)
-                return StoredRow(
-                    sequence: UInt64(sequence), stream: stream, streamVersion: UInt64(version),
-                    eventID: EventID(uuid: id), record: record)
+    /// The records `first...last` in order (committed ones only, which every row at or below a
+    /// head once read is), with each one's own hash checked when `checkingHashes` and the
+    /// rows' lookup columns when `withColumns`.
+    func page(
+        from first: UInt64, through last: UInt64, checkingHashes: Bool, withColumns: Bool = false
+    ) async throws -> ScanPage {
+        let range = "sequence BETWEEN \(Int64(clamping: first)) AND \(Int64(clamping: last))"
+        var page = ScanPage()
+        if withColumns {
+            let rows = try await guarded { [self] in
+                try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            SELECT sequence, record, stream, stream_version, event_id
+                            FROM tallystick.records WHERE \(range) ORDER BY sequence
+                            """), logger: logger
+                ).collect()
+            }
+            page.rows.reserveCapacity(rows.count)
+            for row in rows {
+                let (sequence, record, stream, version, id) = try row.decode(
+                    (Int64, ByteBuffer, String, Int64, UUID).self)
+                page.rows.append((UInt64(sequence), record))
+                page.columns.append(
+                    Columns(
+                        stream: stream, streamVersion: UInt64(version), eventID: EventID(uuid: id))
+                )
+            }
+        } else {
+            // The page's records as one value, each prefixed with its length (4 bytes, big
+            // endian): one row to decode instead of thousands, which is most of a scan's cost
+            // in this process. Each record names its own sequence.
+            let blob = try await guarded { [self] in
+                try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: """
+                            SELECT string_agg(int4send(octet_length(record)) || record, ''::bytea
+                                              ORDER BY sequence)
+                            FROM tallystick.records WHERE \(range)
+                            """), logger: logger
+                ).collect().first?.decode(ByteBuffer?.self)
+            }
+            guard var blob else { return page }
+            while let length = blob.readInteger(as: UInt32.self) {
+                guard let record = blob.readSlice(length: Int(length)) else {
+                    throw EventLogError.storage("a page of records was cut short")
+                }
+                let sequence =
+                    (try? record.withUnsafeReadableBytes { try RecordCodec.view($0).sequence })
+                    ?? first + UInt64(page.rows.count)
+                page.rows.append((sequence, record))
             }
         }
+        if checkingHashes {
+            for (sequence, record) in page.rows {
+                let why = try? PostgresEventLog.view(record, at: sequence) { view in
+                    RecordCodec.verifyHash(view, previous: view.previousHash)
+                }
+                if let why {
+                    page.hashFailure = (sequence, why)
+                    break
+                }
+            }
+        }
+        return page
     }
 
     public func follow(from sequence: UInt64) -> AsyncThrowingStream<EventRecord, any Error> {
@@ -310,8 +403,12 @@ public final class PostgresEventLog: EventStore, Sendable {
             if closed.withLock({ $0 }) { return [] }
             do {
                 return try await read(from: next, limit: 1024)
-            } catch EventLogError.storage(let why) {
-                logger.warning("follower read failed, retrying: \(why)")
+            } catch let error as EventLogError {
+                switch error {
+                case .unavailable, .storage: break
+                default: throw error
+                }
+                logger.warning("follower read failed, retrying: \(error)")
                 try await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(2))
             }
@@ -330,7 +427,8 @@ public final class PostgresEventLog: EventStore, Sendable {
             throw EventLogError.invalidEvent(
                 "checkpoint position \(checkpoint.sequence) is not a record of this log")
         }
-        _ = try await guarded {
+        // A snapshot of a large state takes longer to send than a batch of records.
+        _ = try await guarded(within: max(databaseTimeout, .seconds(300))) { [self] in
             try await client.query(
                 """
                 INSERT INTO tallystick.checkpoints (name, sequence, hash, snapshot)
@@ -345,7 +443,7 @@ public final class PostgresEventLog: EventStore, Sendable {
     }
 
     public func checkpoint(named name: String) async throws -> CheckpointLookup {
-        let rows = try await guarded {
+        let rows = try await guarded { [self] in
             try await client.query(
                 "SELECT sequence, hash, snapshot FROM tallystick.checkpoints WHERE name = \(name)",
                 logger: logger
@@ -365,7 +463,7 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     /// Every stored checkpoint's name, in order.
     func checkpointNames() async throws -> [String] {
-        try await guarded {
+        try await guarded { [self] in
             try await client.query(
                 "SELECT name FROM tallystick.checkpoints ORDER BY name", logger: logger
             ).collect().map { try $0.decode(String.self) }
@@ -379,8 +477,8 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     public func merkleTreeSize() async throws -> UInt64 {
         try await guarded {
-            let rows = try await client.query(
-                "SELECT coalesce(max(sequence), 0) FROM tallystick.tree_nodes", logger: logger
+            let rows = try await self.client.query(
+                "SELECT coalesce(max(sequence), 0) FROM tallystick.tree_nodes", logger: self.logger
             ).collect()
             return UInt64(max(0, try rows.first?.decode(Int64.self) ?? 0))
         }
@@ -391,11 +489,11 @@ public final class PostgresEventLog: EventStore, Sendable {
         let sequences = Array(Set(nodes.map { Int64(clamping: $0.lastSequence) }))
         let stored: [UInt64: ByteBuffer] = try await guarded {
             var stored = [UInt64: ByteBuffer]()
-            let rows = try await client.query(
+            let rows = try await self.client.query(
                 """
                 SELECT sequence, nodes FROM tallystick.tree_nodes
                 WHERE sequence = ANY(\(sequences)::bigint[])
-                """, logger: logger
+                """, logger: self.logger
             ).collect()
             for row in rows {
                 let (sequence, value) = try row.decode((Int64, ByteBuffer).self)
@@ -420,19 +518,20 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     /// See ``EventStore/storeMerkleNodes(_:)``. Several servers may extend the tree at once:
     /// an advisory lock takes them in turn, and rows another one stored already are skipped
-    /// (they hold the same bytes).
+    /// (they hold the same bytes). Up to 65,536 rows in one statement: given a minute rather
+    /// than the usual deadline (a seal waits for it; no request does).
     public func storeMerkleNodes(_ nodes: MerkleTreeNodes) async throws {
         if closed.withLock({ $0 }) { throw EventLogError.closed }
-        try await guarded {
-            try await client.withTransaction(logger: logger) { connection in
+        try await guarded(within: max(databaseTimeout, .seconds(60))) {
+            try await self.client.withTransaction(logger: self.logger) { connection in
                 try await connection.query(
                     "SELECT pg_advisory_xact_lock(hashtext('tallystick-tree-nodes'))",
-                    logger: logger)
+                    logger: self.logger)
                 let rows = try await connection.query(
                     """
                     SELECT (SELECT coalesce(max(sequence), 0) FROM tallystick.tree_nodes),
                            (SELECT sequence FROM tallystick.head)
-                    """, logger: logger
+                    """, logger: self.logger
                 ).collect()
                 guard let row = rows.first else { return }
                 let (stored, newest) = try row.decode((Int64, Int64).self)
@@ -454,7 +553,7 @@ public final class PostgresEventLog: EventStore, Sendable {
                     """
                     INSERT INTO tallystick.tree_nodes (sequence, nodes)
                     SELECT * FROM unnest(\(sequences)::bigint[], \(values)::bytea[])
-                    """, logger: logger)
+                    """, logger: self.logger)
             }
         }
     }
@@ -479,9 +578,43 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     // MARK: Helpers
 
-    /// Runs `body`, mapping every error to ``EventLogError``.
-    func guarded<R>(_ body: () async throws -> R) async throws -> R {
-        do { return try await body() } catch { throw PostgresEventLog.mapped(error) }
+    /// Runs `body` within `limit` (``Configuration/databaseTimeout`` by default), mapping
+    /// every error to ``EventLogError``.
+    func guarded<R: Sendable>(
+        within limit: Duration? = nil, _ body: @escaping @Sendable () async throws -> R
+    ) async throws -> R {
+        do {
+            return try await PostgresEventLog.bounded(limit ?? databaseTimeout, body)
+        } catch {
+            throw PostgresEventLog.mapped(error)
+        }
+    }
+
+    /// Runs `body` (statements on the database), giving up after `limit`: then
+    /// `unavailable` is thrown at once and `body` is cancelled (a wait for a connection ends;
+    /// a statement under way ends when its connection does, and is not waited for). The
+    /// outcome of a commit under way is then unknown, as when its connection is lost.
+    static func bounded<R: Sendable>(
+        _ limit: Duration, _ body: @escaping @Sendable () async throws -> R
+    ) async throws -> R {
+        let race = BoundedCall<R>()
+        return try await withCheckedThrowingContinuation { answer in
+            race.pending.withLock { $0 = answer }
+            let work = Task {
+                let result: Result<R, any Error>
+                do { result = .success(try await body()) } catch { result = .failure(error) }
+                race.finish(with: result)
+            }
+            race.start(
+                Task {
+                    guard (try? await Task.sleep(for: limit)) != nil else { return }
+                    work.cancel()
+                    race.finish(
+                        with: .failure(
+                            EventLogError.unavailable(
+                                "PostgreSQL did not answer within \(limit)")))
+                })
+        }
     }
 
     /// Listens on the notification channel until cancelled, reconnecting when the
@@ -554,14 +687,27 @@ public final class PostgresEventLog: EventStore, Sendable {
         }
         if let e = error as? PSQLError {
             if let info = e.serverInfo {
-                return .storage(
-                    "PostgreSQL \(info[.sqlState] ?? "?"): \(info[.message] ?? "(no message)")")
+                let state = info[.sqlState] ?? "?"
+                let what = "PostgreSQL \(state): \(info[.message] ?? "(no message)")"
+                return unavailableStates.contains(state) || state.hasPrefix("08")
+                    ? .unavailable(what) : .storage(what)
             }
-            return .storage("PostgreSQL: \(e.code)")
+            return unreachableCodes.contains(e.code)
+                ? .unavailable("PostgreSQL: \(e.code)") : .storage("PostgreSQL: \(e.code)")
         }
         if error is CancellationError { return .closed }
-        return .storage("PostgreSQL: \(String(describing: error))")
+        // The connection pool's own errors (no connection could be made in time) and the
+        // transport's.
+        return .unavailable("PostgreSQL: \(String(describing: error))")
     }
+
+    /// Server errors that mean "not now": shutting down, starting up, out of connections
+    /// (class `08`, connection exceptions, too).
+    private static let unavailableStates: Set<String> = ["57P01", "57P02", "57P03", "53300"]
+    /// Client errors that mean the server could not be reached or went away.
+    private static let unreachableCodes: [PSQLError.Code] = [
+        .connectionError, .serverClosedConnection, .clientClosedConnection, .uncleanShutdown,
+    ]
 
     private static func withDeadline(
         _ limit: Duration, what: PostgresLocation,
@@ -595,5 +741,29 @@ extension EventID {
     init(uuid: UUID) {
         var value = uuid.uuid
         self = withUnsafeBytes(of: &value) { EventID(bytes: $0) }
+    }
+}
+
+/// The state of one ``PostgresEventLog/bounded(_:_:)`` call: whichever of the work and the
+/// timer finishes first answers; the other finds nothing to answer.
+private final class BoundedCall<R: Sendable>: Sendable {
+    let pending = Mutex<CheckedContinuation<R, any Error>?>(nil)
+    private let timer = Mutex<(task: Task<Void, Never>?, finished: Bool)>((nil, false))
+
+    func start(_ task: Task<Void, Never>) {
+        let finished = timer.withLock { t in
+            t.task = task
+            return t.finished
+        }
+        if finished { task.cancel() }
+    }
+
+    func finish(with result: Result<R, any Error>) {
+        let task = timer.withLock { t in
+            t.finished = true
+            return t.task
+        }
+        task?.cancel()
+        pending.withLock { $0.take() }?.resume(with: result)
     }
 }

@@ -76,17 +76,7 @@ public final class TemporaryPostgres: Sendable {
                     "-D", directory + "/data", "-U", user, "-A", "trust", "-E", "UTF8",
                     "--no-sync", "--locale=C",
                 ])
-            let options = [
-                "-c listen_addresses=''", "-c unix_socket_directories='\(directory)'",
-                "-c fsync=on", "-c synchronous_commit=on", "-c max_connections=400",
-                "-c shared_buffers=128MB",
-            ].joined(separator: " ")
-            try run(
-                "pg_ctl",
-                [
-                    "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60",
-                    "-o", options, "start",
-                ])
+            try launchServer()
             try startWatchdog()
         } catch {
             _ = try? run("pg_ctl", ["-D", directory + "/data", "-m", "immediate", "stop"])
@@ -134,6 +124,43 @@ public final class TemporaryPostgres: Sendable {
     @discardableResult
     public func runTool(_ name: String, _ arguments: [String]) throws -> String {
         try run(name, arguments, asServerUser: name == "pg_test_fsync")
+    }
+
+    /// Stops the server the way an operator restarting it would (`pg_ctl stop -m fast`:
+    /// sessions are ended, their transactions rolled back) and waits until it is down. A
+    /// test of a database outage takes a cluster of its own for this, never ``shared()``.
+    public func stopServer() async throws {
+        try await offThePool { [self] in
+            try run("pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "-t", "60", "stop"])
+        }
+    }
+
+    /// Starts the server again after ``stopServer()`` and waits until it accepts
+    /// connections.
+    public func startServer() async throws {
+        try await offThePool { [self] in try launchServer() }
+    }
+
+    /// Runs a blocking `body` (a program waited for) on a thread of its own, so that it
+    /// does not hold one of the few threads Swift's tasks (and the clients under test) run on.
+    private func offThePool(_ body: @escaping @Sendable () throws -> Void) async throws {
+        try await withCheckedThrowingContinuation { (done: CheckedContinuation<Void, any Error>) in
+            DispatchQueue.global().async { done.resume(with: Result { try body() }) }
+        }
+    }
+
+    private func launchServer() throws {
+        let options = [
+            "-c listen_addresses=''", "-c unix_socket_directories='\(directory)'",
+            "-c fsync=on", "-c synchronous_commit=on", "-c max_connections=400",
+            "-c shared_buffers=128MB",
+        ].joined(separator: " ")
+        try run(
+            "pg_ctl",
+            [
+                "-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60",
+                "-o", options, "start",
+            ])
     }
 
     /// Stops the server at once and removes the directory; later calls do nothing.

@@ -6,9 +6,9 @@ import TokenEngine
 
 /// The offline tools as library functions: `tallystick-log` is a thin command line over
 /// these, and the tests call them directly. `dump`, `state`, `stats` and `explain` read any
-/// ``EventStore``; `verify` (it checks LMDB's indexes too), `backup` (a copy of LMDB's file)
-/// and `load` (it fills a new LMDB log) work on the LMDB log of a data directory, which they
-/// open read-only (safe while a server writes it) except `load`.
+/// ``EventStore``; `verify` (it checks LMDB's indexes too) and `backup` (a copy of LMDB's
+/// file) work on the LMDB log of a data directory, which they open read-only (safe while a
+/// server writes it); `load` fills a new LMDB log, or any store through its restore.
 public enum LogTool {
     /// Opens the log in `dataDir` read-only, or fails with one clear line.
     public static func open(_ dataDir: String) throws -> LMDBEventLog {
@@ -89,6 +89,24 @@ public enum LogTool {
         } catch {
             throw ToolError("cannot create an event log in \(dataDir): \(error)")
         }
+        do {
+            try await load(lines) { try await log.restore($0) }
+        } catch {
+            await log.close()
+            throw error
+        }
+        let head = try log.head()
+        await log.close()
+        return head
+    }
+
+    /// Loads a dump through `restore`, a store's restore (``LMDBEventLog/restore(_:batch:)``
+    /// or PostgreSQL's), which checks every record (``RestoredChain``). A line that is not a
+    /// record stops the load with its line number.
+    public static func load(
+        _ lines: some Sequence<String>,
+        restore: (AnySequence<EventRecord>) async throws -> Void
+    ) async throws {
         var lineNumber = 0
         var parseError: ToolError?
         let records = lines.lazy.compactMap { line -> EventRecord? in
@@ -102,15 +120,11 @@ public enum LogTool {
             }
         }
         do {
-            try await log.restore(records)
+            try await restore(AnySequence(records))
         } catch {
-            await log.close()
             throw parseError ?? ToolError("load stopped: \(error)")
         }
-        let head = try log.head()
-        await log.close()
         if let parseError { throw parseError }
-        return head
     }
 
     // MARK: state-at

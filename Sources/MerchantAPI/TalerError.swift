@@ -15,7 +15,8 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: TalerErrorCode
     public var hint: String
     public var parameter: String?
-    /// The HTTP status; the code's own unless a rule says otherwise (throttling: 429).
+    /// The HTTP status; the code's own unless a rule says otherwise (throttling: 429; the
+    /// store unavailable: 503).
     public var status: HTTPResponse.Status
     /// Seconds to wait, sent as `Retry-After`.
     public var retryAfter: Int?
@@ -83,13 +84,10 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
         case let engine as EngineError:
             var taler = TalerError(
                 engine.code, hint: engine.hint, parameter: engine.parameter,
-                status: engine.retryAfter == nil ? nil : .tooManyRequests,
+                status: HTTPResponse.Status(code: engine.httpStatus),
                 retryAfter: engine.retryAfter)
             taler.retryCounter = engine.rejection?.retryCounter.map(Int.init)
-            if let answer = engine.merchantAnswer {
-                taler.status = HTTPResponse.Status(code: answer.status)
-                taler.merchantCode = answer.code
-            }
+            taler.merchantCode = engine.merchantAnswer?.code
             return taler
         case is ConnectionDeadlines.BodyTimedOut:
             // Nobody hears this answer (the connection is closed); it names the request's fate

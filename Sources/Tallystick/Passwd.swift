@@ -7,11 +7,13 @@ import TokenEngine
 /// `tallystick passwd`: sets an instance's password offline, as `taler-merchant-passwd` does.
 struct Passwd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Set an instance's password (while no server runs on the same log).",
+        abstract:
+            "Set an instance's password (on LMDB while no server runs; on PostgreSQL at any time).",
         discussion: """
             The password is read from TALER_MERCHANT_PASSWORD, else from the first line of
-            standard input. The log's writer lock makes this refuse to run while a server holds
-            the same data directory. Existing login tokens stay valid; revoke them if the old
+            standard input. On LMDB the log's writer lock makes this refuse to run while a
+            server holds the same data directory; on a PostgreSQL store (--store) it may run
+            beside the servers, which fold the change. Existing login tokens stay valid; revoke them if the old
             password leaked. When the instance is `admin` and does not exist yet, it is created.
               echo 'new secret' | tallystick passwd shop1
               TALER_MERCHANT_PASSWORD=s3cret tallystick passwd admin --data-dir /var/lib/tallystick

@@ -13,7 +13,7 @@ struct Tallystick: AsyncParsableCommand {
             LMDB. With no subcommand it runs `serve`.
               tallystick                                  # serve on 127.0.0.1:9966
               tallystick serve --port 8080 --data-dir /var/lib/tallystick
-              echo 'new secret' | tallystick passwd shop1 # while no server runs
+              echo 'new secret' | tallystick passwd shop1 # on LMDB: while no server runs
               tallystick status                           # verify the log
             """,
         subcommands: [

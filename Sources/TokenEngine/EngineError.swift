@@ -14,8 +14,13 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The domain's reason, when the error is a rejection (for tests and logs).
     public var rejection: Rejection?
     /// Set when the work was refused for load, not for what was asked: seconds after which a
-    /// retry may succeed. The HTTP layer answers 429 with `Retry-After`.
+    /// retry may succeed. The HTTP layer answers 429 with `Retry-After` (503 when
+    /// ``storeUnavailable``).
     public var retryAfter: Int?
+    /// Set when the event log's store could not be reached (a database down or restarting):
+    /// nothing was decided against it, or a commit's outcome is unknown. The HTTP layer
+    /// answers 503 with `Retry-After`; the request can be repeated once the store is back.
+    public var storeUnavailable = false
     /// Set when the merchant backend refused a change Tallystick was making on both sides
     /// (spec §9): the client is answered with the merchant's status and code, and ``hint``.
     public var merchantAnswer: MerchantAnswer?
@@ -35,8 +40,13 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
         self.rejection = rejection
     }
 
-    /// The HTTP status that goes with ``code``.
-    public var httpStatus: Int { merchantAnswer?.status ?? code.httpStatus }
+    /// The HTTP status: the merchant's when passing on its answer, 503 while the store is
+    /// unavailable, 429 when refused for load, else the one that goes with ``code``.
+    public var httpStatus: Int {
+        if let merchantAnswer { return merchantAnswer.status }
+        if storeUnavailable { return 503 }
+        return retryAfter == nil ? code.httpStatus : 429
+    }
 
     public var description: String {
         if let merchantAnswer { return "\(merchantAnswer.code) (the merchant's): \(hint)" }
@@ -69,6 +79,13 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
             return EngineError(code: .genericDBFetchFailed, hint: "the event log is damaged")
         case .closed:
             return EngineError(code: .genericDBCommitFailed, hint: "the server is shutting down")
+        case .unavailable:
+            var error = EngineError(
+                code: .genericDBCommitFailed,
+                hint: "the event log's database is unavailable; retry later")
+            error.storeUnavailable = true
+            error.retryAfter = 1
+            return error
         default:
             return EngineError(
                 code: .genericDBCommitFailed, hint: "the event log refused the write")

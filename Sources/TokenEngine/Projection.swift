@@ -29,6 +29,9 @@ final class Projection: Sendable {
         var stopped = false
         /// Tasks waiting until a sequence is folded (``waitUntilApplied(through:)``).
         var waiting: [(through: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
+        /// The follower, waiting until an append of this server is folded or released
+        /// (``waitWhileInFlight(_:)``).
+        var waitingForOwn: [(id: EventID, continuation: CheckedContinuation<Void, Never>)] = []
 
         /// Whether the record at `sequence` is folded in.
         func hasApplied(_ sequence: UInt64) -> Bool {
@@ -46,6 +49,21 @@ final class Projection: Sendable {
             var released: [CheckedContinuation<Void, Never>] = []
             waiting.removeAll { waiter in
                 guard waiter.through <= appliedThrough else { return false }
+                released.append(waiter.continuation)
+                return true
+            }
+            return released
+        }
+
+        /// Takes `ids` out of this server's appends in flight and returns the waiters that
+        /// releases.
+        mutating func endFlight(_ ids: [EventID]) -> [CheckedContinuation<Void, Never>] {
+            for id in ids { ownInFlight.remove(id) }
+            guard !waitingForOwn.isEmpty, !ids.isEmpty else { return [] }
+            let ended = Set(ids)
+            var released: [CheckedContinuation<Void, Never>] = []
+            waitingForOwn.removeAll { waiter in
+                guard ended.contains(waiter.id) else { return false }
                 released.append(waiter.continuation)
                 return true
             }
@@ -78,14 +96,15 @@ final class Projection: Sendable {
     ) throws(FoldError) {
         let released = try contents.withLock {
             (c: inout Contents) throws(FoldError) -> [CheckedContinuation<Void, Never>] in
-            for id in own { c.ownInFlight.remove(id) }
-            if let first = committed.positions.first, c.hasApplied(first.sequence) { return [] }
+            var released = c.endFlight(own)
+            if let first = committed.positions.first, c.hasApplied(first.sequence) {
+                return released
+            }
             for event in events {
                 try c.state.apply(StoredEvent(instance: instance, event: event))
             }
             c.versions[instance] = committed.streamVersion
             c.sinceCheckpoint += events.count
-            var released: [CheckedContinuation<Void, Never>] = []
             for position in committed.positions {
                 released += c.markApplied(position.sequence)
             }
@@ -142,8 +161,11 @@ final class Projection: Sendable {
     func stopWaiting() {
         let released = contents.withLock { c in
             c.stopped = true
-            defer { c.waiting = [] }
-            return c.waiting.map(\.continuation)
+            defer {
+                c.waiting = []
+                c.waitingForOwn = []
+            }
+            return c.waiting.map(\.continuation) + c.waitingForOwn.map(\.continuation)
         }
         for waiter in released { waiter.resume() }
     }
@@ -153,9 +175,25 @@ final class Projection: Sendable {
         contents.withLock { $0.ownInFlight.formUnion(ids) }
     }
 
-    /// Releases the ids of an append that did not commit.
+    /// Releases the ids of an append that did not commit, or whose outcome is unknown (the
+    /// database went away during its commit): if its records are in the log after all, the
+    /// follower folds them like another server's.
     func releaseInFlight(_ ids: [EventID]) {
-        contents.withLock { c in for id in ids { c.ownInFlight.remove(id) } }
+        let released = contents.withLock { $0.endFlight(ids) }
+        for waiter in released { waiter.resume() }
+    }
+
+    /// Returns once `record`, of an append of this server, is no longer in flight: its actor
+    /// folded it, or released it when the append was answered with a failure.
+    func waitWhileInFlight(_ record: EventRecord) async {
+        await withCheckedContinuation { continuation in
+            let ready = contents.withLock { c in
+                guard c.ownInFlight.contains(record.eventID), !c.stopped else { return true }
+                c.waitingForOwn.append((record.eventID, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
     }
 
     /// Returns once every record through `sequence` is folded in.

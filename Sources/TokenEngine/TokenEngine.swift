@@ -53,18 +53,19 @@ public final class TokenEngine: Sendable {
     /// Folds every record other servers append into the state, in the log's order, as the
     /// log announces it, until the log closes. A record of this server's own append still in
     /// flight is left to its actor, and the follower waits until the actor folded it, so
-    /// each instance's records are folded in order. A record that does not fit stops the
-    /// engine (as a fold failure of its own appends does).
+    /// each instance's records are folded in order; when the actor was answered with a
+    /// failure instead (the database went away while the append committed, so it is in the
+    /// log after all), the follower folds it. A record that does not fit stops the engine
+    /// (as a fold failure of its own appends does).
     private func startFollowing() {
         let from = projection.read { $0.appliedThrough } + 1
         Task { [weak self, log, projection] in
             do {
                 for try await record in log.follow(from: from) {
                     if projection.isInFlight(record) {
-                        await projection.waitUntilApplied(through: record.sequence)
-                    } else {
-                        try projection.fold(record)
+                        await projection.waitWhileInFlight(record)
                     }
+                    try projection.fold(record)
                 }
             } catch EventLogError.closed {
             } catch {

@@ -65,6 +65,67 @@ struct PostgresEventLogTests {
         await s.close()
     }
 
+    /// One append per batch, so each batch is sent while the one before it is in flight:
+    /// a batch that does not commit as planned (a repeated event id) is committed again under
+    /// the lock, and the batches planned on top of it are decided again after it, in order.
+    @Test func aBatchBehindOneThatFailedIsDecidedAgainInOrder() async throws {
+        let url = try TemporaryPostgres.shared().createDatabase(prefix: "flight")
+        let log = try await PostgresEventLog.openForTest(url: url, maximumAppendsPerCommit: 1)
+        let stored = event()
+        _ = try await log.append(to: "p", expecting: .noStream, events: [stored])
+        let repeated = log.submit(to: "p", expecting: .any, events: [stored])
+        let next = log.submit(to: "p", expecting: .exact(1), events: [event()])
+        let other = log.submit(to: "q", expecting: .noStream, events: [event()])
+        let after = log.submit(to: "p", expecting: .exact(2), events: [event()])
+        let r = try await repeated.result()
+        #expect(r.wasDuplicate && r.positions == [.init(sequence: 1, streamVersion: 1)])
+        try await #expect(next.result().positions == [.init(sequence: 2, streamVersion: 2)])
+        try await #expect(other.result().positions == [.init(sequence: 3, streamVersion: 1)])
+        try await #expect(after.result().positions == [.init(sequence: 4, streamVersion: 3)])
+        #expect(try await log.verify().isValid)
+        await log.close()
+    }
+
+    /// The database restarted under a server (a cluster of this test's own): appends fail
+    /// with `unavailable` while it is down, within the commit timeout, never hang; once it is
+    /// back the same open log appends again, another server's follower delivers every
+    /// record once, and the log verifies.
+    @Test func aDatabaseRestartIsUnavailableThenTheLogGoesOn() async throws {
+        let cluster = try TemporaryPostgres()
+        defer { cluster.stop() }
+        var configuration = try PostgresEventLog.Configuration(
+            url: cluster.createDatabase(prefix: "restart"))
+        configuration.connectTimeout = .seconds(180)
+        configuration.databaseTimeout = .seconds(2)
+        let log = try await PostgresEventLog.open(configuration)
+        let other = try await PostgresEventLog.open(configuration)
+        var followed = other.follow(from: 1).makeAsyncIterator()
+        _ = try await log.append(to: "s", expecting: .noStream, events: [event()])
+        #expect(try await followed.next()?.sequence == 1)
+
+        try await cluster.stopServer()
+        let error = await #expect(throws: EventLogError.self) {
+            try await log.append(to: "s", expecting: .exact(1), events: [event()])
+        }
+        guard case .unavailable = error else {
+            Issue.record("expected unavailable, got \(String(describing: error))")
+            return
+        }
+        try await cluster.startServer()
+
+        let retried = event()
+        let r = try await log.append(to: "s", expecting: .any, events: [retried])
+        _ = try await other.append(to: "t", expecting: .noStream, events: [event()])
+        var sequences = [UInt64]()
+        while sequences.count < 2, let record = try await followed.next() {
+            sequences.append(record.sequence)
+        }
+        #expect(sequences == [r.lastSequence, r.lastSequence + 1])
+        #expect(try await log.verify().isValid)
+        await log.close()
+        await other.close()
+    }
+
     @Test func anotherServersAppendMakesAStaleExpectationFail() async throws {
         let s = try await TwoServers()
         _ = try await s.a.append(to: "shop", expecting: .noStream, events: [event()])
@@ -175,20 +236,90 @@ struct PostgresEventLogTests {
         await postgres.close()
     }
 
+    /// A dump of an LMDB log loads into an empty PostgreSQL store record for record (the
+    /// same bytes, so it dumps identically), the store goes on appending after it, and a
+    /// chain that does not hold is refused naming the record.
+    @Test func anLMDBLogRestoresIntoPostgreSQL() async throws {
+        let directory = try TemporaryDirectory(prefix: "pg-restore")
+        defer { directory.remove() }
+        let lmdb = try LMDBEventLog.open(.init(directory: directory.appending("log")))
+        for i in 0..<25 {
+            _ = try await lmdb.append(
+                to: "s\(i % 4)", expecting: .any, events: [event("a.v1", "\(i)"), event()])
+        }
+        let records = try await lmdb.readAll()
+        await lmdb.close()
+        let url = try TemporaryPostgres.shared().createDatabase(prefix: "restore")
+        let postgres = try await PostgresEventLog.openForTest(url: url)
+        try await postgres.restore(records, batch: 7)
+        #expect(try await postgres.readAll() == records)
+        #expect(try await postgres.verify().isValid)
+        let next = try await postgres.append(to: "s0", expecting: .any, events: [event()])
+        #expect(next.positions == [.init(sequence: 51, streamVersion: 15)])
+        await #expect(throws: EventLogError.invalidEvent("restore needs an empty log")) {
+            try await postgres.restore(records)
+        }
+        await postgres.close()
+
+        var broken = records
+        let r = records[9]
+        broken[9] = EventRecord(
+            formatVersion: r.formatVersion, sequence: r.sequence, stream: r.stream,
+            streamVersion: r.streamVersion, eventID: r.eventID, type: r.type,
+            recordedAt: r.recordedAt, payload: Array("edited".utf8), previousHash: r.previousHash,
+            hash: r.hash)
+        let other = try await PostgresEventLog.openForTest(
+            url: TemporaryPostgres.shared().createDatabase(prefix: "restore"))
+        await #expect(
+            throws: EventLogError.invalidEvent("record 10: hash does not match its contents")
+        ) {
+            try await other.restore(broken)
+        }
+        await other.close()
+    }
+
     @Test func aNewerSchemaIsRefused() async throws {
         let cluster = try TemporaryPostgres.shared()
         let url = try cluster.createDatabase(prefix: "schema")
         await (try await PostgresEventLog.openForTest(url: url)).close()
         try cluster.psql(
             "UPDATE tallystick.meta SET value = 99 WHERE key = 'schema-version'", database: url)
-        await #expect(throws: EventLogError.unsupportedFormat(found: 99, supported: 2)) {
+        await #expect(throws: EventLogError.unsupportedFormat(found: 99, supported: 4)) {
             try await PostgresEventLog.openForTest(url: url)
         }
     }
 
-    /// A version-1 database (before the Merkle tree's table) is upgraded in place by the
+    /// A version-1 database (its `append_batch` took the streams' versions to check) is
+    /// upgraded by the first server that opens it, records kept; writing goes on.
+    @Test func aVersionOneSchemaIsUpgraded() async throws {
+        let cluster = try TemporaryPostgres.shared()
+        let url = try cluster.createDatabase(prefix: "upgrade")
+        let log = try await PostgresEventLog.openForTest(url: url)
+        _ = try await log.append(to: "s", expecting: .noStream, events: [event()])
+        await log.close()
+        // Back to version 1's function signature (the body does not matter: it is replaced).
+        try cluster.psql(
+            """
+            DROP FUNCTION tallystick.append_batch(
+                bigint, bytea, bigint, bytea, bigint, bigint[], text[], bigint[], uuid[], bytea[]);
+            CREATE FUNCTION tallystick.append_batch(
+                bigint, bytea, bigint, bytea, bigint, text[], bigint[], bigint[], text[],
+                bigint[], uuid[], bytea[]) RETURNS void LANGUAGE sql AS 'SELECT';
+            UPDATE tallystick.meta SET value = 1 WHERE key = 'schema-version'
+            """, database: url)
+        let upgraded = try await PostgresEventLog.openForTest(url: url)
+        let r = try await upgraded.append(to: "s", expecting: .exact(1), events: [event()])
+        #expect(r.positions == [.init(sequence: 2, streamVersion: 2)])
+        #expect(try await upgraded.verify().isValid)
+        await upgraded.close()
+        let version = try cluster.psql(
+            "SELECT value FROM tallystick.meta WHERE key = 'schema-version'", database: url)
+        #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "4")
+    }
+
+    /// A version-3 database (before the Merkle tree's table) is upgraded in place by the
     /// first open, records untouched, and its tree is then filled from the records.
-    @Test func aVersion1SchemaIsUpgradedAndItsTreeFilled() async throws {
+    @Test func aVersion3SchemaIsUpgradedAndItsTreeFilled() async throws {
         let cluster = try TemporaryPostgres.shared()
         let url = try cluster.createDatabase(prefix: "upgrade")
         let log = try await PostgresEventLog.openForTest(url: url)
@@ -198,7 +329,7 @@ struct PostgresEventLogTests {
         try cluster.psql(
             """
             DROP TABLE tallystick.tree_nodes;
-            UPDATE tallystick.meta SET value = 1 WHERE key = 'schema-version'
+            UPDATE tallystick.meta SET value = 3 WHERE key = 'schema-version'
             """, database: url)
         let upgraded = try await PostgresEventLog.openForTest(url: url)
         #expect(try await upgraded.readAll() == records)

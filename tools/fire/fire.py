@@ -14,6 +14,7 @@ import files
 import lifecycle
 import slow_clients
 import security
+import shared_store
 import tan
 from firelib import main
 
@@ -30,6 +31,8 @@ FAULTS = {
     "slow-clients": slow_clients.run,
     "files": files.run,
     "security": security.run,
+    "postgres-restart": shared_store.restart,
+    "postgres-kill-one": shared_store.kill_one,
 }
 
 if __name__ == "__main__":

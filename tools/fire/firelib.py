@@ -300,19 +300,26 @@ def tool(*args, check_status=True, umask=None):
     return result.returncode, result.stdout, result.stderr
 
 
-def verify(data_dir):
-    """`tallystick-log verify --json`; fails unless valid. Returns the report."""
-    status, out, err = tool("verify", "--json", "--data-dir", data_dir, check_status=False)
+def where(data_dir, store=None):
+    """The offline tool's arguments naming a log: a PostgreSQL store, else the directory."""
+    return ["--store", store] if store else ["--data-dir", data_dir]
+
+
+def verify(data_dir, store=None):
+    """`tallystick-log verify --json` of the log in `data_dir` (or the PostgreSQL `store`);
+    fails unless valid. Returns the report."""
+    status, out, err = tool("verify", "--json", *where(data_dir, store), check_status=False)
     report = json.loads(out) if out.strip() else {}
     check(status == 0 and report.get("valid") is True, f"verify failed: {out.decode()[:300]} {err.decode()[:300]}")
     return report
 
 
-def tokens_in_log(data_dir):
-    """{description: status} for every token of every instance in the log, judged a day from
-    now (the run's tokens never expire), and how many tokens there are."""
+def tokens_in_log(data_dir, store=None):
+    """{description: status} for every token of every instance in the log (in `data_dir`, or
+    the PostgreSQL `store`), judged a day from now (the run's tokens never expire), and how
+    many tokens there are."""
     at = str(int(time.time()) + 86400)
-    _, out, _ = tool("state-at", "--time", at, "--json", "--data-dir", data_dir)
+    _, out, _ = tool("state-at", "--time", at, "--json", *where(data_dir, store))
     state = json.loads(out)
     statuses = {}
     count = 0

@@ -102,8 +102,8 @@ def mint_parent(server, secrets, password, description="fire parent"):
     return token
 
 
-def check_all_present(data_dir, minted):
-    statuses, _ = tokens_in_log(data_dir)
+def check_all_present(data_dir, minted, store=None):
+    statuses, _ = tokens_in_log(data_dir, store)
     lost = [d for d in minted if statuses.get(("admin", d)) != "valid"]
     check(not lost, f"{len(lost)} acknowledged mint(s) lost or not valid, e.g. {lost[:3]}")
 

@@ -8,15 +8,7 @@ if ! command -v python3 >/dev/null 2>&1; then
     echo "tallystick: python3 (3.10 or later, with venv) is needed by tools/fire" >&2
     exit 1
 fi
-if ! command -v mkfs.ext4 >/dev/null 2>&1; then
-    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-        echo "tallystick: installing e2fsprogs" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq e2fsprogs >/dev/null
-    else
-        echo "tallystick: mkfs.ext4 is missing; run: sudo apt-get install -y e2fsprogs" >&2
-        exit 1
-    fi
-fi
+command -v mkfs.ext4 >/dev/null 2>&1 || require_packages mkfs.ext4 e2fsprogs
 if ! cmp -s tools/fire/requirements.txt .venv/fire-requirements.txt 2>/dev/null; then
     echo "tallystick: installing tools/fire/requirements.txt into .venv" >&2
     python3 -m venv .venv

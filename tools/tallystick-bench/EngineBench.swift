@@ -36,9 +36,7 @@ struct EngineBench: AsyncParsableCommand {
         var rows = [(String, String, String)]()
 
         let foldPath = fixture ?? base + "/fold"
-        if !FileManager.default.fileExists(atPath: foldPath + "/data.mdb") {
-            try await writeFixture(path: foldPath)
-        }
+        try await EngineBench.ensureFixture(path: foldPath, tokens: tokens, instances: instances)
         let log = try LMDBEventLog.openReadOnly(directory: foldPath)
         let before = residentBytes()
         let started = ContinuousClock.now
@@ -88,8 +86,15 @@ struct EngineBench: AsyncParsableCommand {
         printTable(rows)
     }
 
+    /// Writes the fold fixture at `path` unless one is there (then it is reused as it is).
+    static func ensureFixture(path: String, tokens: Int, instances: Int) async throws {
+        if !FileManager.default.fileExists(atPath: path + "/data.mdb") {
+            try await writeFixture(path: path, tokens: tokens, instances: instances)
+        }
+    }
+
     /// A log of `tokens` issued tokens over `instances` instances, written without flushes.
-    func writeFixture(path: String) async throws {
+    static func writeFixture(path: String, tokens: Int, instances: Int) async throws {
         var configuration = LMDBEventLog.Configuration(directory: path)
         configuration.durability = .unsafeNoSync
         configuration.initialMapSize = 1 << 30

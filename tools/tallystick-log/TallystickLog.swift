@@ -35,16 +35,22 @@ struct Common: ParsableArguments {
 
     /// Runs `body` with the log of `--store` or `--data-dir`, and closes it.
     func withLog<T>(_ body: (any EventStore) async throws -> T) async throws -> T {
-        let log: any EventStore
-        if let store {
-            do {
-                log = try await PostgresEventLog.open(url: store)
-            } catch {
-                throw ToolError("cannot open the PostgreSQL store: \(error)")
-            }
-        } else {
-            log = try LogTool.open(dataDir)
+        if let store { return try await Common.closing(Common.openPostgres(store), body) }
+        return try await Common.closing(LogTool.open(dataDir), body)
+    }
+
+    static func openPostgres(_ store: String) async throws -> PostgresEventLog {
+        do {
+            return try await PostgresEventLog.open(url: store)
+        } catch {
+            throw ToolError("cannot open the PostgreSQL store: \(error)")
         }
+    }
+
+    /// Runs `body` with `log`, then closes it.
+    static func closing<L: EventStore, T>(_ log: L, _ body: (L) async throws -> T) async throws
+        -> T
+    {
         do {
             let value = try await body(log)
             await log.close()
@@ -170,18 +176,17 @@ struct FileHandleOutput {
 
 struct Load: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Load a dump into a new or empty data directory, checking every hash.",
-        discussion: "Example: tallystick-log dump | tallystick-log load --data-dir /tmp/copy")
+        abstract:
+            "Load a dump into a new or empty data directory (or an empty PostgreSQL store), checking every hash.",
+        discussion: """
+            Examples: tallystick-log dump | tallystick-log load --data-dir /tmp/copy
+                      tallystick-log dump | tallystick-log load --store postgres://ts@/events?host=/run/postgresql
+            """)
     @OptionGroup var common: Common
     @Argument(help: "The dump to read (default: standard input).") var file: String?
 
     func run() async throws {
         try await reporting {
-            guard common.store == nil else {
-                throw ToolError(
-                    "load writes an LMDB data directory (--data-dir); a PostgreSQL store is filled by tallystick serve --store, or copied with PostgreSQL's tools"
-                )
-            }
             let lines: AnySequence<String>
             if let file {
                 guard let handle = FileHandle(forReadingAtPath: file) else {
@@ -190,6 +195,20 @@ struct Load: AsyncParsableCommand {
                 lines = AnySequence(LineReader(handle: handle))
             } else {
                 lines = AnySequence(LineReader(handle: .standardInput))
+            }
+            if let store = common.store {
+                let head = try await Common.closing(Common.openPostgres(store)) { postgres in
+                    do {
+                        try await LogTool.load(lines) { try await postgres.restore($0) }
+                    } catch let error as ToolError {
+                        throw error
+                    } catch {
+                        throw ToolError("load stopped: \(error)")
+                    }
+                    return try await postgres.head()
+                }
+                print("loaded \(head.sequence) records; head \(head.hash.hex)")
+                return
             }
             let warning: String?
             do { warning = try DataDirectory.prepare(common.dataDir) } catch {
