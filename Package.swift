@@ -125,8 +125,8 @@ let package = Package(
         .executableTarget(
             name: "TallystickBench",
             dependencies: [
-                "EventLog", "EventLogPostgres", "EventLogTestSupport", "LMDB", "TokenDomain",
-                "TokenEngine", "TextCoding",
+                "EventLog", "EventLogPostgres", "EventLogTestSupport", "EventLogTooling", "LMDB",
+                "TokenDomain", "TokenEngine", "TextCoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -179,7 +179,10 @@ let package = Package(
             name: "TallystickTests", dependencies: ["Tallystick"], swiftSettings: strict),
         .testTarget(
             name: "EventLogTests",
-            dependencies: ["EventLog", "EventLogPostgres", "EventLogTestSupport", "LMDB"],
+            dependencies: [
+                "EventLog", "EventLogPostgres", "EventLogTestSupport", "LMDB", "TextCoding",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -61,6 +61,22 @@ public protocol EventStore: Sendable {
     /// log; a stale or foreign one is reported as rejected and must not be used.
     func checkpoint(named name: String) async throws -> CheckpointLookup
 
+    /// How many records the stored Merkle tree covers: its nodes are stored for sequences
+    /// 1 through this (``MerkleTreeNodes``). It may be behind the log: see
+    /// ``extendMerkleTree(through:)``.
+    func merkleTreeSize() async throws -> UInt64
+
+    /// The stored hashes of complete subtrees, each within the stored tree.
+    /// - Throws: ``EventLogError/corruptedRecord(sequence:reason:)`` for a node the stored tree
+    ///   should hold and does not; `storage`.
+    func merkleNodes(_ nodes: [MerkleNodeID]) async throws -> [MerkleNodeID: MerkleHash]
+
+    /// Stores the nodes of records after the stored tree (those it already holds are skipped).
+    /// - Throws: ``EventLogError/invalidEvent(_:)`` when they would leave a gap, go past the
+    ///   log's newest record or are incomplete (``MerkleTreeNodes/refusal(storedSize:logSize:)``);
+    ///   `readOnly`, `closed`, `storage`.
+    func storeMerkleNodes(_ nodes: MerkleTreeNodes) async throws
+
     /// Finishes appends in flight, stops followers and releases the storage.
     func close() async
 }

@@ -20,25 +20,40 @@ import Synchronization
 ///
 /// The in-memory copies of the head and of stream versions change only after a commit
 /// succeeded, so a failed commit leaves the writer exactly where it was.
+///
+/// The Merkle tree grows with the records: while the stored tree covers the whole log, each
+/// record's nodes (``MerkleFrontier/append(_:)``) are written to `tree-nodes` in the
+/// transaction that writes the record, so the tree never lags and a seal has nothing to hash.
+/// A log whose tree is behind (written by an older build) is caught up by
+/// ``EventStore/extendMerkleTree(through:)``, whose nodes arrive here as requests of the same
+/// queue (as checkpoint saves do: LMDB has one writer, and this thread is it); once they reach
+/// the head, the records' own commits take over.
 final class GroupCommitWriter: @unchecked Sendable {
     private enum Request {
         case append(QueuedAppend)
         case checkpoint(Checkpoint, CheckedContinuation<Void, any Error>)
+        case merkleNodes(MerkleTreeNodes, CheckedContinuation<Void, any Error>)
     }
 
     private enum Outcome {
         case appended(AppendResult)
         case rejected(EventLogError)
         case checkpointSaved
+        case merkleNodesStored
     }
 
     /// What one commit staged, applied to the writer's state only after it committed.
     private struct Staging {
         var head: LogHead
+        /// The tree's right edge at ``head``; `nil` while the stored tree is behind the log.
+        var frontier: MerkleFrontier?
         var streams: [String: StreamHead] = [:]
         var outcomes: [Outcome] = []
         var events = 0
     }
+
+    /// Most records a tree-node request hashes itself to bring the tree up to the head.
+    static let catchUpLimit: UInt64 = 65_536
 
     /// The writer thread's name as the system shows it (at most 15 bytes).
     static let threadName = "eventlog-writer"
@@ -57,6 +72,9 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     // Touched by the writer thread only:
     private var head: LogHead
+    /// The Merkle tree's right edge at ``head`` when the stored tree covers the whole log;
+    /// `nil` while it is behind (see the type's documentation).
+    private var frontier: MerkleFrontier?
     /// Heads of the streams written since open (the stored ones are read once, when needed).
     private var streams: [String: StreamHead] = [:]
 
@@ -71,6 +89,10 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.env = env
         self.databases = databases
         self.head = head
+        frontier =
+            configuration.maintainsMerkleTree
+            ? try? GroupCommitWriter.storedFrontier(env: env, databases: databases, at: head)
+            : nil
         self.configuration = configuration
         self.hub = hub
         published = Mutex(head)
@@ -90,11 +112,44 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Takes the head of records written behind the writer's back by
     /// ``LMDBEventLog/restore(_:batch:)`` (which runs only on an empty log with nothing queued).
     func adoptRestored(head restored: LogHead) {
+        let restoredFrontier =
+            configuration.maintainsMerkleTree
+            ? try? GroupCommitWriter.storedFrontier(env: env, databases: databases, at: restored)
+            : nil
         condition.lock()
         head = restored
+        frontier = restoredFrontier
         streams = [:]
         condition.unlock()
         published.withLock { $0 = restored }
+    }
+
+    /// The tree's right edge at `head` from the stored nodes, `nil` when the stored tree does
+    /// not cover exactly the log up to `head`.
+    static func storedFrontier(
+        env: LMDBEnvironment, databases: LMDBEventLog.Databases, at head: LogHead
+    ) throws -> MerkleFrontier? {
+        guard let db = databases.treeNodes else { return nil }
+        return try env.retryingResize {
+            try env.read { txn in try storedFrontier(txn: txn, db: db, size: head.sequence) }
+        }
+    }
+
+    /// ``storedFrontier(env:databases:at:)`` inside a transaction the caller holds.
+    static func storedFrontier(txn: borrowing LMDBTransaction, db: LMDBDatabase, size: UInt64)
+        throws -> MerkleFrontier?
+    {
+        guard try LMDBEventLog.merkleTreeSize(txn: txn, db: db) == size else { return nil }
+        return try MerkleFrontier(size: size) { id in
+            guard
+                let value = try SequenceKey.withKey(id.lastSequence, { try txn.get(db, key: $0) }),
+                let hash = MerkleTreeNodes.hash(level: id.level, in: value)
+            else {
+                throw EventLogError.corruptedRecord(
+                    sequence: id.lastSequence, reason: "Merkle tree \(id) is not stored")
+            }
+            return hash
+        }
     }
 
     /// The head as of the newest commit.
@@ -123,13 +178,20 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
+    func storeMerkleNodes(_ nodes: MerkleTreeNodes) async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(.merkleNodes(nodes, continuation))
+        }
+    }
+
     private func enqueue(_ request: Request) {
         condition.lock()
         if stopping {
             condition.unlock()
             switch request {
             case .append(let a): a.pending.complete(.failure(.closed))
-            case .checkpoint(_, let c): c.resume(throwing: EventLogError.closed)
+            case .checkpoint(_, let c), .merkleNodes(_, let c):
+                c.resume(throwing: EventLogError.closed)
             }
             return
         }
@@ -196,7 +258,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         do {
             staged = try env.retryingResize {
                 try env.write { txn in
-                    var staging = Staging(head: head)
+                    var staging = Staging(head: head, frontier: frontier)
                     var next = 0
                     repeat {
                         while next < batch.count {
@@ -222,6 +284,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         let elapsed = DispatchTime.now().uptimeNanoseconds - started
         head = staged.head
+        frontier = staged.frontier
         streams.merge(staged.streams) { _, new in new }
         published.withLock { $0 = staged.head }
         statistics.withLock { s in
@@ -259,11 +322,15 @@ final class GroupCommitWriter: @unchecked Sendable {
         switch (request, outcome) {
         case (.append(let a), .appended(let result)): a.pending.complete(.success(result))
         case (.append(let a), .rejected(let error)): a.pending.complete(.failure(error))
-        case (.checkpoint(_, let c), .checkpointSaved): c.resume()
-        case (.checkpoint(_, let c), .rejected(let error)): c.resume(throwing: error)
-        case (.append(let a), .checkpointSaved):
+        case (.checkpoint(_, let c), .checkpointSaved),
+            (.merkleNodes(_, let c), .merkleNodesStored):
+            c.resume()
+        case (.checkpoint(_, let c), .rejected(let error)),
+            (.merkleNodes(_, let c), .rejected(let error)):
+            c.resume(throwing: error)
+        case (.append(let a), _):
             a.pending.complete(.failure(.storage("internal: outcome mismatch")))
-        case (.checkpoint(_, let c), .appended):
+        case (.checkpoint(_, let c), _), (.merkleNodes(_, let c), _):
             c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
         }
     }
@@ -294,7 +361,54 @@ final class GroupCommitWriter: @unchecked Sendable {
                 databases.checkpoints, key: Array(checkpoint.name.utf8), value: checkpoint.encoded()
             )
             return .checkpointSaved
+        case .merkleNodes(let nodes, _):
+            return try stageMerkleNodes(nodes, txn: txn, into: &s)
         }
+    }
+
+    /// Writes the nodes of records after the stored tree at the end of `tree-nodes`.
+    /// When they bring the tree up to the head, the records' own commits take over.
+    private func stageMerkleNodes(
+        _ nodes: MerkleTreeNodes, txn: borrowing LMDBTransaction, into s: inout Staging
+    ) throws -> Outcome {
+        guard let db = databases.treeNodes else { return .rejected(.readOnly) }
+        let stored = try LMDBEventLog.merkleTreeSize(txn: txn, db: db)
+        if let why = nodes.refusal(storedSize: stored, logSize: s.head.sequence) {
+            return .rejected(.invalidEvent(why))
+        }
+        for (offset, entry) in nodes.nodes.enumerated() {
+            let sequence = nodes.firstSequence + UInt64(offset)
+            guard sequence > stored else { continue }
+            let value = MerkleTreeNodes.encode(entry)
+            try SequenceKey.withKey(sequence) { key in
+                try value.withUnsafeBytes { try txn.put(db, key: key, value: $0, flags: .append) }
+            }
+        }
+        // The records appended since the extension read the head (a few, under load) are
+        // hashed here from this transaction, so that the tree reaches the head and the
+        // records' own commits carry it on from now.
+        let covered = max(stored, nodes.nodes.isEmpty ? 0 : nodes.lastSequence)
+        if s.frontier == nil, configuration.maintainsMerkleTree,
+            s.head.sequence - covered <= Self.catchUpLimit,
+            var caught = try GroupCommitWriter.storedFrontier(txn: txn, db: db, size: covered)
+        {
+            while caught.size < s.head.sequence {
+                let sequence = caught.size + 1
+                try SequenceKey.withKey(sequence) { key in
+                    guard let bytes = try txn.get(databases.records, key: key) else {
+                        throw EventLogError.corruptedRecord(
+                            sequence: sequence, reason: "record missing")
+                    }
+                    let hash = try LMDBEventLog.decode(bytes, at: sequence).hash
+                    let value = MerkleTreeNodes.encode(caught.append(.leaf(record: hash)))
+                    try value.withUnsafeBytes {
+                        try txn.put(db, key: key, value: $0, flags: .append)
+                    }
+                }
+            }
+            s.frontier = caught
+        }
+        return .merkleNodesStored
     }
 
     private func stageAppend(
@@ -347,6 +461,23 @@ final class GroupCommitWriter: @unchecked Sendable {
                     }
                     try SequenceKey.withKey(link) {
                         try txn.put(databases.streamLinks, key: key, value: $0, flags: .append)
+                    }
+                    if s.frontier != nil, let treeNodes = databases.treeNodes {
+                        let completed = s.frontier!.append(.leaf(record: previous))
+                        try withUnsafeTemporaryAllocation(
+                            byteCount: 32 * completed.count, alignment: 8
+                        ) { value in
+                            for (level, hash) in completed.enumerated() {
+                                hash.withBytes {
+                                    UnsafeMutableRawBufferPointer(
+                                        rebasing: value[(32 * level)..<(32 * level + 32)]
+                                    ).copyMemory(from: $0)
+                                }
+                            }
+                            try txn.put(
+                                treeNodes, key: key, value: UnsafeRawBufferPointer(value),
+                                flags: .append)
+                        }
                     }
                 }
                 var idValue = (sequence.bigEndian, version.bigEndian)

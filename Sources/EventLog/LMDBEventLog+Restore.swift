@@ -3,8 +3,9 @@ import LMDB
 extension LMDBEventLog {
     /// Writes records taken from another log (a dump being loaded) into this empty log,
     /// verbatim: same sequences, times, ids and hashes, each checked by ``RestoredChain``.
-    /// Records are written in transactions of `batch` records and flushed once at the end;
-    /// nothing is visible to the writer until it returns.
+    /// The Merkle tree's nodes are written with the records, so the restored log gives the
+    /// same roots and proofs as the original. Records are written in transactions of `batch`
+    /// records and flushed once at the end; nothing is visible to the writer until it returns.
     /// - Throws: ``EventLogError/invalidEvent(_:)`` naming the first record that does not fit
     ///   (the log is then left partly filled and must be discarded), ``EventLogError/readOnly``,
     ///   storage errors.
@@ -17,17 +18,25 @@ extension LMDBEventLog {
         /// Checked records waiting for the next transaction, with the stream heads they move.
         var pending = [RestoredChain.Admitted]()
         var changed = [String: StreamHead]()
+        var frontier = MerkleFrontier()
+        var treeNodes = [[MerkleHash]]()
+        guard let treeDB = databases.treeNodes else { throw EventLogError.readOnly }
         func flush() throws {
             guard !pending.isEmpty else { return }
             let chunk = pending
             let chunkHeads = changed
+            let chunkNodes = treeNodes
             pending.removeAll(keepingCapacity: true)
             changed.removeAll(keepingCapacity: true)
+            treeNodes.removeAll(keepingCapacity: true)
             try env.retryingResize {
                 try env.write { txn in
-                    for admitted in chunk {
+                    for (admitted, nodes) in zip(chunk, chunkNodes) {
                         let record = admitted.record
                         let sequence = SequenceKey.bytes(record.sequence)
+                        try txn.put(
+                            treeDB, key: sequence, value: MerkleTreeNodes.encode(nodes),
+                            flags: .append)
                         try txn.put(
                             databases.records, key: sequence, value: admitted.bytes,
                             flags: .append)
@@ -50,6 +59,7 @@ extension LMDBEventLog {
             changed[record.stream] = StreamHead(
                 version: record.streamVersion, sequence: record.sequence)
             pending.append(admitted)
+            treeNodes.append(frontier.append(.leaf(record: record.hash)))
             if pending.count >= batch { try flush() }
         }
         try flush()

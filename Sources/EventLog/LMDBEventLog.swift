@@ -17,7 +17,10 @@ import Synchronization
 ///   (0 for its first), written with `MDB_APPEND`;
 /// - `event-ids`: event id → big-endian sequence ‖ big-endian stream version;
 /// - `meta`: `format` → little-endian `UInt32` format version;
-/// - `checkpoints`: projection name → ``Checkpoint`` bytes.
+/// - `checkpoints`: projection name → ``Checkpoint`` bytes;
+/// - `tree-nodes`: big-endian sequence → the Merkle tree nodes completed by that record
+///   (``MerkleTreeNodes``), written with `MDB_APPEND`; absent in logs written before it, which
+///   a read-only open reads as an empty tree.
 ///
 /// A writable log takes an exclusive lock file in its directory (a second writer process is
 /// refused) and runs one writer thread that owns every write transaction and commits
@@ -48,6 +51,10 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         public var clock: any LogClock = SystemLogClock()
         /// Most append requests gathered into one commit.
         public var maximumRequestsPerCommit = 4096
+        /// Whether each commit writes its records' Merkle tree nodes (the default). `false`
+        /// exists only to measure what that costs (`tallystick-bench tree`): the tree then
+        /// falls behind and is caught up by ``EventStore/extendMerkleTree(through:)``.
+        public var maintainsMerkleTree = true
 
         public init(directory: String) { self.directory = directory }
     }
@@ -63,6 +70,8 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         let eventIDs: LMDBDatabase
         let meta: LMDBDatabase
         let checkpoints: LMDBDatabase
+        /// `nil` only in a read-only open of a log that has none yet.
+        let treeNodes: LMDBDatabase?
     }
 
     let env: LMDBEnvironment
@@ -126,7 +135,8 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                 streamLinks: try env.openDatabase("stream-links"),
                 eventIDs: try env.openDatabase("event-ids"),
                 meta: meta,
-                checkpoints: try env.openDatabase("checkpoints"))
+                checkpoints: try env.openDatabase("checkpoints"),
+                treeNodes: try LMDBEventLog.openTreeNodes(env: env))
             if format == 1 {
                 try LMDBEventLog.upgradeFromFormat1(env: env, databases: databases)
             }
@@ -209,6 +219,15 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
     }
 
     static let formatKey = Array("format".utf8)
+
+    /// Opens (or, when writable, creates) `tree-nodes`; `nil` when a read-only open finds none.
+    private static func openTreeNodes(env: LMDBEnvironment) throws -> LMDBDatabase? {
+        do {
+            return try env.openDatabase("tree-nodes")
+        } catch LMDBError.databaseNotFound {
+            return nil
+        }
+    }
 
     static func formatBytes(_ version: UInt32) -> [UInt8] {
         var v = version.littleEndian
@@ -487,6 +506,39 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         }
     }
 
+    public func merkleTreeSize() throws -> UInt64 {
+        guard let db = databases.treeNodes else { return 0 }
+        return try snapshot { txn in try LMDBEventLog.merkleTreeSize(txn: txn, db: db) }
+    }
+
+    static func merkleTreeSize(txn: borrowing LMDBTransaction, db: LMDBDatabase) throws -> UInt64 {
+        try txn.withCursor(db) { try $0.last().map { SequenceKey.decode($0.key) } } ?? 0
+    }
+
+    public func merkleNodes(_ nodes: [MerkleNodeID]) throws -> [MerkleNodeID: MerkleHash] {
+        var found = [MerkleNodeID: MerkleHash](minimumCapacity: nodes.count)
+        guard !nodes.isEmpty else { return found }
+        try snapshot { txn in
+            for id in nodes {
+                guard let db = databases.treeNodes,
+                    let value = try SequenceKey.withKey(
+                        id.lastSequence, { try txn.get(db, key: $0) }),
+                    let hash = MerkleTreeNodes.hash(level: id.level, in: value)
+                else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: id.lastSequence, reason: "Merkle tree \(id) is not stored")
+                }
+                found[id] = hash
+            }
+        }
+        return found
+    }
+
+    public func storeMerkleNodes(_ nodes: MerkleTreeNodes) async throws {
+        guard let writer else { throw EventLogError.readOnly }
+        try await writer.storeMerkleNodes(nodes)
+    }
+
     /// Every stored checkpoint with what matching it against the log found.
     public func allCheckpoints() throws -> [(name: String, lookup: CheckpointLookup)] {
         try snapshot { txn in try checkpointNames(txn) }.map { ($0, try checkpoint(named: $0)) }
@@ -570,7 +622,7 @@ public struct GroupCommitStatistics: Sendable, Equatable {
     public var commits = 0
     /// Events written.
     public var events = 0
-    /// Requests (appends and checkpoint saves) answered by those commits.
+    /// Requests (appends, checkpoint saves and Merkle tree nodes) answered by those commits.
     public var requests = 0
     /// Most requests in one commit.
     public var largestBatch = 0

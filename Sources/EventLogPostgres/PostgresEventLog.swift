@@ -475,6 +475,89 @@ public final class PostgresEventLog: EventStore, Sendable {
         return .judging(cp, recordHash: record?.sequence == cp.sequence ? record?.hash : nil)
     }
 
+    public func merkleTreeSize() async throws -> UInt64 {
+        try await guarded {
+            let rows = try await self.client.query(
+                "SELECT coalesce(max(sequence), 0) FROM tallystick.tree_nodes", logger: self.logger
+            ).collect()
+            return UInt64(max(0, try rows.first?.decode(Int64.self) ?? 0))
+        }
+    }
+
+    public func merkleNodes(_ nodes: [MerkleNodeID]) async throws -> [MerkleNodeID: MerkleHash] {
+        guard !nodes.isEmpty else { return [:] }
+        let sequences = Array(Set(nodes.map { Int64(clamping: $0.lastSequence) }))
+        let stored: [UInt64: ByteBuffer] = try await guarded {
+            var stored = [UInt64: ByteBuffer]()
+            let rows = try await self.client.query(
+                """
+                SELECT sequence, nodes FROM tallystick.tree_nodes
+                WHERE sequence = ANY(\(sequences)::bigint[])
+                """, logger: self.logger
+            ).collect()
+            for row in rows {
+                let (sequence, value) = try row.decode((Int64, ByteBuffer).self)
+                stored[UInt64(sequence)] = value
+            }
+            return stored
+        }
+        var found = [MerkleNodeID: MerkleHash](minimumCapacity: nodes.count)
+        for id in nodes {
+            guard
+                let hash = stored[id.lastSequence]?.withUnsafeReadableBytes({
+                    MerkleTreeNodes.hash(level: id.level, in: $0)
+                })
+            else {
+                throw EventLogError.corruptedRecord(
+                    sequence: id.lastSequence, reason: "Merkle tree \(id) is not stored")
+            }
+            found[id] = hash
+        }
+        return found
+    }
+
+    /// See ``EventStore/storeMerkleNodes(_:)``. Several servers may extend the tree at once:
+    /// an advisory lock takes them in turn, and rows another one stored already are skipped
+    /// (they hold the same bytes). Up to 65,536 rows in one statement: given a minute rather
+    /// than the usual deadline (a seal waits for it; no request does).
+    public func storeMerkleNodes(_ nodes: MerkleTreeNodes) async throws {
+        if closed.withLock({ $0 }) { throw EventLogError.closed }
+        try await guarded(within: max(databaseTimeout, .seconds(60))) {
+            try await self.client.withTransaction(logger: self.logger) { connection in
+                try await connection.query(
+                    "SELECT pg_advisory_xact_lock(hashtext('tallystick-tree-nodes'))",
+                    logger: self.logger)
+                let rows = try await connection.query(
+                    """
+                    SELECT (SELECT coalesce(max(sequence), 0) FROM tallystick.tree_nodes),
+                           (SELECT sequence FROM tallystick.head)
+                    """, logger: self.logger
+                ).collect()
+                guard let row = rows.first else { return }
+                let (stored, newest) = try row.decode((Int64, Int64).self)
+                if let why = nodes.refusal(
+                    storedSize: UInt64(max(0, stored)), logSize: UInt64(max(0, newest)))
+                {
+                    throw EventLogError.invalidEvent(why)
+                }
+                var sequences = [Int64]()
+                var values = [ByteBuffer]()
+                for (offset, entry) in nodes.nodes.enumerated() {
+                    let sequence = Int64(nodes.firstSequence) + Int64(offset)
+                    guard sequence > stored else { continue }
+                    sequences.append(sequence)
+                    values.append(ByteBuffer(bytes: MerkleTreeNodes.encode(entry)))
+                }
+                guard !sequences.isEmpty else { return }
+                try await connection.query(
+                    """
+                    INSERT INTO tallystick.tree_nodes (sequence, nodes)
+                    SELECT * FROM unnest(\(sequences)::bigint[], \(values)::bytea[])
+                    """, logger: self.logger)
+            }
+        }
+    }
+
     /// Commits the appends already queued, stops followers, the listener and the connection
     /// pool; later appends fail with `closed`.
     public func close() async {

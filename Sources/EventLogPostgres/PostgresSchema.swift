@@ -7,13 +7,15 @@ import PostgresNIO
 /// server that opens an empty database and versioned in `tallystick.meta`.
 ///
 /// ```
-/// meta         key text → value bigint            ('schema-version' = 2)
+/// meta         key text → value bigint            ('schema-version' = 4)
 /// head         one row: sequence, hash, recorded_at of the newest committed record
 /// records      sequence bigint PK, stream text, stream_version bigint, event_id uuid UNIQUE,
 ///              record bytea (the LMDB log's record bytes, eventlog/FORMAT.md),
 ///              UNIQUE (stream, stream_version)
 /// checkpoints  name text PK, sequence bigint, hash bytea, snapshot bytea
 /// append_batch(...)  the one writing function (below)
+/// tree_nodes   sequence bigint PK, nodes bytea       (version 4: the Merkle tree's nodes
+///              completed by each record, as LMDB's `tree-nodes`; ``MerkleTreeNodes``)
 /// ```
 ///
 /// A stored schema is never edited: a change gets a new version, with the statements that
@@ -29,10 +31,11 @@ import PostgresNIO
 /// with `SELECT … FOR UPDATE` before comparing it: version 2's `UPDATE … WHERE sequence = old`
 /// did not wait for a writer still committing the row (the version it could see did not
 /// match, so it failed at once), which made every batch sent behind an uncommitted one fail;
-/// `FOR UPDATE` waits for that commit and then reads the row it wrote.
+/// `FOR UPDATE` waits for that commit and then reads the row it wrote. 4 adds `tree_nodes`,
+/// which the sealer then fills from the records (``EventStore/extendMerkleTree(through:)``).
 enum PostgresSchema {
     /// The version this build creates and reads.
-    static let version: Int64 = 3
+    static let version: Int64 = 4
 
     /// The channel `append_batch` notifies on commit, with the new head's sequence.
     static let channel = "tallystick_records"
@@ -65,7 +68,8 @@ enum PostgresSchema {
             snapshot bytea NOT NULL)
         """,
         appendBatch,
-        "INSERT INTO tallystick.meta VALUES ('schema-version', 3)",
+        treeNodes,
+        "INSERT INTO tallystick.meta VALUES ('schema-version', 4)",
     ]
 
     /// The statements that upgrade version *n* to *n + 1*, by *n*.
@@ -83,7 +87,15 @@ enum PostgresSchema {
             appendBatch,
             "UPDATE tallystick.meta SET value = 3 WHERE key = 'schema-version'",
         ],
+        3: [
+            treeNodes,
+            "UPDATE tallystick.meta SET value = 4 WHERE key = 'schema-version'",
+        ],
     ]
+
+    /// The Merkle tree's stored nodes (version 4), as LMDB's `tree-nodes` (eventlog/FORMAT.md).
+    private static let treeNodes: PostgresQuery =
+        "CREATE TABLE IF NOT EXISTS tallystick.tree_nodes (sequence bigint PRIMARY KEY, nodes bytea NOT NULL)"
 
     /// Writes one batch in the caller's transaction (one statement's, when called alone):
     /// locks the head row (waiting for a writer that is committing it, then reading what that

@@ -16,6 +16,8 @@ public final class InMemoryEventLog: EventStore, Sendable {
             var ids: [EventID: (stream: String, position: EventPosition)] = [:]
             var streams: [String: [UInt64]] = [:]
             var checkpoints: [String: Checkpoint] = [:]
+            /// The Merkle tree nodes of records 1...count, as ``MerkleTreeNodes`` holds them.
+            var treeNodes: [[MerkleHash]] = []
         }
         let contents = Mutex(Contents())
         /// The follower hubs of the logs open over this storage.
@@ -175,6 +177,40 @@ public final class InMemoryEventLog: EventStore, Sendable {
     private func match(_ cp: Checkpoint) throws -> CheckpointLookup {
         let record = cp.sequence > 0 ? try read(from: cp.sequence, limit: 1).first : nil
         return .judging(cp, recordHash: record?.sequence == cp.sequence ? record?.hash : nil)
+    }
+
+    public func merkleTreeSize() throws -> UInt64 {
+        storage.contents.withLock { UInt64($0.treeNodes.count) }
+    }
+
+    public func merkleNodes(_ nodes: [MerkleNodeID]) throws -> [MerkleNodeID: MerkleHash] {
+        try storage.contents.withLock { c in
+            var found = [MerkleNodeID: MerkleHash]()
+            for id in nodes {
+                let position = Int(id.lastSequence) - 1
+                guard position < c.treeNodes.count, Int(id.level) < c.treeNodes[position].count
+                else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: id.lastSequence, reason: "Merkle tree \(id) is not stored")
+                }
+                found[id] = c.treeNodes[position][Int(id.level)]
+            }
+            return found
+        }
+    }
+
+    public func storeMerkleNodes(_ nodes: MerkleTreeNodes) throws {
+        if closed.withLock({ $0 }) { throw EventLogError.closed }
+        try storage.contents.withLock { c in
+            let stored = UInt64(c.treeNodes.count)
+            if let why = nodes.refusal(storedSize: stored, logSize: c.head.sequence) {
+                throw EventLogError.invalidEvent(why)
+            }
+            for (offset, entry) in nodes.nodes.enumerated()
+            where nodes.firstSequence + UInt64(offset) > stored {
+                c.treeNodes.append(entry)
+            }
+        }
     }
 
     public func close() async {

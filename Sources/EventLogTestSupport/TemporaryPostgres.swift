@@ -224,7 +224,8 @@ public final class TemporaryPostgres: Sendable {
     }
 
     /// Runs `argv` with standard output and error in temporary files (no pipe a child could
-    /// hold open, and no Foundation `Process`, whose wait missed the exit of `runuser` here),
+    /// hold open, no other descriptor of this process, and no Foundation `Process`, whose
+    /// wait missed the exit of `runuser` here),
     /// in `/` (a directory the server's user can enter), and waits for it.
     private static func spawn(_ argv: [String]) throws -> (Int32, String, String) {
         let outPath = "/tmp/tallystick-pg-out-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
@@ -239,6 +240,16 @@ public final class TemporaryPostgres: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else of this process: a pipe another test has open at this moment (the
+        // crash test reads its child's output until every writer closed it) must not be held
+        // by the watchdog, which lives as long as this process.
+        // (glibc 2.34's posix_spawn_file_actions_addclosefrom_np, which Swift's Glibc module
+        // does not declare.)
+        if let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") {
+            typealias CloseFrom =
+                @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+        }
         let argv = ["/bin/sh", "-c", "cd / && exec \"$@\"", "sh"] + argv
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for a in cArgs { free(a) } }

@@ -20,6 +20,8 @@ public enum RecordJSON {
             w.number("recorded_at_us", record.recordedAt)
             if let event = try? EventCodec.decode(tag: record.type, payload: record.payload) {
                 w.raw("payload", EventJSON.object(event))
+            } else if let head = SignedTreeHead(record: record) {
+                w.raw("payload", head.json)
             } else {
                 w.raw("payload", "null")
             }

@@ -178,3 +178,50 @@ public struct TokenStory: Sendable {
         }
     }
 }
+
+extension TokenStory {
+    /// The sequences of the story's events, in log order: minted, what was minted from it,
+    /// how it ended.
+    public var sequences: [UInt64] {
+        var all = [mintedAt.sequence] + children.map(\.step.sequence)
+        if let revoked { all.append(revoked.step.sequence) }
+        if let ended = instanceEnded { all.append(ended.step.sequence) }
+        return all.sorted()
+    }
+
+    /// For each event of the story, a proof against the newest signed tree head, or `nil`
+    /// when that head does not cover it yet (`explain --proof`).
+    /// - Throws: ``EventLogError`` when the log cannot be read.
+    public func proofs(in log: any EventStore) async throws -> [(UInt64, InclusionProof?)] {
+        let newest = try await log.newestSignedTreeHead()
+        var out = [(UInt64, InclusionProof?)]()
+        for sequence in sequences {
+            guard let newest, sequence <= newest.treeSize else {
+                out.append((sequence, nil))
+                continue
+            }
+            out.append(
+                (
+                    sequence,
+                    try await log.inclusionProof(sequence: sequence, treeSize: newest.treeSize)
+                ))
+        }
+        return out
+    }
+
+    /// ``json(now:)`` with the proofs of ``proofs(in:)``:
+    /// `{"story":{…},"proofs":[{"sequence","proof":{bundle}|null}…]}`.
+    public func json(now: Int64, proofs: [(UInt64, InclusionProof?)]) -> String {
+        JSONWriter.object { w in
+            w.raw("story", json(now: now))
+            w.array(
+                "proofs",
+                bytes: proofs.map { sequence, proof in
+                    JSONWriter.objectBytes { p in
+                        p.number("sequence", sequence)
+                        p.raw("proof", proof?.json ?? "null")
+                    }
+                })
+        }
+    }
+}

@@ -78,6 +78,9 @@ public final class MerchantAPI: Sendable {
             (.post, "/management/instances/{instance}/auth", false, changeManagedCredentials),
             (.post, "/challenge/{challenge}", true, transmitCode),
             (.post, "/challenge/{challenge}/confirm", true, confirmCode),
+            (.get, "/audit/tree-head", false, auditTreeHead),
+            (.get, "/audit/proof", false, auditProof),
+            (.get, "/audit/consistency", false, auditConsistency),
         ]
     }
 

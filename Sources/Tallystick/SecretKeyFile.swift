@@ -11,6 +11,10 @@ enum SecretKeyFile: String {
     /// `merchant.key`: the key from which the merchant passwords of instances kept in step
     /// are derived (``MerchantBackend``). With it, they could be computed.
     case merchant = "merchant.key"
+    /// `tree-head.key`: the Ed25519 private key (its 32 raw bytes) that signs the log's tree
+    /// heads (``TreeHeadSigner``, whose `keyFileName` a test keeps equal to this). With it,
+    /// anyone could sign a rewritten history.
+    case treeHead = "tree-head.key"
 
     static func loadOrCreate(_ file: SecretKeyFile, in directory: String) throws -> [UInt8] {
         let path = (directory as NSString).appendingPathComponent(file.rawValue)

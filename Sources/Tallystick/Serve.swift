@@ -64,6 +64,15 @@ struct Serve: AsyncParsableCommand {
             await log.close()
             throw ValidationError("\(error)")
         }
+        if settings.sealInterval > 0 {
+            do {
+                engineConfiguration.treeHeadSigner = try TreeHeadSigner(
+                    rawKey: SecretKeyFile.loadOrCreate(.treeHead, in: settings.keyDirectory))
+            } catch {
+                await log.close()
+                throw ValidationError("\(error)")
+            }
+        }
         engineConfiguration.failpoint = ProcessInfo.processInfo.environment["TALLYSTICK_FAILPOINT"]
             .flatMap(Failpoint.init(rawValue:))
         let clock = SystemLogClock()
@@ -109,6 +118,13 @@ struct Serve: AsyncParsableCommand {
             services.append(
                 Self.internalApplication(
                     api, at: address, timeouts: settings.timeouts, logger: logger))
+        }
+        if settings.sealInterval > 0 {
+            services.append(
+                TreeHeadSealing(
+                    engine: engine, clock: clock,
+                    interval: .milliseconds(Int64(settings.sealInterval * 1_000)),
+                    logger: logger))
         }
         let group = ServiceGroup(
             configuration: .init(

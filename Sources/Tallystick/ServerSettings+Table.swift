@@ -253,9 +253,21 @@ extension ServerSettings {
             key: "key-dir", flag: "key-dir", environment: "TALLYSTICK_KEY_DIR",
             defaultText: "the data directory",
             meaning:
-                "directory of `tan.key`, `merchant.key` and `backend-credentials` (each `0600`); servers sharing one store must share it",
+                "directory of `tan.key`, `merchant.key`, `tree-head.key` and `backend-credentials` (each `0600`); servers sharing one store must share it",
             valueName: "DIR"
         ) { s, value in s.keyDir = value.isEmpty ? nil : value },
+        Setting(
+            key: "seal-interval", flag: "seal-interval", environment: "TALLYSTICK_SEAL_INTERVAL",
+            defaultText: "`10`",
+            meaning:
+                "seconds between signed tree heads (recorded only when there were appends; 0: none are signed); see Proofs for auditors",
+            valueName: "SECONDS"
+        ) { s, value in
+            guard let seconds = Double(value), seconds >= 0, seconds <= 86_400 else {
+                throw Invalid(description: "seal-interval must be 0 <= seconds <= 86400")
+            }
+            s.sealInterval = seconds
+        },
         Setting(
             key: "upstream", flag: "upstream", environment: "TALLYSTICK_UPSTREAM",
             defaultText: "none (standalone)",

@@ -69,7 +69,9 @@ struct ServerSettings: Equatable {
     static let defaultMaxConnections = 4096
     /// The merchant backend kept in step (spec §9); `nil`: standalone.
     var upstream: UpstreamAddress?
-    /// Where `tan.key`, `merchant.key` and `backend-credentials` live; `nil`: the data
+    /// Seconds between signed tree heads (``TreeHeadSealing``); 0: none are signed.
+    var sealInterval = 10.0
+    /// Where `tan.key`, `merchant.key`, `tree-head.key` and `backend-credentials` live; `nil`: the data
     /// directory. Servers sharing one store must share these files.
     var keyDir: String?
 

@@ -41,6 +41,9 @@ public struct EngineConfiguration: Sendable {
     /// then follows the log and folds their records too, and a decision refused for a stale
     /// expected version waits for the state to catch up before it is taken again.
     public var sharedLog = false
+    /// The key that signs the log's tree heads (``TokenEngine/sealTreeHead(now:)``); `nil`:
+    /// no heads are signed.
+    public var treeHeadSigner: TreeHeadSigner?
     /// Where the server stops so that a test can kill it there (`TALLYSTICK_FAILPOINT`);
     /// `nil` in every real deployment.
     public var failpoint: Failpoint?

@@ -120,6 +120,7 @@ final class Projection: Sendable {
         let released = try contents.withLock {
             (c: inout Contents) throws -> [CheckedContinuation<Void, Never>] in
             guard !c.hasApplied(record.sequence) else { return [] }
+            if record.stream == SignedTreeHead.stream { return c.markApplied(record.sequence) }
             guard let instance = InstanceID(record.stream) else {
                 throw ReplayedState.FoldFailure(
                     sequence: record.sequence, reason: "stream is not an instance id")
@@ -136,6 +137,15 @@ final class Projection: Sendable {
             c.versions[instance] = record.streamVersion
             c.sinceCheckpoint += 1
             return c.markApplied(record.sequence)
+        }
+        for waiter in released { waiter.resume() }
+    }
+
+    /// Marks records that hold nothing of the state (signed tree heads) as folded, so that
+    /// the records after them count as folded in order.
+    func skip(_ positions: [EventPosition]) {
+        let released = contents.withLock { c in
+            positions.flatMap { c.hasApplied($0.sequence) ? [] : c.markApplied($0.sequence) }
         }
         for waiter in released { waiter.resume() }
     }

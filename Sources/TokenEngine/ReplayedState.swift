@@ -59,6 +59,8 @@ public struct ReplayedState: Sendable {
                 reachedTime = true
                 return
             }
+            // Signed tree heads vouch for the log; they hold nothing of the state.
+            if view.stream.elementsEqual(SignedTreeHead.stream.utf8) { return }
             let instance: InstanceID
             if let last = lastInstance,
                 lastStream.withUnsafeBytes({ view.stream.hasSameBytes(as: $0) })

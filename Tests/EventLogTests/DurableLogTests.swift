@@ -46,6 +46,33 @@ struct DurableLogTests {
         }
     }
 
+    /// A log written without the tree (an older build) gets no nodes from later commits
+    /// until the tree is caught up; from then on each commit writes its records' nodes.
+    @Test func aTreeBehindTheLogIsCaughtUpThenKeptByTheCommits() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var c = LMDBEventLog.Configuration(directory: dir.appending("log"))
+        c.maintainsMerkleTree = false
+        var log = try LMDBEventLog.open(c)
+        try await fill(log)
+        #expect(try log.merkleTreeSize() == 0)
+        await log.close()
+        log = try makeLog(dir)
+        _ = try await log.append(to: "x", expecting: .any, events: [event()])
+        #expect(try log.merkleTreeSize() == 0)
+        #expect(try await log.extendMerkleTree() == 6)
+        _ = try await log.append(to: "x", expecting: .any, events: [event(), event()])
+        #expect(try log.merkleTreeSize() == 8)
+        var frontier = MerkleFrontier()
+        for record in try await log.readAll() { frontier.append(.leaf(record: record.hash)) }
+        #expect(try await log.merkleRoot(size: 8) == frontier.root)
+        await log.close()
+        log = try makeLog(dir)
+        _ = try await log.append(to: "x", expecting: .any, events: [event()])
+        #expect(try log.merkleTreeSize() == 9)
+        await log.close()
+    }
+
     @Test func soundLogVerifies() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

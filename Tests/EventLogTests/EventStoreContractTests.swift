@@ -331,4 +331,67 @@ struct EventStoreContractTests {
         await #expect(try s.log.checkpoint(named: "tokens") == .valid(good))
         await s.finish()
     }
+
+    /// The root every store gives for `size`, recomputed here from the records' hashes.
+    func expectedRoot(_ log: any EventStore, size: UInt64) async throws -> MerkleHash {
+        var frontier = MerkleFrontier()
+        for record in try await log.readAll().prefix(Int(size)) {
+            frontier.append(.leaf(record: record.hash))
+        }
+        return frontier.root
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theMerkleTreeIsStoredAndContinuesAfterReopen(_ backend: Backend) async throws {
+        let s = try await Subject(backend)
+        await #expect(try s.log.merkleTreeSize() == 0)
+        for n in 0..<5 {
+            _ = try await s.log.append(
+                to: "s\(n % 2)", expecting: .any, events: (0...n).map { _ in event() })
+        }
+        // 15 records. A store keeps the tree with its commits (LMDB: `before` is 15) or
+        // leaves it to be extended when asked, and only as far as asked (the others: 0).
+        let before = try await s.log.merkleTreeSize()
+        #expect(before == (backend == .lmdb ? 15 : 0))
+        await #expect(try s.log.extendMerkleTree(through: 6) == max(before, 6))
+        await #expect(try s.log.merkleTreeSize() == max(before, 6))
+        await #expect(try s.log.extendMerkleTree() == 15)
+        for size in UInt64(1)...15 {
+            await #expect(
+                try s.log.merkleRoot(size: size) == (try await expectedRoot(s.log, size: size)))
+        }
+        let root = try await s.log.merkleRoot(size: 15)
+        let records = try await s.log.readAll()
+        for record in records {
+            let path = try await s.log.auditPath(sequence: record.sequence, treeSize: 15)
+            try MerkleTree.verifyInclusion(
+                leaf: record.sequence - 1, size: 15, leafHash: .leaf(record: record.hash),
+                path: path, root: root)
+        }
+        let older = try await s.log.merkleRoot(size: 6)
+        try MerkleTree.verifyConsistency(
+            first: 6, second: 15, firstRoot: older, secondRoot: root,
+            proof: try await s.log.consistencyPath(first: 6, second: 15))
+        // Proofs only within the stored tree; nodes only without gaps and within the log.
+        await #expect(throws: EventLogError.self) { try await s.log.merkleRoot(size: 16) }
+        await #expect(throws: EventLogError.self) {
+            try await s.log.storeMerkleNodes(
+                MerkleTreeNodes(firstSequence: 17, nodes: [[root]]))
+        }
+        await #expect(throws: EventLogError.self) {
+            try await s.log.storeMerkleNodes(
+                MerkleTreeNodes(firstSequence: 16, nodes: [[root, root, root, root, root]]))
+        }
+        // Nodes already stored are skipped, whoever sends them again.
+        try await s.log.storeMerkleNodes(MerkleTreeNodes(firstSequence: 15, nodes: [[root]]))
+        await #expect(try s.log.merkleRoot(size: 15) == root)
+
+        try await s.reopen()
+        await #expect(try s.log.merkleTreeSize() == 15)
+        _ = try await s.log.append(to: "s0", expecting: .any, events: [event(), event()])
+        await #expect(try s.log.extendMerkleTree() == 17)
+        await #expect(try s.log.merkleRoot(size: 17) == (try await expectedRoot(s.log, size: 17)))
+        await #expect(try s.log.merkleRoot(size: 15) == root)
+        await s.finish()
+    }
 }

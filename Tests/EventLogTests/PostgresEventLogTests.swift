@@ -284,7 +284,7 @@ struct PostgresEventLogTests {
         await (try await PostgresEventLog.openForTest(url: url)).close()
         try cluster.psql(
             "UPDATE tallystick.meta SET value = 99 WHERE key = 'schema-version'", database: url)
-        await #expect(throws: EventLogError.unsupportedFormat(found: 99, supported: 3)) {
+        await #expect(throws: EventLogError.unsupportedFormat(found: 99, supported: 4)) {
             try await PostgresEventLog.openForTest(url: url)
         }
     }
@@ -314,7 +314,31 @@ struct PostgresEventLogTests {
         await upgraded.close()
         let version = try cluster.psql(
             "SELECT value FROM tallystick.meta WHERE key = 'schema-version'", database: url)
-        #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
+        #expect(version.trimmingCharacters(in: .whitespacesAndNewlines) == "4")
+    }
+
+    /// A version-3 database (before the Merkle tree's table) is upgraded in place by the
+    /// first open, records untouched, and its tree is then filled from the records.
+    @Test func aVersion3SchemaIsUpgradedAndItsTreeFilled() async throws {
+        let cluster = try TemporaryPostgres.shared()
+        let url = try cluster.createDatabase(prefix: "upgrade")
+        let log = try await PostgresEventLog.openForTest(url: url)
+        _ = try await log.append(to: "shop", expecting: .any, events: [event(), event(), event()])
+        let records = try await log.readAll()
+        await log.close()
+        try cluster.psql(
+            """
+            DROP TABLE tallystick.tree_nodes;
+            UPDATE tallystick.meta SET value = 3 WHERE key = 'schema-version'
+            """, database: url)
+        let upgraded = try await PostgresEventLog.openForTest(url: url)
+        #expect(try await upgraded.readAll() == records)
+        #expect(try await upgraded.merkleTreeSize() == 0)
+        #expect(try await upgraded.extendMerkleTree() == 3)
+        var frontier = MerkleFrontier()
+        for record in records { frontier.append(.leaf(record: record.hash)) }
+        #expect(try await upgraded.merkleRoot(size: 3) == frontier.root)
+        await upgraded.close()
     }
 
     @Test func locationsParse() throws {

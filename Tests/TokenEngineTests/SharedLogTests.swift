@@ -20,10 +20,11 @@ struct SharedLogTests {
         let a: TokenEngine
         let b: TokenEngine
 
-        init() async throws {
+        init(signer: TreeHeadSigner? = nil) async throws {
             var configuration = EngineConfiguration()
             configuration.passwordHashing = .testing
             configuration.sharedLog = true
+            configuration.treeHeadSigner = signer
             let logs = [
                 InMemoryEventLog(storage: storage, clock: clock),
                 InMemoryEventLog(storage: storage, clock: clock),
@@ -142,6 +143,35 @@ struct SharedLogTests {
             #expect(s.a.digest() == s.b.digest())
             await s.finish()
         }
+    }
+
+    /// Both servers run a sealer: whichever seals first records the head, the other finds
+    /// nothing new (or, had it read the stream before, has its append refused by the stream
+    /// version); each folds the other's heads as records that hold no state.
+    @Test func oneSignedHeadPerRoundWhicheverServerSeals() async throws {
+        let signer = try TreeHeadSigner(rawKey: Array(repeating: 5, count: 32))
+        let s = try await Servers(signer: signer)
+        _ = try await s.refreshableParent()
+        let first = try #require(try await s.a.sealTreeHead(now: s.clock.nowMicroseconds()))
+        #expect(try await s.b.sealTreeHead(now: s.clock.nowMicroseconds()) == nil)
+        await #expect(throws: EventLogError.self) {
+            try await s.logs[1].append(
+                to: SignedTreeHead.stream, expecting: .noStream,
+                events: [ProposedEvent(type: SignedTreeHead.type, payload: first.payload)])
+        }
+        #expect(try s.storage.head() == first.treeSize + 1)
+        let owner = try await s.b.authenticate(
+            .basic(user: "shop", password: "pw pw"), instance: .shop, allowBasic: true)
+        _ = try await s.b.issueToken(instance: .shop, by: owner, scope: scope("readonly")).value
+        let second = try #require(try await s.b.sealTreeHead(now: s.clock.nowMicroseconds()))
+        #expect(second.treeSize == first.treeSize + 2)
+        try await s.settle()
+        #expect(s.a.appliedThrough == second.treeSize + 1)
+        #expect(s.b.appliedThrough == second.treeSize + 1)
+        #expect(s.a.digest() == s.b.digest())
+        try await s.logs[0].consistencyProof(first: first.treeSize, second: second.treeSize)
+            .check(with: signer.publicKey)
+        await s.finish()
     }
 }
 

@@ -41,14 +41,14 @@ def run(short):
     counted = []
     for umask in UMASKS:
         # serve's first start: the directory and the parents it creates, the log's files,
-        # the writer lock, tan.key.
+        # the writer lock, tan.key, tree-head.key.
         top = f"{base}/u{umask:03o}"
         data = f"{top}/var/lib/data"
         server = Server(data, password, output, umask=umask).start()
         check(server.client().request("GET", "/config")[0] == 200, "GET /config")
         check(server.stop() == 0, "SIGTERM exit status")
         names = sorted(os.listdir(data))
-        check(names == ["data.mdb", "lock.mdb", "tan.key", "writer.lock"], f"data directory holds {names}")
+        check(names == ["data.mdb", "lock.mdb", "tan.key", "tree-head.key", "writer.lock"], f"data directory holds {names}")
         counted.append(_check_private(top, f"serve under umask {umask:03o}"))
         # backup into a new directory (and the parents it makes).
         backup = f"{top}/backups/2026/copy"

@@ -19,6 +19,8 @@ struct TallystickLog: AsyncParsableCommand {
             """,
         subcommands: [
             Verify.self, Dump.self, Load.self, StateAt.self, Explain.self, Stats.self, Backup.self,
+            PublicKeyCommand.self, Prove.self, CheckProof.self, ProveConsistency.self,
+            CheckConsistency.self, TreeHeads.self,
         ])
 }
 
@@ -91,9 +93,15 @@ struct Verify: AsyncParsableCommand {
     )
     @OptionGroup var common: Common
     @Flag(help: "Print the report as JSON.") var json = false
+    @Option(
+        help:
+            "Also check every signed tree head: its signature with this key (64 hex digits or a file, from tallystick-log public-key) and its root against the records."
+    )
+    var publicKey: String?
 
     func run() async throws {
         try await reporting {
+            let key = try publicKey.map { try LogTool.publicKey($0) }
             let report: VerificationReport
             if common.store != nil {
                 report = try await common.withLog { log in
@@ -116,6 +124,15 @@ struct Verify: AsyncParsableCommand {
                 throw ToolError(
                     "log does not verify at sequence \(failure.sequence): \(failure.reason)")
             }
+            guard let key else { return }
+            let heads = try await common.withLog { log in
+                try await LogTool.verifyTreeHeads(log, key: key)
+            }
+            if let failure = heads.failure {
+                throw ToolError(
+                    "tree heads do not verify at sequence \(failure.sequence): \(failure.reason)")
+            }
+            if !json { print("ok: \(heads.heads) signed tree heads match the records") }
         }
     }
 }
@@ -299,6 +316,11 @@ struct Explain: AsyncParsableCommand {
     @Option(help: "The token's serial.") var serial: UInt64?
     @Option(help: "The token itself (secret-token:...).") var token: String?
     @Flag(help: "Print JSON.") var json = false
+    @Flag(
+        help:
+            "Attach to each event of the story a proof against the newest signed tree head (check with check-proof)."
+    )
+    var proof = false
 
     func validate() throws {
         guard (serial == nil) != (token == nil) else {
@@ -311,13 +333,23 @@ struct Explain: AsyncParsableCommand {
             guard let id = InstanceID(instance) else {
                 throw ToolError("'\(instance)' is not an instance id")
             }
-            let story = try await common.withLog { log in
-                try await TokenStory.find(
+            let (story, proofs) = try await common.withLog { log in
+                let story = try await TokenStory.find(
                     in: log, instance: id, serial: serial.map { TokenSerial($0) }, token: token)
+                return (story, proof ? try await story.proofs(in: log) : nil)
             }
-            print(
-                json ? story.json(now: now()) : story.text(now: now()), terminator: json ? "\n" : ""
-            )
+            if let proofs, json {
+                print(story.json(now: now(), proofs: proofs))
+            } else {
+                print(
+                    json ? story.json(now: now()) : story.text(now: now()),
+                    terminator: json ? "\n" : "")
+                for (sequence, bundle) in proofs ?? [] {
+                    print(
+                        bundle.map { "proof of record \(sequence): \($0.json)" }
+                            ?? "record \(sequence): not yet covered by a signed tree head")
+                }
+            }
         }
     }
 }
@@ -374,6 +406,150 @@ struct Backup: AsyncParsableCommand {
             print(
                 "backed up \(report.head.sequence) records (\(report.bytes) bytes) in "
                     + String(format: "%.2f s", report.seconds) + "; head \(report.head.hash.hex)")
+        }
+    }
+}
+
+struct PublicKeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "public-key",
+        abstract: "Print the public key that checks the log's signed tree heads (64 hex digits).",
+        discussion: """
+            Reads tree-head.key in the key directory (the server's key-dir, by default the data
+            directory) and prints only its public half. Publish it: auditors check proofs with it.
+              tallystick-log public-key --key-dir /var/lib/tallystick > tallystick.pub
+            """)
+    @Option(help: "The directory of tree-head.key.") var keyDir = "eventlog/data"
+
+    func run() async throws {
+        try await reporting { print(try LogTool.publicKey(keyDirectory: keyDir)) }
+    }
+}
+
+struct Prove: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Write a self-contained proof that a record is in the log: the record, its audit path, the signed tree head.",
+        discussion: """
+            Check it anywhere with check-proof and the public key, without the log. Example:
+              tallystick-log prove --sequence 42 > record-42.proof.json
+              tallystick-log prove --sequence 42 --tree-size 1000
+            """)
+    @OptionGroup var common: Common
+    @Option(help: "The record's sequence.") var sequence: UInt64
+    @Option(help: "Prove against the signed head of this size (default: the newest).")
+    var treeSize: UInt64?
+
+    func run() async throws {
+        try await reporting {
+            let proof = try await common.withLog { log in
+                try await LogTool.prove(log, sequence: sequence, treeSize: treeSize)
+            }
+            print(proof.json)
+        }
+    }
+}
+
+/// The contents of `path`, or of standard input for `-`.
+func readDocument(_ path: String) throws -> String {
+    if path == "-" {
+        return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw ToolError("cannot read \(path)")
+    }
+    return String(decoding: data, as: UTF8.self)
+}
+
+struct CheckProof: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-proof",
+        abstract: "Check a proof written by prove, with the public key alone (no log needed).",
+        discussion: """
+            Prints the proved record as a dump line and exits 0, or names what does not hold
+            and exits 1. Example:
+              tallystick-log check-proof record-42.proof.json --public-key tallystick.pub
+            """)
+    @Argument(help: "The proof (- for standard input).") var bundle: String
+    @Option(help: "The log's public key: 64 hex digits or a file holding them.")
+    var publicKey: String
+
+    func run() async throws {
+        try await reporting {
+            let key = try LogTool.publicKey(publicKey)
+            let (record, head) = try LogTool.checkProof(try readDocument(bundle), key: key)
+            print(
+                "ok: record \(record.sequence) is in the signed tree of size \(head.treeSize) (root \(head.root.hex))"
+            )
+            print(RecordJSON.line(record))
+        }
+    }
+}
+
+struct ProveConsistency: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prove-consistency",
+        abstract:
+            "Write a proof that the signed tree head of size --to extends the one of size --from.",
+        discussion: """
+            Both sizes must be of signed heads (see tree-heads). Example:
+              tallystick-log prove-consistency --from 1000 --to 2000 > 1000-2000.json
+            """)
+    @OptionGroup var common: Common
+    @Option(help: "The older signed head's tree size.") var from: UInt64
+    @Option(help: "The newer signed head's tree size.") var to: UInt64
+
+    func run() async throws {
+        try await reporting {
+            let proof = try await common.withLog { log in
+                try await LogTool.proveConsistency(log, from: from, to: to)
+            }
+            print(proof.json)
+        }
+    }
+}
+
+struct CheckConsistency: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-consistency",
+        abstract:
+            "Check a proof written by prove-consistency, with the public key alone (no log needed).",
+        discussion: """
+            Example:
+              tallystick-log check-consistency 1000-2000.json --public-key tallystick.pub
+            """)
+    @Argument(help: "The proof (- for standard input).") var bundle: String
+    @Option(help: "The log's public key: 64 hex digits or a file holding them.")
+    var publicKey: String
+
+    func run() async throws {
+        try await reporting {
+            let key = try LogTool.publicKey(publicKey)
+            let proof = try LogTool.checkConsistency(try readDocument(bundle), key: key)
+            print(
+                "ok: the signed tree of size \(proof.second.treeSize) extends the one of size \(proof.first.treeSize)"
+            )
+        }
+    }
+}
+
+struct TreeHeads: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tree-heads",
+        abstract: "Print every signed tree head as a JSON line, oldest first, for publishing.",
+        discussion: """
+            Each line: {"tree_size","root_hash","timestamp_us","key_id","signature"}. Example:
+              tallystick-log tree-heads > heads.jsonl
+            """)
+    @OptionGroup var common: Common
+
+    func run() async throws {
+        try await reporting {
+            try await common.withLog { log in
+                var out = FileHandleOutput()
+                try await LogTool.treeHeads(log) { out.write($0) }
+                out.flush()
+            }
         }
     }
 }
