@@ -433,18 +433,35 @@ final class PostgresCommitWriter: Sendable {
 
     /// Completes each append of `batch` with its outcome, in order; then, for each stream
     /// with a refused append, refuses the appends of that stream submitted so far (see the
-    /// type's documentation), and forgets the marks every answered append is past.
+    /// type's documentation), and forgets the marks every answered append is past. When the
+    /// database was unavailable, every append still queued fails with it too.
     private func answer(_ batch: Batch, _ outcomes: [Result<AppendResult, EventLogError>]) {
         var refused = Set<String>()
+        var unavailable: EventLogError?
         for (append, outcome) in zip(batch.appends, outcomes) {
             append.pending.complete(outcome)
-            if case .failure = outcome { refused.insert(append.stream) }
+            if case .failure(let error) = outcome {
+                refused.insert(append.stream)
+                if case .unavailable = error { unavailable = error }
+            }
         }
         let submitted = queue.withLock { $0.submitted }
         let answered = batch.first + UInt64(batch.appends.count) - 1
         refusedThrough.withLock { marks in
             for stream in refused { marks[stream] = submitted }
             marks = marks.filter { $0.value > answered }
+        }
+        // The database is out of reach: the appends queued behind this batch would each wait
+        // for it as long again. They fail now; appends submitted from here on try again.
+        if let unavailable {
+            let (first, queued) = queue.withLock { q in
+                defer { q.pending = [] }
+                return (q.submitted - UInt64(q.pending.count) + 1, q.pending)
+            }
+            if !queued.isEmpty {
+                answer(
+                    Batch(first: first, appends: queued), queued.map { _ in .failure(unavailable) })
+            }
         }
     }
 

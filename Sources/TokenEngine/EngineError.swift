@@ -94,6 +94,14 @@ public struct EngineError: Error, Equatable, Sendable, CustomStringConvertible {
 
     static let unauthorized = EngineError.rejected(.unauthorized(.tokenUnknown))
 
+    /// Another server kept changing the instance first: the command was decided again every
+    /// time and lost every round (several servers minting on one instance at once). Nothing
+    /// was written. Taler's code for "always a conflicting transaction, even after retrying"
+    /// (55, with its 500), which Taler's clients retry.
+    static let contended = EngineError(
+        code: .genericDBSoftFailure,
+        hint: "the instance is being changed through another server; retry")
+
     /// The password-hashing queue, or the requester's share of it, is full: nothing was
     /// hashed or checked, so the answer says nothing about the password. Code 2015 like the
     /// login throttle's 429.

@@ -39,8 +39,9 @@ actor InstanceActor {
     private let onFoldFailure: @Sendable (FoldError) -> Void
     /// With other servers writing the same log: waits until the state has folded every
     /// record committed so far, so that a decision refused for a stale expected version is
-    /// taken again on the state that refused it. `nil`: this server is the only writer.
-    private let catchUp: (@Sendable () async -> Void)?
+    /// taken again on the state that refused it; throws when the store cannot say where its
+    /// head is. `nil`: this server is the only writer.
+    private let catchUp: (@Sendable () async throws -> Void)?
 
     private var queue: [Queued] = []
     private var queuedEvents: UInt64 = 0
@@ -57,7 +58,7 @@ actor InstanceActor {
 
     init(
         id: InstanceID, log: any EventStore, projection: Projection,
-        catchUp: (@Sendable () async -> Void)? = nil,
+        catchUp: (@Sendable () async throws -> Void)? = nil,
         onFoldFailure: @escaping @Sendable (FoldError) -> Void
     ) {
         self.catchUp = catchUp
@@ -89,23 +90,29 @@ actor InstanceActor {
         var attempt = 0
         while true {
             attempt += 1
-            if pipelined { await waitForTurn() } else { await takeInstance() }
+            // A command that keeps losing its version to another server's appends is decided
+            // alone after a few rounds: no pipelined command of this server goes before it.
+            let alone = !pipelined || attempt > Self.pipelinedRounds
+            if alone { await takeInstance() } else { await waitForTurn() }
             let outcome = await decideAndCommit(
                 plan, context: context, credential: credential, permission: permission,
                 sideEffect: sideEffect)
-            if !pipelined { releaseInstance() }
+            if alone { releaseInstance() }
             switch outcome {
             case .success(let events):
                 return events
             case .failure(let error):
                 if case .wrongExpectedVersion = error as? EventLogError {
                     if let catchUp, attempt < Self.sharedLogAttempts {
-                        await catchUp()
+                        // A store that cannot say where its head is fails the command now
+                        // (503 while the database is down) instead of deciding again.
+                        do { try await catchUp() } catch { throw EngineError.storage(error) }
                         await drained()
                         continue
                     }
                     if attempt < 3 { continue }
                     if let cause = lastRefusal { throw EngineError.storage(cause) }
+                    if catchUp != nil { throw EngineError.contended }
                 }
                 if let engineError = error as? EngineError { throw engineError }
                 throw EngineError.storage(error)
@@ -117,6 +124,8 @@ actor InstanceActor {
     /// for the state to catch up, and every round some server's append wins, so only a command
     /// that loses this many rounds in a row fails.
     static let sharedLogAttempts = 100
+    /// Rounds a pipelined command is decided in the pipeline before it is decided alone.
+    static let pipelinedRounds = 3
 
     private func decideAndCommit(
         _ plan: CommandPlan, context: DecisionContext, credential: Credential?,

@@ -76,10 +76,10 @@ public final class TokenEngine: Sendable {
     }
 
     /// With other servers on the log: waits until everything committed so far is folded.
-    private var catchUp: (@Sendable () async -> Void)? {
+    private var catchUp: (@Sendable () async throws -> Void)? {
         guard configuration.sharedLog else { return nil }
         return { [log, projection] in
-            guard let head = try? await log.head() else { return }
+            let head = try await log.head()
             await projection.waitUntilApplied(through: head.sequence)
         }
     }

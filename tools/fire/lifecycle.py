@@ -38,8 +38,9 @@ class Minting(threading.Thread):
     """`clients` threads minting with one parent token until stopped; keeps every 200 (its
     description and token) and every other answer."""
 
-    def __init__(self, server, parent, secrets, clients=4, tag="load"):
+    def __init__(self, server, parent, secrets, clients=4, tag="load", prefix=""):
         super().__init__(daemon=True)
+        self.prefix = prefix  # "/instances/ID" to mint for an instance other than admin
         self.server = server
         self.parent = parent
         self.secrets = secrets
@@ -65,7 +66,7 @@ class Minting(threading.Thread):
             n += 1
             description = f"fire {self.tag} c{number} n{n}"
             try:
-                status, body = client.mint(bearer(self.parent), "readonly", description)
+                status, body = client.mint(bearer(self.parent), "readonly", description, prefix=self.prefix)
             except Exception:
                 with self.lock:
                     self.errors += 1
@@ -102,16 +103,16 @@ def mint_parent(server, secrets, password, description="fire parent"):
     return token
 
 
-def check_all_present(data_dir, minted, store=None):
+def check_all_present(data_dir, minted, store=None, instance="admin"):
     statuses, _ = tokens_in_log(data_dir, store)
-    lost = [d for d in minted if statuses.get(("admin", d)) != "valid"]
+    lost = [d for d in minted if statuses.get((instance, d)) != "valid"]
     check(not lost, f"{len(lost)} acknowledged mint(s) lost or not valid, e.g. {lost[:3]}")
 
 
-def probe_tokens(server, tokens, expected=200):
+def probe_tokens(server, tokens, expected=200, prefix=""):
     def probe(token):
         status, _ = server.client().request(
-            "GET", "/private/tokens?limit=1", {"Authorization": bearer(token)}
+            "GET", prefix + "/private/tokens?limit=1", {"Authorization": bearer(token)}
         )
         return None if status == expected else f"{status}"
 

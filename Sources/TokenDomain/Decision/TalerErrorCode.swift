@@ -20,6 +20,7 @@ public enum TalerErrorCode: Int, CaseIterable, Sendable, CustomStringConvertible
     case genericDBStoreFailed = 52
     case genericDBFetchFailed = 53
     case genericDBCommitFailed = 54
+    case genericDBSoftFailure = 55
     case genericInternalInvariantFailure = 60
     case genericFeatureNotImplemented = 76
     case merchantGenericInstanceUnknown = 2000
@@ -66,6 +67,7 @@ public enum TalerErrorCode: Int, CaseIterable, Sendable, CustomStringConvertible
         case .genericDBStoreFailed: ("GENERIC_DB_STORE_FAILED", 500)
         case .genericDBFetchFailed: ("GENERIC_DB_FETCH_FAILED", 500)
         case .genericDBCommitFailed: ("GENERIC_DB_COMMIT_FAILED", 500)
+        case .genericDBSoftFailure: ("GENERIC_DB_SOFT_FAILURE", 500)
         case .genericInternalInvariantFailure: ("GENERIC_INTERNAL_INVARIANT_FAILURE", 500)
         case .genericFeatureNotImplemented: ("GENERIC_FEATURE_NOT_IMPLEMENTED", 501)
         case .merchantGenericInstanceUnknown: ("MERCHANT_GENERIC_INSTANCE_UNKNOWN", 404)
