@@ -251,6 +251,9 @@ final class PostgresCommitWriter: Sendable {
         var flight: Flight?
         var flights = 0
         while true {
+            // The next batch is taken once the one in flight holds the head's lock, when it
+            // can be sent: the appends queued until then join it.
+            await flight?.holdsHead.wait()
             switch await next(flight: flight?.number) {
             case .done:
                 return
