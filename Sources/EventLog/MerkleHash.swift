@@ -1,8 +1,7 @@
 import Crypto
-import TextCoding
 
 /// A SHA-256 value of the Merkle tree over the log (RFC 9162 §2.1.1), stored inline like
-/// ``ChainHash`` (no heap allocation): a leaf hash, an interior node or a root.
+/// ``ChainHash`` (``InlineSHA256``): a leaf hash, an interior node or a root.
 ///
 /// The tree's leaves are the records' chain hashes (``ChainHash``):
 ///
@@ -11,26 +10,11 @@ import TextCoding
 ///
 /// A chain hash already covers its record's canonical bytes and everything before it, so the
 /// tree needs no second read of the records; `eventlog/FORMAT.md` says why it was chosen.
-public struct MerkleHash: Hashable, Sendable, CustomStringConvertible {
+public struct MerkleHash: InlineSHA256 {
     public var w0, w1, w2, w3: UInt64
 
-    init(w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
+    public init(w0: UInt64, w1: UInt64, w2: UInt64, w3: UInt64) {
         (self.w0, self.w1, self.w2, self.w3) = (w0, w1, w2, w3)
-    }
-
-    /// Reads 32 bytes; `bytes` must hold at least that many.
-    public init(bytes: UnsafeRawBufferPointer) {
-        precondition(bytes.count >= 32)
-        w0 = bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
-        w1 = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-        w2 = bytes.loadUnaligned(fromByteOffset: 16, as: UInt64.self)
-        w3 = bytes.loadUnaligned(fromByteOffset: 24, as: UInt64.self)
-    }
-
-    /// Parses 64 hex digits; `nil` for anything else.
-    public init?(hex: String) {
-        guard hex.utf8.count == 64, let bytes = Hex.decode(hex) else { return nil }
-        self = bytes.withUnsafeBytes { MerkleHash(bytes: $0) }
     }
 
     /// SHA-256 of `data` as it is (the empty tree's root is the hash of no bytes).
@@ -81,22 +65,4 @@ public struct MerkleHash: Hashable, Sendable, CustomStringConvertible {
             return hasher.finalize().withUnsafeBytes { MerkleHash(bytes: $0) }
         }
     }
-
-    /// The 32 bytes in order.
-    public var bytes: [UInt8] {
-        var copy = self
-        return withUnsafeBytes(of: &copy) { Array($0) }
-    }
-
-    /// Calls `body` with the 32 bytes, without allocating.
-    @inlinable
-    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        var copy = self
-        return try withUnsafeBytes(of: &copy) { try body($0) }
-    }
-
-    /// Lower-case hex, 64 digits.
-    public var hex: String { Hex.encode(bytes) }
-
-    public var description: String { hex }
 }
