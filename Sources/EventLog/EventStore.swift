@@ -53,13 +53,30 @@ public protocol EventStore: Sendable {
     /// cancelled.
     func follow(from sequence: UInt64) -> AsyncThrowingStream<EventRecord, any Error>
 
-    /// Saves a projection's snapshot with the position it covers. The position must be a
-    /// record of this log (sequence and hash both match), or `invalidEvent` is thrown.
+    /// Saves a projection's snapshot with the position it covers, and removes the stored
+    /// parts of its name that it does not name. The position must be a record of this log
+    /// (sequence and hash both match) and every part it names must be stored, or
+    /// `invalidEvent` is thrown and the previous checkpoint stays.
     func saveCheckpoint(_ checkpoint: Checkpoint) async throws
 
+    /// Stores one part of a checkpoint of `name` to come (replacing a part with the same
+    /// key), committed on its own: appends wait behind at most one part, never behind a
+    /// whole snapshot. See ``Checkpoint``.
+    /// - Throws: `invalidEvent` for an empty or overlong name or key.
+    func saveCheckpointPart(name: String, key: [UInt8], bytes: [UInt8]) async throws
+
     /// The checkpoint saved under `name`, if there is one whose sequence and hash match this
-    /// log; a stale or foreign one is reported as rejected and must not be used.
+    /// log and whose parts are all stored; a stale or foreign one is reported as rejected and
+    /// must not be used.
     func checkpoint(named name: String) async throws -> CheckpointLookup
+
+    /// Runs `body` on the bytes of `checkpoint`'s parts, in the order it names them. The
+    /// buffers are valid only during `body` (LMDB passes its pages, without copying).
+    /// - Throws: ``EventLogError/corruptedRecord(sequence:reason:)`` (at the checkpoint's
+    ///   sequence) when a part is not stored; what `body` throws.
+    func withCheckpointParts<R>(
+        of checkpoint: Checkpoint, _ body: ([UnsafeRawBufferPointer]) throws -> R
+    ) async throws -> R
 
     /// How many records the stored Merkle tree covers: its nodes are stored for sequences
     /// 1 through this (``MerkleTreeNodes``). It may be behind the log: see

@@ -32,6 +32,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     private enum Request {
         case append(QueuedAppend)
         case checkpoint(Checkpoint, CheckedContinuation<Void, any Error>)
+        case checkpointPart(
+            name: String, key: [UInt8], bytes: [UInt8], CheckedContinuation<Void, any Error>)
         case merkleNodes(MerkleTreeNodes, CheckedContinuation<Void, any Error>)
     }
 
@@ -178,6 +180,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
+    func saveCheckpointPart(name: String, key: [UInt8], bytes: [UInt8]) async throws {
+        try await withCheckedThrowingContinuation { continuation in
+            enqueue(.checkpointPart(name: name, key: key, bytes: bytes, continuation))
+        }
+    }
+
     func storeMerkleNodes(_ nodes: MerkleTreeNodes) async throws {
         try await withCheckedThrowingContinuation { continuation in
             enqueue(.merkleNodes(nodes, continuation))
@@ -190,7 +198,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             condition.unlock()
             switch request {
             case .append(let a): a.pending.complete(.failure(.closed))
-            case .checkpoint(_, let c), .merkleNodes(_, let c):
+            case .checkpoint(_, let c), .checkpointPart(_, _, _, let c), .merkleNodes(_, let c):
                 c.resume(throwing: EventLogError.closed)
             }
             return
@@ -323,14 +331,17 @@ final class GroupCommitWriter: @unchecked Sendable {
         case (.append(let a), .appended(let result)): a.pending.complete(.success(result))
         case (.append(let a), .rejected(let error)): a.pending.complete(.failure(error))
         case (.checkpoint(_, let c), .checkpointSaved),
+            (.checkpointPart(_, _, _, let c), .checkpointSaved),
             (.merkleNodes(_, let c), .merkleNodesStored):
             c.resume()
         case (.checkpoint(_, let c), .rejected(let error)),
+            (.checkpointPart(_, _, _, let c), .rejected(let error)),
             (.merkleNodes(_, let c), .rejected(let error)):
             c.resume(throwing: error)
         case (.append(let a), _):
             a.pending.complete(.failure(.storage("internal: outcome mismatch")))
-        case (.checkpoint(_, let c), _), (.merkleNodes(_, let c), _):
+        case (.checkpoint(_, let c), _), (.checkpointPart(_, _, _, let c), _),
+            (.merkleNodes(_, let c), _):
             c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
         }
     }
@@ -344,26 +355,49 @@ final class GroupCommitWriter: @unchecked Sendable {
         case .append(let append):
             return try stageAppend(append, txn: txn, into: &s)
         case .checkpoint(let checkpoint, _):
-            guard checkpoint.name.utf8.count > 0,
-                checkpoint.name.utf8.count <= RecordCodec.maximumStreamLength
-            else {
-                return .rejected(
-                    .invalidEvent(
-                        "checkpoint name must be 1...\(RecordCodec.maximumStreamLength) bytes"))
-            }
-            let match = try LMDBEventLog.match(checkpoint, txn: txn, records: databases.records)
-            guard case .valid = match else {
-                return .rejected(
-                    .invalidEvent(
-                        "checkpoint position \(checkpoint.sequence) is not a record of this log"))
-            }
-            try txn.put(
-                databases.checkpoints, key: Array(checkpoint.name.utf8), value: checkpoint.encoded()
-            )
+            return try stageCheckpoint(checkpoint, txn: txn)
+        case .checkpointPart(let name, let key, let bytes, _):
+            guard let db = databases.checkpointParts else { return .rejected(.readOnly) }
+            try txn.put(db, key: Checkpoint.storageKey(name: name, part: key), value: bytes)
             return .checkpointSaved
         case .merkleNodes(let nodes, _):
             return try stageMerkleNodes(nodes, txn: txn, into: &s)
         }
+    }
+
+    /// Replaces the checkpoint of its name when its position is a record of this log and its
+    /// parts are stored, and removes the parts of that name it does not name.
+    private func stageCheckpoint(_ checkpoint: Checkpoint, txn: borrowing LMDBTransaction)
+        throws -> Outcome
+    {
+        if let why = Checkpoint.refusal(name: checkpoint.name, partKeys: checkpoint.parts) {
+            return .rejected(.invalidEvent(why))
+        }
+        switch try LMDBEventLog.match(checkpoint, txn: txn, databases: databases) {
+        case .valid: break
+        case .rejected(let why) where !checkpoint.parts.isEmpty:
+            return .rejected(.invalidEvent(why))
+        default:
+            return .rejected(
+                .invalidEvent(
+                    "checkpoint position \(checkpoint.sequence) is not a record of this log"))
+        }
+        try txn.put(
+            databases.checkpoints, key: Array(checkpoint.name.utf8), value: checkpoint.encoded())
+        guard let db = databases.checkpointParts else { return .checkpointSaved }
+        let prefix = Checkpoint.storagePrefix(name: checkpoint.name)
+        let named = Set(checkpoint.parts.map { prefix + $0 })
+        var unnamed: [[UInt8]] = []
+        try txn.withCursor(db) { cursor in
+            var entry = try prefix.withUnsafeBytes { try cursor.seek(atOrAfter: $0) }
+            while let e = entry, e.key.starts(with: prefix) {
+                let key = Array(e.key)
+                if !named.contains(key) { unnamed.append(key) }
+                entry = try cursor.next()
+            }
+        }
+        for key in unnamed { _ = try txn.delete(db, key: key) }
+        return .checkpointSaved
     }
 
     /// Writes the nodes of records after the stored tree at the end of `tree-nodes`.

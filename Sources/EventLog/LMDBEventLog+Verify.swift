@@ -151,7 +151,7 @@ extension LMDBEventLog {
                     continue
                 }
                 if case .rejected(let why) = try LMDBEventLog.match(
-                    cp, txn: txn, records: databases.records)
+                    cp, txn: txn, databases: databases)
                 {
                     checkpointFailure = VerificationFailure(sequence: cp.sequence, reason: why)
                 } else {

@@ -18,6 +18,8 @@ import Synchronization
 /// - `event-ids`: event id → big-endian sequence ‖ big-endian stream version;
 /// - `meta`: `format` → little-endian `UInt32` format version;
 /// - `checkpoints`: projection name → ``Checkpoint`` bytes;
+/// - `checkpoint-parts`: u8 name length ‖ name ‖ part key → the part's bytes (absent in logs
+///   written before it, which a read-only open reads as having no parts);
 /// - `tree-nodes`: big-endian sequence → the Merkle tree nodes completed by that record
 ///   (``MerkleTreeNodes``), written with `MDB_APPEND`; absent in logs written before it, which
 ///   a read-only open reads as an empty tree.
@@ -70,6 +72,8 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         let eventIDs: LMDBDatabase
         let meta: LMDBDatabase
         let checkpoints: LMDBDatabase
+        /// `nil` only in a read-only open of a log that has none yet.
+        let checkpointParts: LMDBDatabase?
         /// `nil` only in a read-only open of a log that has none yet.
         let treeNodes: LMDBDatabase?
     }
@@ -136,7 +140,8 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                 eventIDs: try env.openDatabase("event-ids"),
                 meta: meta,
                 checkpoints: try env.openDatabase("checkpoints"),
-                treeNodes: try LMDBEventLog.openTreeNodes(env: env))
+                checkpointParts: try LMDBEventLog.openIfPresent("checkpoint-parts", env: env),
+                treeNodes: try LMDBEventLog.openIfPresent("tree-nodes", env: env))
             if format == 1 {
                 try LMDBEventLog.upgradeFromFormat1(env: env, databases: databases)
             }
@@ -221,9 +226,13 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
     static let formatKey = Array("format".utf8)
 
     /// Opens (or, when writable, creates) `tree-nodes`; `nil` when a read-only open finds none.
-    private static func openTreeNodes(env: LMDBEnvironment) throws -> LMDBDatabase? {
+    /// A database added after the first format: created by a writable open, `nil` in a
+    /// read-only open of a log written before it.
+    private static func openIfPresent(_ name: String, env: LMDBEnvironment) throws
+        -> LMDBDatabase?
+    {
         do {
-            return try env.openDatabase("tree-nodes")
+            return try env.openDatabase(name)
         } catch LMDBError.databaseNotFound {
             return nil
         }
@@ -493,6 +502,14 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         try await writer.saveCheckpoint(checkpoint)
     }
 
+    public func saveCheckpointPart(name: String, key: [UInt8], bytes: [UInt8]) async throws {
+        guard let writer else { throw EventLogError.readOnly }
+        if let why = Checkpoint.refusal(name: name, partKeys: [key]) {
+            throw EventLogError.invalidEvent(why)
+        }
+        try await writer.saveCheckpointPart(name: name, key: key, bytes: bytes)
+    }
+
     public func checkpoint(named name: String) throws -> CheckpointLookup {
         try snapshot { txn in
             guard let bytes = try txn.getBytes(databases.checkpoints, key: Array(name.utf8)) else {
@@ -502,7 +519,30 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
             guard let cp = decoded else {
                 return .rejected(reason: "checkpoint '\(name)' does not decode")
             }
-            return try LMDBEventLog.match(cp, txn: txn, records: databases.records)
+            return try LMDBEventLog.match(cp, txn: txn, databases: databases)
+        }
+    }
+
+    public func withCheckpointParts<R>(
+        of checkpoint: Checkpoint, _ body: ([UnsafeRawBufferPointer]) throws -> R
+    ) throws -> R {
+        try snapshot { txn in
+            var buffers = [UnsafeRawBufferPointer]()
+            buffers.reserveCapacity(checkpoint.parts.count)
+            for (position, key) in checkpoint.parts.enumerated() {
+                guard let db = databases.checkpointParts,
+                    let bytes = try Checkpoint.storageKey(name: checkpoint.name, part: key)
+                        .withUnsafeBytes({ try txn.get(db, key: $0) })
+                else {
+                    throw EventLogError.corruptedRecord(
+                        sequence: checkpoint.sequence,
+                        reason:
+                            "checkpoint '\(checkpoint.name)' part \(position + 1) of \(checkpoint.parts.count) is not stored"
+                    )
+                }
+                buffers.append(bytes)
+            }
+            return try body(buffers)
         }
     }
 
@@ -605,14 +645,26 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         return view
     }
 
-    static func match(_ cp: Checkpoint, txn: borrowing LMDBTransaction, records: LMDBDatabase)
+    static func match(_ cp: Checkpoint, txn: borrowing LMDBTransaction, databases: Databases)
         throws
         -> CheckpointLookup
     {
         guard cp.sequence > 0,
-            let bytes = try SequenceKey.withKey(cp.sequence, { try txn.get(records, key: $0) })
+            let bytes = try SequenceKey.withKey(
+                cp.sequence, { try txn.get(databases.records, key: $0) })
         else { return .judging(cp, recordHash: nil) }
-        return .judging(cp, recordHash: try decode(bytes, at: cp.sequence).hash)
+        var missing: Int?
+        for (position, key) in cp.parts.enumerated() {
+            guard let db = databases.checkpointParts,
+                try Checkpoint.storageKey(name: cp.name, part: key)
+                    .withUnsafeBytes({ try txn.get(db, key: $0) }) != nil
+            else {
+                missing = position
+                break
+            }
+        }
+        return .judging(
+            cp, recordHash: try decode(bytes, at: cp.sequence).hash, missingPart: missing)
     }
 }
 

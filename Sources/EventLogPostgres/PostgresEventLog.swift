@@ -417,26 +417,64 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     public func saveCheckpoint(_ checkpoint: Checkpoint) async throws {
         if closed.withLock({ $0 }) { throw EventLogError.closed }
-        guard !checkpoint.name.isEmpty,
-            checkpoint.name.utf8.count <= RecordCodec.maximumStreamLength
-        else {
-            throw EventLogError.invalidEvent(
-                "checkpoint name must be 1...\(RecordCodec.maximumStreamLength) bytes")
+        if let why = Checkpoint.refusal(name: checkpoint.name, partKeys: checkpoint.parts) {
+            throw EventLogError.invalidEvent(why)
         }
-        guard case .valid = try await match(checkpoint) else {
+        switch try await match(checkpoint) {
+        case .valid: break
+        case .rejected(let why) where !checkpoint.parts.isEmpty:
+            throw EventLogError.invalidEvent(why)
+        default:
             throw EventLogError.invalidEvent(
                 "checkpoint position \(checkpoint.sequence) is not a record of this log")
         }
-        // A snapshot of a large state takes longer to send than a batch of records.
-        _ = try await guarded(within: max(databaseTimeout, .seconds(300))) { [self] in
+        let parts = checkpoint.parts.map { ByteBuffer(bytes: $0) }
+        let distinct = Int64(Set(checkpoint.parts).count)
+        // A checkpoint without parts may still be large (a whole state in one snapshot).
+        try await guarded(within: max(databaseTimeout, .seconds(300))) { [self] in
+            try await client.withTransaction(logger: logger) { connection in
+                // Whole, or not at all: another server may have removed a part since.
+                let found =
+                    try await connection.query(
+                        """
+                        SELECT count(*) FROM tallystick.checkpoint_parts
+                        WHERE name = \(checkpoint.name) AND key = ANY(\(parts)::bytea[])
+                        """, logger: logger
+                    ).collect().first?.decode(Int64.self) ?? 0
+                guard found == distinct else {
+                    throw EventLogError.invalidEvent(
+                        "checkpoint '\(checkpoint.name)' names parts that are not stored")
+                }
+                try await connection.query(
+                    """
+                    DELETE FROM tallystick.checkpoint_parts
+                    WHERE name = \(checkpoint.name) AND NOT key = ANY(\(parts)::bytea[])
+                    """, logger: logger)
+                try await connection.query(
+                    """
+                    INSERT INTO tallystick.checkpoints (name, sequence, hash, snapshot, parts)
+                    VALUES (\(checkpoint.name), \(Int64(clamping: checkpoint.sequence)),
+                            \(ByteBuffer(bytes: checkpoint.hash.bytes)),
+                            \(ByteBuffer(bytes: checkpoint.snapshot)), \(parts)::bytea[])
+                    ON CONFLICT (name) DO UPDATE SET sequence = excluded.sequence,
+                        hash = excluded.hash, snapshot = excluded.snapshot,
+                        parts = excluded.parts
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func saveCheckpointPart(name: String, key: [UInt8], bytes: [UInt8]) async throws {
+        if closed.withLock({ $0 }) { throw EventLogError.closed }
+        if let why = Checkpoint.refusal(name: name, partKeys: [key]) {
+            throw EventLogError.invalidEvent(why)
+        }
+        _ = try await guarded(within: max(databaseTimeout, .seconds(60))) { [self] in
             try await client.query(
                 """
-                INSERT INTO tallystick.checkpoints (name, sequence, hash, snapshot)
-                VALUES (\(checkpoint.name), \(Int64(clamping: checkpoint.sequence)),
-                        \(ByteBuffer(bytes: checkpoint.hash.bytes)),
-                        \(ByteBuffer(bytes: checkpoint.snapshot)))
-                ON CONFLICT (name) DO UPDATE SET sequence = excluded.sequence,
-                    hash = excluded.hash, snapshot = excluded.snapshot
+                INSERT INTO tallystick.checkpoint_parts (name, key, bytes)
+                VALUES (\(name), \(ByteBuffer(bytes: key)), \(ByteBuffer(bytes: bytes)))
+                ON CONFLICT (name, key) DO UPDATE SET bytes = excluded.bytes
                 """, logger: logger
             ).collect()
         }
@@ -445,20 +483,61 @@ public final class PostgresEventLog: EventStore, Sendable {
     public func checkpoint(named name: String) async throws -> CheckpointLookup {
         let rows = try await guarded { [self] in
             try await client.query(
-                "SELECT sequence, hash, snapshot FROM tallystick.checkpoints WHERE name = \(name)",
+                """
+                SELECT sequence, hash, snapshot, parts FROM tallystick.checkpoints
+                WHERE name = \(name)
+                """,
                 logger: logger
             ).collect()
         }
         guard let row = rows.first else { return .none }
-        let (sequence, hash, snapshot) = try row.decode((Int64, ByteBuffer, ByteBuffer).self)
-        guard hash.readableBytes == 32, sequence >= 0 else {
+        let (sequence, hash, snapshot, parts) = try row.decode(
+            (Int64, ByteBuffer, ByteBuffer, [ByteBuffer]).self)
+        guard hash.readableBytes == 32, sequence >= 0,
+            parts.allSatisfy({ (1...Checkpoint.maximumPartKeyLength).contains($0.readableBytes) })
+        else {
             return .rejected(reason: "checkpoint '\(name)' does not decode")
         }
         let cp = Checkpoint(
             name: name, sequence: UInt64(sequence),
             hash: hash.withUnsafeReadableBytes { ChainHash(bytes: $0) },
-            snapshot: Array(buffer: snapshot))
+            snapshot: Array(buffer: snapshot), parts: parts.map { Array(buffer: $0) })
         return try await match(cp)
+    }
+
+    public func withCheckpointParts<R>(
+        of checkpoint: Checkpoint, _ body: ([UnsafeRawBufferPointer]) throws -> R
+    ) async throws -> R {
+        let keys = checkpoint.parts.map { ByteBuffer(bytes: $0) }
+        let rows = try await guarded(within: max(databaseTimeout, .seconds(300))) { [self] in
+            try await client.query(
+                """
+                SELECT key, bytes FROM tallystick.checkpoint_parts
+                WHERE name = \(checkpoint.name) AND key = ANY(\(keys)::bytea[])
+                """, logger: logger
+            ).collect()
+        }
+        var stored = [[UInt8]: ByteBuffer](minimumCapacity: rows.count)
+        for row in rows {
+            let (key, bytes) = try row.decode((ByteBuffer, ByteBuffer).self)
+            stored[Array(buffer: key)] = bytes
+        }
+        var joined: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for (position, key) in checkpoint.parts.enumerated() {
+            guard let bytes = stored[key] else {
+                throw EventLogError.corruptedRecord(
+                    sequence: checkpoint.sequence,
+                    reason:
+                        "checkpoint '\(checkpoint.name)' part \(position + 1) of \(checkpoint.parts.count) is not stored"
+                )
+            }
+            ranges.append(joined.count..<joined.count + bytes.readableBytes)
+            joined += bytes.readableBytesView
+        }
+        return try joined.withUnsafeBytes { all in
+            try body(ranges.map { UnsafeRawBufferPointer(rebasing: all[$0]) })
+        }
     }
 
     /// Every stored checkpoint's name, in order.
@@ -472,7 +551,22 @@ public final class PostgresEventLog: EventStore, Sendable {
 
     func match(_ cp: Checkpoint) async throws -> CheckpointLookup {
         let record = cp.sequence > 0 ? try await read(from: cp.sequence, limit: 1).first : nil
-        return .judging(cp, recordHash: record?.sequence == cp.sequence ? record?.hash : nil)
+        var stored = Set<[UInt8]>()
+        if !cp.parts.isEmpty {
+            let keys = cp.parts.map { ByteBuffer(bytes: $0) }
+            let rows = try await guarded { [self] in
+                try await client.query(
+                    """
+                    SELECT key FROM tallystick.checkpoint_parts
+                    WHERE name = \(cp.name) AND key = ANY(\(keys)::bytea[])
+                    """, logger: logger
+                ).collect()
+            }
+            for row in rows { stored.insert(Array(buffer: try row.decode(ByteBuffer.self))) }
+        }
+        return .judging(
+            cp, recordHash: record?.sequence == cp.sequence ? record?.hash : nil,
+            missingPart: cp.parts.firstIndex { !stored.contains($0) })
     }
 
     public func merkleTreeSize() async throws -> UInt64 {

@@ -7,12 +7,15 @@ import PostgresNIO
 /// server that opens an empty database and versioned in `tallystick.meta`.
 ///
 /// ```
-/// meta         key text → value bigint            ('schema-version' = 4)
+/// meta         key text → value bigint            ('schema-version' = 5)
 /// head         one row: sequence, hash, recorded_at of the newest committed record
 /// records      sequence bigint PK, stream text, stream_version bigint, event_id uuid UNIQUE,
 ///              record bytea (the LMDB log's record bytes, eventlog/FORMAT.md),
 ///              UNIQUE (stream, stream_version)
-/// checkpoints  name text PK, sequence bigint, hash bytea, snapshot bytea
+/// checkpoints  name text PK, sequence bigint, hash bytea, snapshot bytea,
+///              parts bytea[] (version 5: the keys of its parts)
+/// checkpoint_parts  (name text, key bytea) PK, bytes bytea   (version 5: ``Checkpoint``'s
+///              parts, each saved in a statement of its own)
 /// append_batch(...)  the one writing function (below)
 /// tree_nodes   sequence bigint PK, nodes bytea       (version 4: the Merkle tree's nodes
 ///              completed by each record, as LMDB's `tree-nodes`; ``MerkleTreeNodes``)
@@ -33,9 +36,10 @@ import PostgresNIO
 /// match, so it failed at once), which made every batch sent behind an uncommitted one fail;
 /// `FOR UPDATE` waits for that commit and then reads the row it wrote. 4 adds `tree_nodes`,
 /// which the sealer then fills from the records (``EventStore/extendMerkleTree(through:)``).
+/// 5 adds checkpoint parts, so a large state's checkpoint rewrites only what changed.
 enum PostgresSchema {
     /// The version this build creates and reads.
-    static let version: Int64 = 4
+    static let version: Int64 = 5
 
     /// The channel `append_batch` notifies on commit, with the new head's sequence.
     static let channel = "tallystick_records"
@@ -69,7 +73,9 @@ enum PostgresSchema {
         """,
         appendBatch,
         treeNodes,
-        "INSERT INTO tallystick.meta VALUES ('schema-version', 4)",
+        checkpointParts,
+        checkpointPartKeys,
+        "INSERT INTO tallystick.meta VALUES ('schema-version', 5)",
     ]
 
     /// The statements that upgrade version *n* to *n + 1*, by *n*.
@@ -91,7 +97,23 @@ enum PostgresSchema {
             treeNodes,
             "UPDATE tallystick.meta SET value = 4 WHERE key = 'schema-version'",
         ],
+        4: [
+            checkpointParts,
+            checkpointPartKeys,
+            "UPDATE tallystick.meta SET value = 5 WHERE key = 'schema-version'",
+        ],
     ]
+
+    /// The parts of checkpoints (version 5), as LMDB's `checkpoint-parts`.
+    private static let checkpointParts: PostgresQuery = """
+        CREATE TABLE IF NOT EXISTS tallystick.checkpoint_parts (
+            name text NOT NULL, key bytea NOT NULL, bytes bytea NOT NULL,
+            PRIMARY KEY (name, key))
+        """
+
+    /// The part keys of each checkpoint (version 5).
+    private static let checkpointPartKeys: PostgresQuery =
+        "ALTER TABLE tallystick.checkpoints ADD COLUMN IF NOT EXISTS parts bytea[] NOT NULL DEFAULT '{}'"
 
     /// The Merkle tree's stored nodes (version 4), as LMDB's `tree-nodes` (eventlog/FORMAT.md).
     private static let treeNodes: PostgresQuery =

@@ -16,6 +16,8 @@ public final class InMemoryEventLog: EventStore, Sendable {
             var ids: [EventID: (stream: String, position: EventPosition)] = [:]
             var streams: [String: [UInt64]] = [:]
             var checkpoints: [String: Checkpoint] = [:]
+            /// Checkpoint parts by name, then key.
+            var checkpointParts: [String: [[UInt8]: [UInt8]]] = [:]
             /// The Merkle tree nodes of records 1...count, as ``MerkleTreeNodes`` holds them.
             var treeNodes: [[MerkleHash]] = []
         }
@@ -162,11 +164,32 @@ public final class InMemoryEventLog: EventStore, Sendable {
 
     public func saveCheckpoint(_ checkpoint: Checkpoint) async throws {
         if closed.withLock({ $0 }) { throw EventLogError.closed }
-        guard case .valid = try match(checkpoint) else {
+        if let why = Checkpoint.refusal(name: checkpoint.name, partKeys: checkpoint.parts) {
+            throw EventLogError.invalidEvent(why)
+        }
+        switch try match(checkpoint) {
+        case .valid: break
+        case .rejected(let why) where !checkpoint.parts.isEmpty:
+            throw EventLogError.invalidEvent(why)
+        default:
             throw EventLogError.invalidEvent(
                 "checkpoint position \(checkpoint.sequence) is not a record of this log")
         }
-        storage.contents.withLock { $0.checkpoints[checkpoint.name] = checkpoint }
+        storage.contents.withLock { c in
+            c.checkpoints[checkpoint.name] = checkpoint
+            let named = Set(checkpoint.parts)
+            c.checkpointParts[checkpoint.name] = c.checkpointParts[checkpoint.name]?.filter {
+                named.contains($0.key)
+            }
+        }
+    }
+
+    public func saveCheckpointPart(name: String, key: [UInt8], bytes: [UInt8]) async throws {
+        if closed.withLock({ $0 }) { throw EventLogError.closed }
+        if let why = Checkpoint.refusal(name: name, partKeys: [key]) {
+            throw EventLogError.invalidEvent(why)
+        }
+        storage.contents.withLock { $0.checkpointParts[name, default: [:]][key] = bytes }
     }
 
     public func checkpoint(named name: String) throws -> CheckpointLookup {
@@ -174,9 +197,36 @@ public final class InMemoryEventLog: EventStore, Sendable {
         return try match(cp)
     }
 
+    public func withCheckpointParts<R>(
+        of checkpoint: Checkpoint, _ body: ([UnsafeRawBufferPointer]) throws -> R
+    ) throws -> R {
+        let stored = storage.contents.withLock { c in
+            checkpoint.parts.map { c.checkpointParts[checkpoint.name]?[$0] }
+        }
+        var joined: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for (position, part) in stored.enumerated() {
+            guard let part else {
+                throw EventLogError.corruptedRecord(
+                    sequence: checkpoint.sequence,
+                    reason:
+                        "checkpoint '\(checkpoint.name)' part \(position + 1) of \(stored.count) is not stored"
+                )
+            }
+            ranges.append(joined.count..<joined.count + part.count)
+            joined += part
+        }
+        return try joined.withUnsafeBytes { all in
+            try body(ranges.map { UnsafeRawBufferPointer(rebasing: all[$0]) })
+        }
+    }
+
     private func match(_ cp: Checkpoint) throws -> CheckpointLookup {
         let record = cp.sequence > 0 ? try read(from: cp.sequence, limit: 1).first : nil
-        return .judging(cp, recordHash: record?.sequence == cp.sequence ? record?.hash : nil)
+        let stored = storage.contents.withLock { $0.checkpointParts[cp.name] ?? [:] }
+        return .judging(
+            cp, recordHash: record?.sequence == cp.sequence ? record?.hash : nil,
+            missingPart: cp.parts.firstIndex { stored[$0] == nil })
     }
 
     public func merkleTreeSize() throws -> UInt64 {

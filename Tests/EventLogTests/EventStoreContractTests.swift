@@ -332,6 +332,51 @@ struct EventStoreContractTests {
         await s.finish()
     }
 
+    @Test(arguments: Backend.allCases)
+    func aCheckpointOfPartsIsWholeOrRefused(_ backend: Backend) async throws {
+        let s = try await Subject(backend)
+        _ = try await s.log.append(to: "a", expecting: .any, events: [event(), event(), event()])
+        let records = try await s.log.readAll()
+        for (key, bytes) in [([1], [10, 11]), ([2], [20]), ([3], [30])] as [([UInt8], [UInt8])] {
+            try await s.log.saveCheckpointPart(name: "tokens", key: key, bytes: bytes)
+        }
+        let first = Checkpoint(
+            name: "tokens", sequence: 2, hash: records[1].hash, snapshot: [7], parts: [[2], [1]])
+        try await s.log.saveCheckpoint(first)
+        await #expect(try s.log.checkpoint(named: "tokens") == .valid(first))
+        let read = try await s.log.withCheckpointParts(of: first) { $0.map { Array($0) } }
+        #expect(read == [[20], [10, 11]])
+
+        // Part 3 was named by no saved checkpoint: saving `first` removed it.
+        let unnamed = Checkpoint(
+            name: "tokens", sequence: 3, hash: records[2].hash, snapshot: [], parts: [[3]])
+        await #expect(throws: EventLogError.self) { try await s.log.saveCheckpoint(unnamed) }
+        await #expect(throws: EventLogError.self) {
+            try await s.log.withCheckpointParts(of: unnamed) { $0.count }
+        }
+        // A part saved for a checkpoint that is never saved (a crash between parts) leaves
+        // the saved one whole; the next checkpoint reuses a part without writing it again.
+        try await s.log.saveCheckpointPart(name: "tokens", key: [4], bytes: [40])
+        try await s.reopen()
+        await #expect(try s.log.checkpoint(named: "tokens") == .valid(first))
+        let second = Checkpoint(
+            name: "tokens", sequence: 3, hash: records[2].hash, snapshot: [8], parts: [[1], [4]])
+        try await s.log.saveCheckpoint(second)
+        await #expect(try s.log.checkpoint(named: "tokens") == .valid(second))
+        #expect(
+            try await s.log.withCheckpointParts(of: second) { $0.map { Array($0) } } == [
+                [10, 11], [40],
+            ])
+        // Part 2, which only `first` named, is gone with it.
+        await #expect(throws: EventLogError.self) {
+            try await s.log.withCheckpointParts(of: first) { $0.count }
+        }
+        await #expect(throws: EventLogError.self) {
+            try await s.log.saveCheckpointPart(name: "tokens", key: [], bytes: [1])
+        }
+        await s.finish()
+    }
+
     /// The root every store gives for `size`, recomputed here from the records' hashes.
     func expectedRoot(_ log: any EventStore, size: UInt64) async throws -> MerkleHash {
         var frontier = MerkleFrontier()
