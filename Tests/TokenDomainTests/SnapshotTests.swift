@@ -26,7 +26,7 @@ struct SnapshotTests {
 
     @Test func emptyState() throws {
         let bytes = ServerState().encodeSnapshot()
-        #expect(bytes == [4, 0, 0, 0, 0, 0, 0, 0, 0])
+        #expect(bytes == [5, 0, 0, 0, 0, 0, 0, 0, 0])
         #expect(try ServerState(snapshot: bytes) == ServerState())
     }
 
@@ -124,6 +124,109 @@ struct SnapshotTests {
         #expect(state[F.shop]?.token(hash: F.hash(3))?.serial == TokenSerial(3))
     }
 
+    // MARK: in parts
+
+    /// An instance of `count` tokens, every third revoked.
+    static func instance(tokens count: Int) throws -> InstanceState {
+        var state = ServerState()
+        try state.apply(StoredEvent(instance: F.shop, event: F.created()))
+        for serial in stride(from: UInt64(1), through: UInt64(count), by: 1) {
+            try state.apply(StoredEvent(instance: F.shop, event: F.issued(serial, F.scope("all"))))
+            if serial % 3 == 0 {
+                try state.apply(
+                    StoredEvent(
+                        instance: F.shop,
+                        event: .tokenRevoked(
+                            TokenRevoked(serial: TokenSerial(serial), at: 9, reason: .selfRevoked)
+                        )))
+            }
+        }
+        return try #require(state[F.shop])
+    }
+
+    /// Decodes an instance from a head and chunk parts.
+    static func decoded(head: [UInt8], chunks: [[UInt8]]) throws(SnapshotDecodingError)
+        -> InstanceState
+    {
+        var joined = head
+        var ranges = [0..<head.count]
+        for chunk in chunks {
+            ranges.append(joined.count..<joined.count + chunk.count)
+            joined += chunk
+        }
+        let result = joined.withUnsafeBytes { all in
+            Result { () throws(SnapshotDecodingError) in
+                try InstanceState(
+                    snapshotHead: UnsafeRawBufferPointer(rebasing: all[ranges[0]]),
+                    chunks: ranges.dropFirst().map { UnsafeRawBufferPointer(rebasing: all[$0]) })
+            }
+        }
+        return try result.get()
+    }
+
+    @Test("an instance in parts round trips", arguments: [0, 1, 4096, 4097, 9000])
+    func partsRoundTrip(tokens: Int) throws {
+        let instance = try Self.instance(tokens: tokens)
+        let chunks = instance.tokens.chunks.map(InstanceState.encodeSnapshotChunk)
+        #expect(chunks.count == InstanceState.snapshotChunkCount(tokens: tokens))
+        let restored = try Self.decoded(head: instance.encodeSnapshotHead(), chunks: chunks)
+        #expect(restored == instance)
+        for token in restored.tokens {
+            #expect(restored.token(hash: token.hash)?.serial == token.serial)
+        }
+        // Parts are the whole snapshot's bytes, cut apart: one encoding of an instance.
+        let snapshot = ServerState(instances: [F.shop: instance]).encodeSnapshot()
+        #expect(
+            Array(snapshot[9...]) == Array(instance.encodeSnapshotHead().dropFirst())
+                + chunks.flatMap { $0 })
+    }
+
+    @Test func partsMustMatchTheTokenCount() throws {
+        let instance = try Self.instance(tokens: 4097)
+        let chunks = instance.tokens.chunks.map(InstanceState.encodeSnapshotChunk)
+        let head = instance.encodeSnapshotHead()
+        #expect(throws: SnapshotDecodingError.self) {
+            try Self.decoded(head: head, chunks: [chunks[0]])
+        }
+        #expect(throws: SnapshotDecodingError.self) {
+            try Self.decoded(head: head, chunks: chunks + [chunks[1]])
+        }
+        // A chunk with one record too many, or one too few.
+        #expect(
+            throws: SnapshotDecodingError(
+                field: "end", offset: chunks[1].count, reason: .trailingBytes(chunks[1].count))
+        ) {
+            try Self.decoded(head: head, chunks: [chunks[0], chunks[1] + chunks[1]])
+        }
+        #expect(throws: SnapshotDecodingError.self) {
+            try Self.decoded(head: head, chunks: [Array(chunks[0].dropLast(68)), chunks[1]])
+        }
+        var layout4 = head
+        layout4[0] = 4
+        #expect(
+            throws: SnapshotDecodingError(
+                field: "version", offset: 0, reason: .unsupportedLayoutVersion(4))
+        ) {
+            try Self.decoded(head: layout4, chunks: chunks)
+        }
+    }
+
+    @Test func aDuplicateHashInALaterChunkIsFoundWhereItIs() throws {
+        let instance = try Self.instance(tokens: 4100)
+        var chunks = instance.tokens.chunks.map(InstanceState.encodeSnapshotChunk)
+        // Token 4099 (the third of chunk 2) gets token 2's hash.
+        let hashTwo = Array(instance.tokens[1].hash.bytes)
+        let offset = try #require(chunks[1].firstRange(of: Array(instance.tokens[4098].hash.bytes)))
+            .lowerBound
+        chunks[1].replaceSubrange(offset..<offset + 32, with: hashTwo)
+        #expect(
+            throws: SnapshotDecodingError(
+                field: "token.hash", offset: offset, reason: .invalidValue)
+        ) {
+            try Self.decoded(head: instance.encodeSnapshotHead(), chunks: chunks)
+        }
+    }
+
     // MARK: layout
 
     static func pinnedState() throws -> ServerState {
@@ -146,9 +249,9 @@ struct SnapshotTests {
         return state
     }
 
-    /// Pins layout 4 (see `EVENTS.md`): a change here needs a new layout version.
+    /// Pins layout 5 (see `EVENTS.md`): a change here needs a new layout version.
     @Test func layoutIsPinned() throws {
-        var expected: [UInt8] = [4, 1, 0, 0, 0, 0, 0, 0, 0]
+        var expected: [UInt8] = [5, 1, 0, 0, 0, 0, 0, 0, 0]
         expected += [2, 0, 0, 0, 0x61, 0x62]  // id
         expected += [0x10, 0, 0, 0, 0, 0, 0, 0]  // createdAt
         expected += [1, 0, 0, 0, 0x4E]  // name
@@ -159,6 +262,10 @@ struct SnapshotTests {
         expected += [1, 0, 0, 0, 7]  // details
         expected += [1, 0x40, 0, 0, 0, 0, 0, 0, 0]  // deleted at
         expected += [1, 0, 0, 0, 0, 0, 0, 0]  // token count
+        expected += [0, 0, 0, 0, 0, 0, 0, 0]  // challenge count
+        expected += [0, 0, 0, 0]  // failed confirmations in a row
+        expected += [0, 0, 0, 0, 0, 0, 0, 0, 0]  // no login block
+        expected += [0]  // no backend credential
         expected += Array(0..<32)  // hash
         expected += [5, 3]  // scope, flags: refreshable | revoked
         expected += [0x20, 0, 0, 0, 0, 0, 0, 0]  // createdAt
@@ -166,10 +273,6 @@ struct SnapshotTests {
         expected += [1, 0, 0, 0, 0, 0, 0, 0, 0]  // origin: password/basic
         expected += [0x30, 0, 0, 0, 0, 0, 0, 0]  // revokedAt
         expected += [1, 1, 0, 0, 0, 0x64]  // description
-        expected += [0, 0, 0, 0, 0, 0, 0, 0]  // challenge count
-        expected += [0, 0, 0, 0]  // failed confirmations in a row
-        expected += [0, 0, 0, 0, 0, 0, 0, 0, 0]  // no login block
-        expected += [0]  // no backend credential
         #expect(try Self.pinnedState().encodeSnapshot() == expected)
     }
 
@@ -180,6 +283,7 @@ struct SnapshotTests {
         ("version", [1], 0, .unsupportedLayoutVersion(1)),
         ("version", [2], 0, .unsupportedLayoutVersion(2)),
         ("version", [3], 0, .unsupportedLayoutVersion(3)),
+        ("version", [4], 0, .unsupportedLayoutVersion(4)),
         ("instanceCount", [3], 1, .truncated),
         ("instanceCount", [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], 1, .truncated),
         ("id", [0x2D], 13, .invalidValue),
@@ -191,16 +295,16 @@ struct SnapshotTests {
         ("lifecycle", [2], 50, .invalidValue),
         ("lifecycle", [0], 50, .invalidValue),
         ("tokenCount", [2], 59, .truncated),
-        ("tokenCount", [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], 59, .truncated),
-        ("token.scope", [0], 99, .invalidValue),
-        ("token.flags", [4], 100, .invalidValue),
-        ("origin", [2], 117, .invalidValue),
-        ("token.description", [2], 134, .invalidValue),
-        ("challengeCount", [1], 140, .truncated),
-        ("loginsBlocked", [2], 152, .invalidValue),
-        ("loginsBlocked", [0, 1], 152, .invalidValue),
-        ("backendCredential", [2], 161, .invalidValue),
-        ("end", [UInt8](repeating: 0, count: 23), 140, .trailingBytes(1)),
+        ("tokenCount", [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF], 59, .invalidValue),
+        ("challengeCount", [2], 67, .truncated),
+        ("loginsBlocked", [2], 79, .invalidValue),
+        ("loginsBlocked", [0, 1], 79, .invalidValue),
+        ("backendCredential", [2], 88, .invalidValue),
+        ("token.scope", [0], 121, .invalidValue),
+        ("token.flags", [4], 122, .invalidValue),
+        ("origin", [2], 139, .invalidValue),
+        ("token.description", [2], 156, .invalidValue),
+        ("end", [0], 162, .trailingBytes(1)),
     ]
 
     @Test func pinnedOffsets() throws {
@@ -226,10 +330,10 @@ struct SnapshotTests {
 
     @Test func revocationTimeWithoutRevokedFlagIsInvalid() throws {
         var bytes = try Self.pinnedState().encodeSnapshot()
-        bytes[100] = 1  // flags: refreshable, not revoked; revokedAt stays 0x30
+        bytes[122] = 1  // flags: refreshable, not revoked; revokedAt stays 0x30
         #expect(
             throws: SnapshotDecodingError(
-                field: "token.revokedAt", offset: 126, reason: .invalidValue)
+                field: "token.revokedAt", offset: 148, reason: .invalidValue)
         ) {
             try ServerState(snapshot: bytes)
         }

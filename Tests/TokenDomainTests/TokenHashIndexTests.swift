@@ -24,7 +24,7 @@ struct TokenHashIndexTests {
         let hashes =
             (0..<200).map { Self.hash(42, 0xABCD_0000_0000_0000 | UInt64($0), UInt64($0), 7) }
             + (0..<200).map { Self.hash(42 + UInt64($0) * 1024, 5, 6, UInt64($0)) }
-        var records: [TokenRecord] = []
+        var records = TokenTable()
         var index = TokenHashIndex()
         for (position, hash) in hashes.enumerated() {
             records.append(Self.record(hash, serial: position + 1))
@@ -47,7 +47,7 @@ struct TokenHashIndexTests {
 
     @Test func growsAndReserves() {
         var random = SeededRandom(seed: 11)
-        var records: [TokenRecord] = []
+        var records = TokenTable()
         var index = TokenHashIndex()
         index.reserveCapacity(100, records: records)
         #expect(index.slotBytes == 256 * 8)
@@ -69,7 +69,7 @@ struct TokenHashIndexTests {
         let hashes =
             (0..<3000).map { _ in random.tokenHash() }
             + (0..<40).map { Self.hash(42, 0xABCD_0000_0000_0000, UInt64($0), 7) }
-        let records = hashes.enumerated().map { Self.record($1, serial: $0 + 1) }
+        let records = TokenTable(hashes.enumerated().map { Self.record($1, serial: $0 + 1) })
         var index = TokenHashIndex()
         #expect(index.build(from: records) == nil)
         #expect(index.count == records.count)
@@ -79,8 +79,8 @@ struct TokenHashIndexTests {
         }
         #expect(index.position(of: random.tokenHash(), in: records) == nil)
         var empty = TokenHashIndex()
-        #expect(empty.build(from: []) == nil)
-        #expect(empty.position(of: hashes[0], in: []) == nil)
+        #expect(empty.build(from: TokenTable()) == nil)
+        #expect(empty.position(of: hashes[0], in: TokenTable()) == nil)
     }
 
     @Test("build reports the first duplicate", arguments: [1, 15, 16, 17, 3039])
@@ -89,7 +89,7 @@ struct TokenHashIndexTests {
         var hashes = (0..<3040).map { _ in random.tokenHash() }
         hashes[position] = hashes[position - 1]
         if position + 5 < hashes.count { hashes[position + 5] = hashes[0] }
-        let records = hashes.enumerated().map { Self.record($1, serial: $0 + 1) }
+        let records = TokenTable(hashes.enumerated().map { Self.record($1, serial: $0 + 1) })
         var index = TokenHashIndex()
         #expect(index.build(from: records) == position)
     }

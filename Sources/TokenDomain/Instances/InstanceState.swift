@@ -2,9 +2,9 @@
 ///
 /// A value type: the engine's instance actor owns one and changes it only by folding
 /// committed events (``Decider/evolve(_:instance:with:)``), so a replay of the log builds
-/// exactly the state the live server had. Tokens sit in an array at index `serial - 1`
-/// (serials are dense) with a hash index beside it; see ``TokenRecord`` for the memory
-/// arithmetic.
+/// exactly the state the live server had. Tokens sit in a ``TokenTable`` at index
+/// `serial - 1` (serials are dense) with a hash index beside it; see ``TokenRecord`` for the
+/// memory arithmetic.
 public struct InstanceState: Sendable {
     public let id: InstanceID
     /// When the instance was created (µs).
@@ -26,7 +26,7 @@ public struct InstanceState: Sendable {
     public internal(set) var details: [UInt8]
     public internal(set) var lifecycle: InstanceLifecycle
     /// Every token ever issued and not purged, by serial: `tokens[serial - 1]`.
-    public private(set) var tokens: [TokenRecord]
+    public private(set) var tokens: TokenTable
     private var tokenIndex: TokenHashIndex
     /// Every TAN challenge of the instance, by id, whatever its status.
     public internal(set) var challenges: [ChallengeID: ChallengeState]
@@ -55,7 +55,7 @@ public struct InstanceState: Sendable {
         phoneValidated = false
         details = event.details
         lifecycle = .active
-        tokens = []
+        tokens = TokenTable()
         tokenIndex = TokenHashIndex()
         challenges = [:]
         challengeFailures = 0
@@ -68,7 +68,7 @@ public struct InstanceState: Sendable {
         id: InstanceID, createdAt: Int64, name: String, auth: InstanceAuth,
         credentialGeneration: UInt64, email: String?, phoneNumber: String?,
         emailValidated: Bool, phoneValidated: Bool, details: [UInt8],
-        lifecycle: InstanceLifecycle, tokens: [TokenRecord], tokenIndex: TokenHashIndex,
+        lifecycle: InstanceLifecycle, tokens: TokenTable, tokenIndex: TokenHashIndex,
         challenges: [ChallengeID: ChallengeState] = [:], challengeFailures: UInt32 = 0,
         loginsBlockedUntil: Int64? = nil, backendCredential: BackendCredentialFingerprint? = nil
     ) {
@@ -135,7 +135,7 @@ public struct InstanceState: Sendable {
     /// Prepares room for `count` more tokens (e.g. before loading a checkpoint), so the
     /// array and index do not grow by doubling.
     public mutating func reserveTokenCapacity(_ count: Int) {
-        tokens.reserveCapacity(tokens.count + count)
+        tokens.reserveCapacity(count)
         // A deferred index is built at its final size when the bulk fold ends.
         if !tokenIndexDeferred { tokenIndex.reserveCapacity(tokens.count + count, records: tokens) }
     }

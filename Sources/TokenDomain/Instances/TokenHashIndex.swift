@@ -22,7 +22,7 @@ struct TokenHashIndex: Sendable {
 
     /// Position of the record whose hash is `hash`, if any.
     @inline(__always)
-    func position(of hash: TokenHash, in records: [TokenRecord]) -> Int? {
+    func position(of hash: TokenHash, in records: TokenTable) -> Int? {
         guard !slots.isEmpty else { return nil }
         let mask = slots.count - 1
         let tag = Self.tag(hash)
@@ -40,7 +40,7 @@ struct TokenHashIndex: Sendable {
 
     /// Indexes `records[position]` unless a record with the same hash is indexed already;
     /// returns whether it did. One probe sequence for the check and the insertion.
-    mutating func insert(position: Int, of records: [TokenRecord]) -> Bool {
+    mutating func insert(position: Int, of records: TokenTable) -> Bool {
         if (count + 1) * 4 > slots.count * 3 {
             grow(toHold: count + 1, records: records)
         }
@@ -71,7 +71,7 @@ struct TokenHashIndex: Sendable {
     /// a cache and TLB miss per slot (≈ 190 ns, most of a snapshot's decoding time). Here
     /// each group of records first loads its home slots: loads that do not depend on each
     /// other, so the CPU overlaps their misses, and the inserts after them hit the cache.
-    mutating func build(from records: [TokenRecord]) -> Int? {
+    mutating func build(from records: TokenTable) -> Int? {
         precondition(count == 0, "build fills an empty index")
         reserveCapacity(records.count, records: records)
         let group = 16
@@ -93,11 +93,11 @@ struct TokenHashIndex: Sendable {
     }
 
     /// Makes room for `total` entries without further growth.
-    mutating func reserveCapacity(_ total: Int, records: [TokenRecord]) {
+    mutating func reserveCapacity(_ total: Int, records: TokenTable) {
         if total * 4 > slots.count * 3 { grow(toHold: total, records: records) }
     }
 
-    private mutating func grow(toHold total: Int, records: [TokenRecord]) {
+    private mutating func grow(toHold total: Int, records: TokenTable) {
         var capacity = max(16, slots.count)
         while total * 4 > capacity * 3 { capacity *= 2 }
         slots = [UInt64](repeating: 0, count: capacity)

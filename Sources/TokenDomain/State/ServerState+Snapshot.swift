@@ -2,8 +2,10 @@ extension ServerState {
     /// The layout version byte every snapshot starts with. 3: the failure count counts the
     /// challenges of every operation (the fold changed, so snapshots of layout 2 are rebuilt
     /// from the log rather than read with a count that meant less). 4: each instance ends
-    /// with its backend credential's fingerprint.
-    public static let snapshotLayoutVersion: UInt8 = 4
+    /// with its backend credential's fingerprint. 5: an instance's tokens come after the rest
+    /// of it, so that a checkpoint can store them apart, chunk by chunk
+    /// (``InstanceState/encodeSnapshotHead()``).
+    public static let snapshotLayoutVersion: UInt8 = 5
 
     /// The whole state as one byte string, for a checkpoint: the engine stores it with the
     /// log position it covers, and on restart reads it back with ``init(snapshot:)`` and
