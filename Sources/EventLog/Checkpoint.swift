@@ -5,7 +5,7 @@
 /// log confirmed that its record at ``sequence`` has ``hash`` and that every part it names
 /// is stored (see ``EventStore/checkpoint(named:)``).
 ///
-/// A large state is saved in **parts** (``EventStore/saveCheckpointPart(name:key:bytes:)``),
+/// A large state is saved in **parts** (``EventStore/saveCheckpointParts(name:parts:)``),
 /// each committed on its own before the checkpoint that names them: a part that did not
 /// change since the last checkpoint is named again, not written again, and no commit carries
 /// more than one part, so appends never wait behind a whole snapshot. Saving a checkpoint

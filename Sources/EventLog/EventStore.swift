@@ -59,11 +59,12 @@ public protocol EventStore: Sendable {
     /// `invalidEvent` is thrown and the previous checkpoint stays.
     func saveCheckpoint(_ checkpoint: Checkpoint) async throws
 
-    /// Stores one part of a checkpoint of `name` to come (replacing a part with the same
-    /// key), committed on its own: appends wait behind at most one part, never behind a
-    /// whole snapshot. See ``Checkpoint``.
+    /// Stores parts of a checkpoint of `name` to come (replacing parts with the same keys),
+    /// committed together and apart from any other checkpoint request: appends wait behind
+    /// these parts at most, never behind a whole snapshot, so keep each call small (the
+    /// engine sends at most about a megabyte). See ``Checkpoint``.
     /// - Throws: `invalidEvent` for an empty or overlong name or key.
-    func saveCheckpointPart(name: String, key: [UInt8], bytes: [UInt8]) async throws
+    func saveCheckpointParts(name: String, parts: [(key: [UInt8], bytes: [UInt8])]) async throws
 
     /// The checkpoint saved under `name`, if there is one whose sequence and hash match this
     /// log and whose parts are all stored; a stale or foreign one is reported as rejected and

@@ -32,8 +32,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     private enum Request {
         case append(QueuedAppend)
         case checkpoint(Checkpoint, CheckedContinuation<Void, any Error>)
-        case checkpointPart(
-            name: String, key: [UInt8], bytes: [UInt8], CheckedContinuation<Void, any Error>)
+        case checkpointParts(
+            name: String, parts: [(key: [UInt8], bytes: [UInt8])],
+            CheckedContinuation<Void, any Error>)
         case merkleNodes(MerkleTreeNodes, CheckedContinuation<Void, any Error>)
     }
 
@@ -180,9 +181,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
-    func saveCheckpointPart(name: String, key: [UInt8], bytes: [UInt8]) async throws {
+    func saveCheckpointParts(name: String, parts: [(key: [UInt8], bytes: [UInt8])]) async throws {
         try await withCheckedThrowingContinuation { continuation in
-            enqueue(.checkpointPart(name: name, key: key, bytes: bytes, continuation))
+            enqueue(.checkpointParts(name: name, parts: parts, continuation))
         }
     }
 
@@ -198,7 +199,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             condition.unlock()
             switch request {
             case .append(let a): a.pending.complete(.failure(.closed))
-            case .checkpoint(_, let c), .checkpointPart(_, _, _, let c), .merkleNodes(_, let c):
+            case .checkpoint(_, let c), .checkpointParts(_, _, let c), .merkleNodes(_, let c):
                 c.resume(throwing: EventLogError.closed)
             }
             return
@@ -331,16 +332,16 @@ final class GroupCommitWriter: @unchecked Sendable {
         case (.append(let a), .appended(let result)): a.pending.complete(.success(result))
         case (.append(let a), .rejected(let error)): a.pending.complete(.failure(error))
         case (.checkpoint(_, let c), .checkpointSaved),
-            (.checkpointPart(_, _, _, let c), .checkpointSaved),
+            (.checkpointParts(_, _, let c), .checkpointSaved),
             (.merkleNodes(_, let c), .merkleNodesStored):
             c.resume()
         case (.checkpoint(_, let c), .rejected(let error)),
-            (.checkpointPart(_, _, _, let c), .rejected(let error)),
+            (.checkpointParts(_, _, let c), .rejected(let error)),
             (.merkleNodes(_, let c), .rejected(let error)):
             c.resume(throwing: error)
         case (.append(let a), _):
             a.pending.complete(.failure(.storage("internal: outcome mismatch")))
-        case (.checkpoint(_, let c), _), (.checkpointPart(_, _, _, let c), _),
+        case (.checkpoint(_, let c), _), (.checkpointParts(_, _, let c), _),
             (.merkleNodes(_, let c), _):
             c.resume(throwing: EventLogError.storage("internal: outcome mismatch"))
         }
@@ -356,9 +357,12 @@ final class GroupCommitWriter: @unchecked Sendable {
             return try stageAppend(append, txn: txn, into: &s)
         case .checkpoint(let checkpoint, _):
             return try stageCheckpoint(checkpoint, txn: txn)
-        case .checkpointPart(let name, let key, let bytes, _):
+        case .checkpointParts(let name, let parts, _):
             guard let db = databases.checkpointParts else { return .rejected(.readOnly) }
-            try txn.put(db, key: Checkpoint.storageKey(name: name, part: key), value: bytes)
+            for part in parts {
+                try txn.put(
+                    db, key: Checkpoint.storageKey(name: name, part: part.key), value: part.bytes)
+            }
             return .checkpointSaved
         case .merkleNodes(let nodes, _):
             return try stageMerkleNodes(nodes, txn: txn, into: &s)

@@ -502,12 +502,14 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         try await writer.saveCheckpoint(checkpoint)
     }
 
-    public func saveCheckpointPart(name: String, key: [UInt8], bytes: [UInt8]) async throws {
+    public func saveCheckpointParts(name: String, parts: [(key: [UInt8], bytes: [UInt8])])
+        async throws
+    {
         guard let writer else { throw EventLogError.readOnly }
-        if let why = Checkpoint.refusal(name: name, partKeys: [key]) {
+        if let why = Checkpoint.refusal(name: name, partKeys: parts.map(\.key)) {
             throw EventLogError.invalidEvent(why)
         }
-        try await writer.saveCheckpointPart(name: name, key: key, bytes: bytes)
+        try await writer.saveCheckpointParts(name: name, parts: parts)
     }
 
     public func checkpoint(named name: String) throws -> CheckpointLookup {

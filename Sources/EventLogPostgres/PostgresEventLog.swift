@@ -464,16 +464,21 @@ public final class PostgresEventLog: EventStore, Sendable {
         }
     }
 
-    public func saveCheckpointPart(name: String, key: [UInt8], bytes: [UInt8]) async throws {
+    public func saveCheckpointParts(name: String, parts: [(key: [UInt8], bytes: [UInt8])])
+        async throws
+    {
         if closed.withLock({ $0 }) { throw EventLogError.closed }
-        if let why = Checkpoint.refusal(name: name, partKeys: [key]) {
+        if let why = Checkpoint.refusal(name: name, partKeys: parts.map(\.key)) {
             throw EventLogError.invalidEvent(why)
         }
+        guard !parts.isEmpty else { return }
+        let keys = parts.map { ByteBuffer(bytes: $0.key) }
+        let values = parts.map { ByteBuffer(bytes: $0.bytes) }
         _ = try await guarded(within: max(databaseTimeout, .seconds(60))) { [self] in
             try await client.query(
                 """
                 INSERT INTO tallystick.checkpoint_parts (name, key, bytes)
-                VALUES (\(name), \(ByteBuffer(bytes: key)), \(ByteBuffer(bytes: bytes)))
+                SELECT \(name), * FROM unnest(\(keys)::bytea[], \(values)::bytea[])
                 ON CONFLICT (name, key) DO UPDATE SET bytes = excluded.bytes
                 """, logger: logger
             ).collect()

@@ -184,12 +184,16 @@ public final class InMemoryEventLog: EventStore, Sendable {
         }
     }
 
-    public func saveCheckpointPart(name: String, key: [UInt8], bytes: [UInt8]) async throws {
+    public func saveCheckpointParts(name: String, parts: [(key: [UInt8], bytes: [UInt8])])
+        async throws
+    {
         if closed.withLock({ $0 }) { throw EventLogError.closed }
-        if let why = Checkpoint.refusal(name: name, partKeys: [key]) {
+        if let why = Checkpoint.refusal(name: name, partKeys: parts.map(\.key)) {
             throw EventLogError.invalidEvent(why)
         }
-        storage.contents.withLock { $0.checkpointParts[name, default: [:]][key] = bytes }
+        storage.contents.withLock { c in
+            for part in parts { c.checkpointParts[name, default: [:]][part.key] = part.bytes }
+        }
     }
 
     public func checkpoint(named name: String) throws -> CheckpointLookup {

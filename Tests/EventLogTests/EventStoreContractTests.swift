@@ -337,9 +337,8 @@ struct EventStoreContractTests {
         let s = try await Subject(backend)
         _ = try await s.log.append(to: "a", expecting: .any, events: [event(), event(), event()])
         let records = try await s.log.readAll()
-        for (key, bytes) in [([1], [10, 11]), ([2], [20]), ([3], [30])] as [([UInt8], [UInt8])] {
-            try await s.log.saveCheckpointPart(name: "tokens", key: key, bytes: bytes)
-        }
+        try await s.log.saveCheckpointParts(name: "tokens", parts: [([1], [10, 11]), ([2], [20])])
+        try await s.log.saveCheckpointParts(name: "tokens", parts: [([3], [30])])
         let first = Checkpoint(
             name: "tokens", sequence: 2, hash: records[1].hash, snapshot: [7], parts: [[2], [1]])
         try await s.log.saveCheckpoint(first)
@@ -356,7 +355,7 @@ struct EventStoreContractTests {
         }
         // A part saved for a checkpoint that is never saved (a crash between parts) leaves
         // the saved one whole; the next checkpoint reuses a part without writing it again.
-        try await s.log.saveCheckpointPart(name: "tokens", key: [4], bytes: [40])
+        try await s.log.saveCheckpointParts(name: "tokens", parts: [([4], [40])])
         try await s.reopen()
         await #expect(try s.log.checkpoint(named: "tokens") == .valid(first))
         let second = Checkpoint(
@@ -372,7 +371,7 @@ struct EventStoreContractTests {
             try await s.log.withCheckpointParts(of: first) { $0.count }
         }
         await #expect(throws: EventLogError.self) {
-            try await s.log.saveCheckpointPart(name: "tokens", key: [], bytes: [1])
+            try await s.log.saveCheckpointParts(name: "tokens", parts: [([], [1])])
         }
         await s.finish()
     }
