@@ -11,7 +11,12 @@ token listing); `tools/nginx/bench` (wrk: forward-auth checks, the shipped nginx
 PostgreSQL store: `tallystick-bench postgres` (durable appends beside pgbench, the ceiling),
 `postgres-visibility` (a revocation through one server refused by another), `postgres-fold`
 (start-up fold of the same 1M-event fixture from PostgreSQL) and `tools/load/shared` (wrk
-minting on one and on two servers sharing a store).
+minting on one and on two servers sharing a store). Then, for each `--tokens` size (1M and
+10M by default): `tallystick-bench checkpoint` (start-up from scratch and from a checkpoint,
+checkpoint bytes beside the log bytes they cover, mints into the big instance across
+checkpoints, peak memory), and for the largest size `tools/load/run` on a copy of its
+fixture with a checkpoint every 50,000 events (p50/p99/p99.9 per route while checkpoints
+are written, and their moments).
 """
 
 import argparse
@@ -141,6 +146,9 @@ def main():
     parser.add_argument("--append-events", default="100000", help="events in the durable append test")
     parser.add_argument("--duration", default="10s", help="wrk duration per route")
     parser.add_argument("--fixture", help="keep the 1M-event engine fixture here and reuse it")
+    parser.add_argument("--tokens", default="1000000,10000000",
+                        help="state sizes (tokens in one instance) of the checkpoint runs, comma-separated")
+    parser.add_argument("--large-fixture", help="keep the largest --tokens fixture here and reuse it")
     args = parser.parse_args()
     work = tempfile.mkdtemp(prefix="tallystick-bench-all-")
     fixture = args.fixture or os.path.join(work, "fixture")
@@ -171,6 +179,16 @@ def main():
         visibility = run([bench, "postgres-visibility", "--rounds", "500"])
         postgres_fold = run([bench, "postgres-fold", "--fixture", fixture])
         shared = run([os.path.join(ROOT, "tools", "load", "shared")], env=environment)
+        sizes = [int(n) for n in args.tokens.split(",") if n]
+        checkpoint_runs = {}
+        for size in sizes:
+            path = fixture if size == 1_000_000 else (
+                args.large_fixture if size == max(sizes) and args.large_fixture
+                else os.path.join(work, f"fixture-{size}"))
+            checkpoint_runs[size] = (run([bench, "checkpoint", "--tokens", str(size), "--fixture", path]), path)
+        large_output, large_path = checkpoint_runs[max(sizes)]
+        large_http = run([os.path.join(ROOT, "tools", "load", "run")],
+                         env=dict(environment, FIXTURE=large_path, CHECKPOINT_INTERVAL="50000"))
     finally:
         shutil.rmtree(work, ignore_errors=True)  # the fixture too, unless --fixture put it elsewhere
     load_after = os.getloadavg()
@@ -292,6 +310,38 @@ def main():
          f"combined; p99 {own_instances[1]} ms"),
         ("  two servers, one instance (one stream)", f"{one_stream[0]:,.0f} req/s", "",
          f"combined; p99 {one_stream[1]} ms"),
+    ]
+    for size, (output, _) in sorted(checkpoint_runs.items()):
+        label = f"{size // 1_000_000}M tokens" if size >= 1_000_000 else f"{size:,} tokens"
+        latency = row(output, r"  latency p50 / p99 / p99.9 / max")
+        values = [float(v) for v in re.findall(r"[\d.]+", latency.split("ms")[0])]
+        checkpoints = re.findall(r"^  checkpoint at (\d+)\s+(.*?)\s{2,}written <= log: (\w+)", output, re.M)
+        mint_rate = row(output, r"mints, \d+ tasks, durable").split("  ")[0]
+        table += [
+            (f"{label}: start-up from scratch / from checkpoint",
+             f"{row(output, 'start-up, fold from scratch').split('  ')[0]} / "
+             f"{row(output, 'start-up from checkpoint [+] tail').split('  ')[0]}",
+             "<= 3 s from checkpoint" if size >= 10_000_000 else "", "same log, same run"),
+            (f"{label}: steady memory per token", row(output, "steady resident memory per token").split("  ")[0],
+             "", ""),
+            (f"{label}: peak memory while serving", row(output, "peak resident memory while serving").split("  ")[0],
+             "<= 2 x steady", ""),
+            (f"{label}: first checkpoint (every part)", row(output, r"first checkpoint \(every part\)").split("  ")[0],
+             "", "in the background"),
+            (f"{label}: mints into it, p50 / p99 / p99.9", latency.split("  ")[0],
+             f"p99 <= 5 x p50: {met(values[1] <= 5 * values[0])}",
+             f"{mint_rate}, {len(checkpoints)} checkpoints crossed"),
+        ] + [(f"  checkpoint at {seq}", what, f"written <= log bytes: {ok}", "") for seq, what, ok in checkpoints]
+    large_mint, large_list = route("mint", large_http), route("list-while-minting", large_http)
+    large_label = f"{max(sizes) // 1_000_000}M"
+    saved = re.findall(r"^checkpoint (\S+) .*seconds=([\d.]+) sequence=(\d+)", large_http, re.M)
+    table += [
+        (f"server on {large_label} tokens: mint (wrk)", f"p50 {large_mint[1]}, p99 {large_mint[2]}",
+         f"p99 <= 5 x p50: {met(milliseconds(large_mint[2]) <= 5 * milliseconds(large_mint[1]))}",
+         f"{large_mint[0]:,.0f} req/s; {len(saved)} checkpoints in the runs"),
+        (f"server on {large_label} tokens: listing while minting", f"p50 {large_list[1]}, p99 {large_list[2]}",
+         f"p99 <= 5 x p50: {met(milliseconds(large_list[2]) <= 5 * milliseconds(large_list[1]))}",
+         f"{large_list[0]:,.0f} req/s"),
     ]
     widths = [max(len(r[i]) for r in table) for i in range(4)]
     print(f"tallystick bench-all, {started}; load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores)")

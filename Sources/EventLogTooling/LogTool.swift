@@ -31,12 +31,58 @@ public enum LogTool {
         return report
     }
 
-    public static func verifyJSON(_ report: VerificationReport) -> String {
+    /// The position of the engine's valid checkpoint, if there is one.
+    public static func checkpointSequence(_ log: any EventStore) async throws -> UInt64? {
+        try await log.checkpoint(named: ReplayedState.checkpointName).checkpoint?.sequence
+    }
+
+    /// Checks that the engine's checkpoint (when there is a valid one) holds exactly the
+    /// state of the log up to its position: every part decodes, and the state they make has
+    /// the digest and stream versions of a fold of records 1 through its sequence. (Whether it
+    /// names a record of the log with its hash, and has all its parts, is the store's
+    /// verification.) Returns the failure, or `nil`.
+    public static func verifyCheckpointState(_ log: any EventStore) async throws
+        -> VerificationFailure?
+    {
+        guard let cp = try await log.checkpoint(named: ReplayedState.checkpointName).checkpoint
+        else { return nil }
+        let restored: ReplayedState
+        do {
+            restored = try await log.withCheckpointParts(of: cp) {
+                try ReplayedState(checkpoint: cp, parts: $0)
+            }
+        } catch {
+            return VerificationFailure(
+                sequence: cp.sequence, reason: "checkpoint '\(cp.name)' does not decode: \(error)")
+        }
+        var folded = ReplayedState()
+        try await folded.fold(log, through: cp.sequence)
+        guard StateDigest.hex(of: restored.state) == StateDigest.hex(of: folded.state),
+            restored.versions == folded.versions
+        else {
+            return VerificationFailure(
+                sequence: cp.sequence,
+                reason:
+                    "checkpoint '\(cp.name)' does not hold the state of records 1...\(cp.sequence)")
+        }
+        return nil
+    }
+
+    /// The report as JSON; `checkpointSequence` is the position of the engine's checkpoint
+    /// (`null` when there is none).
+    public static func verifyJSON(_ report: VerificationReport, checkpointSequence: UInt64? = nil)
+        -> String
+    {
         JSONWriter.object { w in
             w.bool("valid", report.isValid)
             w.number("records", report.records)
             w.number("streams", report.streams)
             w.number("checkpoints", report.checkpoints)
+            if let checkpointSequence {
+                w.number("checkpoint_sequence", checkpointSequence)
+            } else {
+                w.raw("checkpoint_sequence", "null")
+            }
             w.number("head_sequence", report.head.sequence)
             w.string("head_hash", report.head.hash.hex)
             if let f = report.failure {

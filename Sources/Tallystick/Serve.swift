@@ -43,8 +43,29 @@ struct Serve: AsyncParsableCommand {
         var engineConfiguration = EngineConfiguration()
         engineConfiguration.maxTokenDuration = settings.maxTokenDuration.map { $0 * 1_000_000 }
         engineConfiguration.allowExternalAuth = settings.allowExternalAuth
+        engineConfiguration.checkpointInterval = settings.checkpointInterval
+        engineConfiguration.checkpointSaved = { [logger] report in
+            logger.notice(
+                "checkpoint saved",
+                metadata: [
+                    "sequence": "\(report.sequence)",
+                    "seconds": "\(String(format: "%.3f", report.seconds))",
+                    "copy-ms": "\(String(format: "%.3f", report.copySeconds * 1_000))",
+                    "instances-written": "\(report.instancesWritten)",
+                    "chunks-written": "\(report.chunksWritten)",
+                    "parts": "\(report.parts)",
+                    "bytes-written": "\(report.partBytes + report.manifestBytes)",
+                ])
+        }
         // Other servers may append to a PostgreSQL log: fold their records too.
         engineConfiguration.sharedLog = settings.postgres != nil
+        if engineConfiguration.sharedLog {
+            // A checkpoint of this server's own, found again when it restarts on the same
+            // machine and port (with port 0, one per process).
+            let listener = settings.port == 0 ? "pid-\(getpid())" : "\(settings.port)"
+            engineConfiguration.checkpointName =
+                "\(ReplayedState.checkpointName)@\(ProcessInfo.processInfo.hostName.prefix(100)):\(listener)"
+        }
         do {
             engineConfiguration.backendCredentials = try BackendCredentialStore(
                 directory: settings.keyDirectory)

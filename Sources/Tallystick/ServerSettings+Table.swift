@@ -269,6 +269,18 @@ extension ServerSettings {
             s.sealInterval = seconds
         },
         Setting(
+            key: "checkpoint-interval", flag: "checkpoint-interval",
+            environment: "TALLYSTICK_CHECKPOINT_INTERVAL", defaultText: "`100000`",
+            meaning:
+                "events between checkpoints of the state (written in the background, only what changed; 0: none); a restart folds the events after the newest",
+            valueName: "EVENTS"
+        ) { s, value in
+            guard let events = Int(value), events >= 0 else {
+                throw Invalid(description: "checkpoint-interval must be a count of events >= 0")
+            }
+            s.checkpointInterval = events
+        },
+        Setting(
             key: "upstream", flag: "upstream", environment: "TALLYSTICK_UPSTREAM",
             defaultText: "none (standalone)",
             meaning:

@@ -71,6 +71,8 @@ struct ServerSettings: Equatable {
     var upstream: UpstreamAddress?
     /// Seconds between signed tree heads (``TreeHeadSealing``); 0: none are signed.
     var sealInterval = 10.0
+    /// Events between checkpoints (``EngineConfiguration/checkpointInterval``).
+    var checkpointInterval = 100_000
     /// Where `tan.key`, `merchant.key`, `tree-head.key` and `backend-credentials` live; `nil`: the data
     /// directory. Servers sharing one store must share these files.
     var keyDir: String?

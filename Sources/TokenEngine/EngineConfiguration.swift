@@ -26,6 +26,10 @@ public struct EngineConfiguration: Sendable {
     public var credentialCacheLifetime: Int64 = 60_000_000
     /// Write a checkpoint of the state after this many new events (0: never).
     public var checkpointInterval = 100_000
+    /// The name of this engine's checkpoint: ``ReplayedState/checkpointName``, or with other
+    /// servers on the log one of this server's own (a checkpoint is written in parts, and
+    /// saving one removes the parts of its name it does not name).
+    public var checkpointName = ReplayedState.checkpointName
     /// Two-factor authentication: helpers, when challenges apply, code length and key.
     public var twoFactor = TwoFactorConfiguration()
     /// Whether `{"method":"external"}` (an instance with no checks at all) may be set
@@ -44,6 +48,8 @@ public struct EngineConfiguration: Sendable {
     /// The key that signs the log's tree heads (``TokenEngine/sealTreeHead(now:)``); `nil`:
     /// no heads are signed.
     public var treeHeadSigner: TreeHeadSigner?
+    /// Called after each checkpoint is saved (the server logs it).
+    public var checkpointSaved: (@Sendable (CheckpointReport) -> Void)?
     /// Where the server stops so that a test can kill it there (`TALLYSTICK_FAILPOINT`);
     /// `nil` in every real deployment.
     public var failpoint: Failpoint?

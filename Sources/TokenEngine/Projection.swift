@@ -21,6 +21,9 @@ final class Projection: Sendable {
         var appliedAhead: Set<UInt64> = []
         /// Events folded since the last checkpoint.
         var sinceCheckpoint = 0
+        /// Instances changed since the last checkpoint took its copy: the next one writes
+        /// these, and names the stored parts of the others again.
+        var changed: Set<InstanceID> = []
         /// With other servers on the log: the event ids of this server's appends in flight,
         /// which their actors fold (the follower leaves them alone, so that a pipelined
         /// decision never counts an append twice).
@@ -73,11 +76,15 @@ final class Projection: Sendable {
 
     let contents: Mutex<Contents>
 
+    /// The state of `replayed`; the instances its folds touched (every instance when it
+    /// started from no checkpoint) count as changed.
     init(_ replayed: ReplayedState) {
-        contents = Mutex(
-            Contents(
-                state: replayed.state, versions: replayed.versions,
-                appliedThrough: replayed.head.sequence))
+        var contents = Contents(
+            state: replayed.state, versions: replayed.versions,
+            appliedThrough: replayed.head.sequence)
+        contents.changed =
+            replayed.stored == nil ? Set(replayed.versions.keys) : replayed.foldedInstances
+        self.contents = Mutex(contents)
     }
 
     /// Runs `body` on the committed state under the lock. Keep it short and synchronous.
@@ -105,6 +112,7 @@ final class Projection: Sendable {
             }
             c.versions[instance] = committed.streamVersion
             c.sinceCheckpoint += events.count
+            c.changed.insert(instance)
             for position in committed.positions {
                 released += c.markApplied(position.sequence)
             }
@@ -136,9 +144,45 @@ final class Projection: Sendable {
             }
             c.versions[instance] = record.streamVersion
             c.sinceCheckpoint += 1
+            c.changed.insert(instance)
             return c.markApplied(record.sequence)
         }
         for waiter in released { waiter.resume() }
+    }
+
+    /// What a checkpoint writes: the instances changed since the last one, as of
+    /// ``sequence``.
+    struct CheckpointCopy: Sendable {
+        var sequence: UInt64
+        /// Each changed instance's stream version and state (`nil` once purged).
+        var instances: [(id: InstanceID, version: UInt64, state: InstanceState?)]
+    }
+
+    /// Takes the copy a checkpoint writes, in time proportional to the instances changed
+    /// since the last one (each a copy of its fields that shares its token chunks, without
+    /// its hash index), and starts counting changes afresh. `nil` when the state does not
+    /// match a prefix of the log (a record folded ahead of an earlier one) or is empty.
+    func copyForCheckpoint() -> CheckpointCopy? {
+        contents.withLock { c in
+            guard c.appliedAhead.isEmpty, c.appliedThrough > 0 else { return nil }
+            c.sinceCheckpoint = 0
+            defer { c.changed = [] }
+            return CheckpointCopy(
+                sequence: c.appliedThrough,
+                instances: c.changed.map { id in
+                    (id, c.versions[id] ?? 0, c.state[id]?.withoutTokenIndex())
+                })
+        }
+    }
+
+    /// Counts `instances` as changed again (a checkpoint of them failed).
+    func markChanged(_ instances: some Sequence<InstanceID>) {
+        contents.withLock { $0.changed.formUnion(instances) }
+    }
+
+    /// Counts every instance stream as changed (the next checkpoint writes them all).
+    func markEveryInstanceChanged() {
+        contents.withLock { $0.changed.formUnion($0.versions.keys) }
     }
 
     /// Marks records that hold nothing of the state (signed tree heads) as folded, so that

@@ -13,6 +13,10 @@ public struct ReplayedState: Sendable {
     public var eventsFolded = 0
     /// The checkpoint the replay started from, if any.
     public var checkpointSequence: UInt64?
+    /// The parts of that checkpoint (``StoredCheckpoint``), for the engine's next one.
+    var stored: StoredCheckpoint?
+    /// The instances this replay's folds touched (created, changed or purged).
+    var foldedInstances: Set<InstanceID> = []
 
     public init(
         state: ServerState = ServerState(), versions: [InstanceID: UInt64] = [:],
@@ -23,7 +27,8 @@ public struct ReplayedState: Sendable {
         self.head = head
     }
 
-    /// The name under which the engine saves its checkpoints.
+    /// The name under which the engine saves its checkpoints (a server sharing its log with
+    /// others uses its own, ``EngineConfiguration/checkpointName``).
     public static let checkpointName = "token-state"
 
     /// Why a log could not be folded.
@@ -72,6 +77,7 @@ public struct ReplayedState: Sendable {
                     throw FoldFailure(
                         sequence: view.sequence, reason: "stream is not an instance id")
                 }
+                foldedInstances.insert(id)
                 instance = id
                 lastInstance = id
                 lastStream = Array(view.stream)
@@ -111,11 +117,15 @@ public struct ReplayedState: Sendable {
     }
 
     /// The state of `log`: its newest valid checkpoint (if any) plus every record after it.
-    /// A rejected checkpoint is ignored and the whole log is folded.
-    public static func load(_ log: any EventStore) async throws -> ReplayedState {
+    /// A rejected checkpoint, or one whose parts do not decode, is ignored and the whole log
+    /// is folded.
+    public static func load(_ log: any EventStore, checkpointName: String = checkpointName)
+        async throws -> ReplayedState
+    {
         var replayed = ReplayedState()
         if let checkpoint = try await log.checkpoint(named: checkpointName).checkpoint,
-            let restored = try? ReplayedState(checkpoint: checkpoint)
+            let restored = try? await log.withCheckpointParts(
+                of: checkpoint, { try ReplayedState(checkpoint: checkpoint, parts: $0) })
         {
             replayed = restored
         }

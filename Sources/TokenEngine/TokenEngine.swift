@@ -19,7 +19,7 @@ public final class TokenEngine: Sendable {
     let cache: CredentialCache
     private let actors = Mutex<[InstanceID: InstanceActor]>([:])
     private let broken = Mutex<String?>(nil)
-    private let checkpointing = Mutex(false)
+    let checkpointer: Checkpointer
     /// Challenges whose TAN is being sent now (`instance/challenge`): one helper run at a time.
     let transmissions = Mutex<Set<String>>([])
 
@@ -35,7 +35,13 @@ public final class TokenEngine: Sendable {
         self.log = log
         self.configuration = configuration
         self.clock = clock
-        projection = Projection(try await ReplayedState.load(log))
+        let replayed = try await ReplayedState.load(
+            log, checkpointName: configuration.checkpointName)
+        projection = Projection(replayed)
+        checkpointer = Checkpointer(
+            log: log, name: configuration.checkpointName, stored: replayed.stored,
+            failpoint: configuration.failpoint,
+            saved: configuration.checkpointSaved)
         hasher = PasswordHasher(
             parameters: configuration.passwordHashing,
             limits: HashingQueue.Limits(
@@ -135,7 +141,7 @@ public final class TokenEngine: Sendable {
         let events = try await actor(for: instance).execute(
             plan, context: context(now: now), credential: credential, permission: permission,
             sideEffect: sideEffect)
-        await checkpointIfDue()
+        checkpointIfDue()
         return events
     }
 
@@ -389,37 +395,22 @@ public final class TokenEngine: Sendable {
     public var appliedThrough: UInt64 { projection.read { $0.appliedThrough } }
 
     /// Saves a checkpoint now if the state matches a prefix of the log (no record folded
-    /// ahead of an earlier one). Returns the sequence it covers, or `nil` when it skipped.
+    /// ahead of an earlier one), writing only what changed since the last one
+    /// (``Checkpointer``). Returns the sequence it covers, or `nil` when it skipped.
     @discardableResult
     public func checkpoint() async throws -> UInt64? {
-        let taken: (ReplayedState, UInt64)? = projection.contents.withLock { c in
-            guard c.appliedAhead.isEmpty, c.appliedThrough > 0 else { return nil }
-            c.sinceCheckpoint = 0
-            return (ReplayedState(state: c.state, versions: c.versions), c.appliedThrough)
-        }
-        guard let (taken, sequence) = taken else { return nil }
-        var replayed = taken
-        guard let record = try await log.read(from: sequence, limit: 1).first,
-            record.sequence == sequence
-        else {
-            return nil
-        }
-        replayed.head = LogHead(
-            sequence: sequence, hash: record.hash, recordedAt: record.recordedAt)
-        try await log.saveCheckpoint(replayed.checkpoint())
-        return sequence
+        try await checkpointer.save(projection)
     }
 
-    private func checkpointIfDue() async {
+    /// The newest checkpoints this engine saved (up to 100), oldest first.
+    public var checkpointReports: [CheckpointReport] { checkpointer.reports.withLock { $0 } }
+
+    /// Starts a checkpoint in the background once ``EngineConfiguration/checkpointInterval``
+    /// events were folded since the last one; the request that crossed it does not wait.
+    private func checkpointIfDue() {
         guard configuration.checkpointInterval > 0,
             projection.read({ $0.sinceCheckpoint }) >= configuration.checkpointInterval
         else { return }
-        guard
-            checkpointing.withLock({ busy in
-                defer { busy = true }; return !busy
-            })
-        else { return }
-        defer { checkpointing.withLock { $0 = false } }
-        _ = try? await checkpoint()
+        checkpointer.startIfIdle(projection)
     }
 }

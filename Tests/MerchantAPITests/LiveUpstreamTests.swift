@@ -64,7 +64,7 @@ struct LiveUpstreamTests {
 
     @Test(
         "a creation killed at a step is repaired by the same request",
-        arguments: Failpoint.allCases)
+        arguments: [Failpoint.beforeMerchant, .afterMerchant, .afterAppend])
     func aKilledCreationIsRepairedByTheSameRequest(at failpoint: Failpoint) async throws {
         let directory = try TemporaryDirectory(prefix: "live-upstream")
         defer { directory.remove() }
@@ -106,6 +106,7 @@ struct LiveUpstreamTests {
             switch failpoint {
             case .beforeMerchant: #expect(model.instance("shop") == nil)
             case .afterMerchant, .afterAppend: #expect(model.instance("shop") != nil)
+            case .checkpointBetweenParts: Issue.record("not a step of a change on both sides")
             }
 
             // 2. The same request again: both sides have the instance, once.

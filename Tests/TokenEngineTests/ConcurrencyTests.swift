@@ -110,4 +110,59 @@ struct ConcurrencyTests {
         #expect(restored.eventsFolded == 0)
         await h.finish()
     }
+
+    /// Checkpoints taken while mints and revocations commit on several instances: each holds
+    /// exactly the state of the log up to its sequence, and a restart from the last one plus
+    /// the tail equals the live state.
+    @Test func checkpointsTakenWhileCommandsCommitHoldTheStateAtTheirSequence() async throws {
+        let h = try await EngineHarness(.lmdb) { $0.checkpointInterval = 0 }
+        let engine = h.engine
+        let log = h.log
+        var owners = [InstanceID: Principal]()
+        for i in 0..<3 {
+            owners[InstanceID("busy-\(i)")!] = try await h.makeInstance("busy-\(i)")
+        }
+        let snapshot = owners
+        let checked = try await withThrowingTaskGroup(of: Int.self) { group in
+            for (instance, owner) in snapshot {
+                group.addTask {
+                    for n in 0..<150 {
+                        let t = try await engine.issueToken(
+                            instance: instance, by: owner, scope: scope("order-pos")
+                        ).value
+                        if n % 5 == 0 {
+                            try await engine.deleteToken(
+                                instance: instance, serial: t.serial, by: owner)
+                        }
+                    }
+                    return 0
+                }
+            }
+            group.addTask {
+                var checked = 0
+                for _ in 0..<12 {
+                    guard let sequence = try await engine.checkpoint() else { continue }
+                    let saved = try #require(
+                        try await log.checkpoint(named: ReplayedState.checkpointName).checkpoint)
+                    #expect(saved.sequence == sequence)
+                    let restored = try await log.withCheckpointParts(of: saved) {
+                        try ReplayedState(checkpoint: saved, parts: $0)
+                    }
+                    var folded = ReplayedState()
+                    try await folded.fold(log, through: sequence)
+                    #expect(
+                        StateDigest.hex(of: restored.state) == StateDigest.hex(of: folded.state))
+                    #expect(restored.versions == folded.versions)
+                    checked += 1
+                }
+                return checked
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(checked > 0)
+        let live = engine.digest()
+        try await h.restart()
+        #expect(h.engine.digest() == live)
+        await h.finish()
+    }
 }

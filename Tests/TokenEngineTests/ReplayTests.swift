@@ -100,16 +100,13 @@ struct ReplayTests {
         let head = try await h.log.head()
         let lmdb = try #require(h.log as? LMDBEventLog)
         // Written behind the log's back: the log itself refuses to save either of them.
-        let foreign = ReplayedState(
-            state: ServerState(), versions: [:],
-            head: LogHead(
-                sequence: head.sequence, hash: .zero, recordedAt: 0)
-        ).checkpoint()
-        let stale = ReplayedState(
-            state: ServerState(), versions: [:],
-            head: LogHead(
-                sequence: head.sequence + 10, hash: head.hash, recordedAt: 0)
-        ).checkpoint()
+        let empty = StoredCheckpoint().manifest().snapshot
+        let foreign = Checkpoint(
+            name: ReplayedState.checkpointName, sequence: head.sequence, hash: .zero,
+            snapshot: empty)
+        let stale = Checkpoint(
+            name: ReplayedState.checkpointName, sequence: head.sequence + 10, hash: head.hash,
+            snapshot: empty)
         for bogus in [foreign, stale] {
             try lmdb.env.write { txn in
                 try txn.put(
@@ -126,6 +123,73 @@ struct ReplayTests {
         }
         try await h.restart()
         #expect(h.engine.digest() == live)
+        await h.finish()
+    }
+
+    @Test func aCheckpointWithAPartMissingIsIgnored() async throws {
+        let h = try await EngineHarness(.lmdb) { $0.checkpointInterval = 0 }
+        _ = try await workload(h)
+        let live = h.engine.digest()
+        _ = try #require(try await h.engine.checkpoint())
+        let saved = try #require(
+            try await h.log.checkpoint(named: ReplayedState.checkpointName).checkpoint)
+        let lmdb = try #require(h.log as? LMDBEventLog)
+        try lmdb.env.write { txn in
+            let db = try #require(lmdb.databases.checkpointParts)
+            _ = try txn.delete(
+                db, key: Checkpoint.storageKey(name: saved.name, part: saved.parts[1]))
+        }
+        guard case .rejected = try await h.log.checkpoint(named: ReplayedState.checkpointName)
+        else {
+            Issue.record("a checkpoint with a part missing was accepted")
+            return
+        }
+        let loaded = try await ReplayedState.load(h.log)
+        #expect(loaded.checkpointSequence == nil)
+        #expect(StateDigest.hex(of: loaded.state) == live)
+        try await h.restart()
+        #expect(h.engine.digest() == live)
+        // The next checkpoint writes every part again, and is used.
+        let covered = try #require(try await h.engine.checkpoint())
+        #expect(try await ReplayedState.load(h.log).checkpointSequence == covered)
+        await h.finish()
+    }
+
+    /// A checkpoint names again the parts that did not change and writes the others: the
+    /// head and the chunk a token was added to or revoked in.
+    @Test func aCheckpointWritesOnlyWhatChanged() async throws {
+        let h = try await EngineHarness(.memory) { $0.checkpointInterval = 0 }
+        let owner = try await h.makeInstance("shop")
+        _ = try await h.makeInstance("other")
+        var serials: [TokenSerial] = []
+        for _ in 0..<(TokenTable.chunkSize + 3) {
+            serials.append(
+                try await h.engine.issueToken(instance: .shop, by: owner, scope: scope("readonly"))
+                    .value.serial)
+        }
+        func parts() async throws -> [[UInt8]] {
+            _ = try #require(try await h.engine.checkpoint())
+            return try #require(
+                try await h.log.checkpoint(named: ReplayedState.checkpointName).checkpoint
+            ).parts
+        }
+        // Instances by id: "other" (head), then "shop" (head, chunk 1, chunk 2).
+        let first = try await parts()
+        #expect(first.count == 4)
+        _ = try await h.engine.issueToken(instance: .shop, by: owner, scope: scope("readonly"))
+        let second = try await parts()
+        #expect(second[0] == first[0] && second[2] == first[2])
+        #expect(second[1] != first[1] && second[3] != first[3])
+        try await h.engine.deleteToken(instance: .shop, serial: serials[7], by: owner)
+        let third = try await parts()
+        #expect(third[0] == first[0] && third[3] == second[3])
+        #expect(third[1] != second[1] && third[2] != second[2])
+        // Nothing changed: the same parts again.
+        #expect(try await parts() == third)
+        let live = h.engine.digest()
+        try await h.restart()
+        #expect(h.engine.digest() == live)
+        #expect(try await ReplayedState.load(h.log).eventsFolded == 0)
         await h.finish()
     }
 

@@ -189,14 +189,16 @@ class RevocationProbe:
         return len(sample)
 
 
-def run(short, rounds=None, clients=16):
+def run(short, rounds=None, clients=16, extra=(), name="crash"):
+    """The rounds of SIGKILL under load; `extra` are more `serve` arguments (the checkpoint
+    fault runs the same rounds with a checkpoint every few hundred events)."""
     rounds = rounds or (3 if short else 20)
-    data_dir = temporary_directory("crash") + "/data"
+    data_dir = temporary_directory(name) + "/data"
     output = data_dir + ".out"
     password, secrets = admin_password()
     ledger = Ledger()
     rng = random.Random()
-    server = Server(data_dir, password, output).start()
+    server = Server(data_dir, password, output, extra=extra).start()
     parents = []
     setup = server.client()
     for number in range(clients):
@@ -239,7 +241,7 @@ def run(short, rounds=None, clients=16):
         totals["probed"] += probed
         totals["load_s"] += delay
         say(
-            f"fire crash: round {round_number}/{rounds}: killed after {delay:.2f} s, "
+            f"fire {name}: round {round_number}/{rounds}: killed after {delay:.2f} s, "
             f"{len(round_minted)} mints and {len(round_revoked)} revocations acknowledged, "
             f"{len(ledger.revoking)} revocations unanswered, all held ({probed} HTTP checks)"
         )

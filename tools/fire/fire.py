@@ -9,6 +9,7 @@ fault and a final `N passed, N failed` line (see RELIABILITY.md).
 import sys
 
 import bad_input
+import checkpoints
 import crash
 import files
 import lifecycle
@@ -20,6 +21,7 @@ from firelib import main
 
 FAULTS = {
     "crash": crash.run,
+    "checkpoint-kill": checkpoints.run,
     "sigterm": lifecycle.sigterm,
     "disk-full": lifecycle.disk_full,
     "map-full": lifecycle.map_full,

@@ -124,8 +124,11 @@ class Server:
     """One `tallystick serve` child with its standard output and error appended to one file
     (kept across restarts, searched for secrets at the end)."""
 
-    def __init__(self, data_dir, password, output, extra=(), log_level="info", file_limit=None, umask=None):
+    def __init__(
+        self, data_dir, password, output, extra=(), log_level="info", file_limit=None, umask=None, env=None
+    ):
         self.data_dir = data_dir
+        self.env = dict(env or {})  # TALLYSTICK_* variables for the child (others are dropped)
         self.password = password
         self.output = output
         self.extra = list(extra)
@@ -147,6 +150,7 @@ class Server:
                 if not k.startswith("TALLYSTICK_") and k != "TALER_MERCHANT_PASSWORD"
             }
             env["TALER_MERCHANT_PASSWORD"] = self.password
+            env.update(self.env)
             self.process = subprocess.Popen(
                 [binary("tallystick"), "serve", "--port", "0", "--data-dir", self.data_dir]
                 + ["--log-level", self.log_level]

@@ -16,7 +16,7 @@ struct TallystickBench: AsyncParsableCommand {
         subcommands: [
             EventLogBench.self, EngineBench.self, LoginBench.self, JSONBench.self,
             PostgresBench.self, PostgresVisibilityBench.self, PostgresFoldBench.self,
-            TreeBench.self,
+            TreeBench.self, CheckpointBench.self,
         ],
         defaultSubcommand: EventLogBench.self)
 }

@@ -87,7 +87,7 @@ func warn(_ message: String) {
 struct Verify: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Check sequence contiguity, the hash chain, every record, both indexes and the checkpoints.",
+            "Check sequence contiguity, the hash chain, every record, the indexes and the checkpoints (each one's state against a fold of the log).",
         discussion:
             "Example: tallystick-log verify --data-dir eventlog/data\nOn a break it names the first bad sequence."
     )
@@ -102,7 +102,7 @@ struct Verify: AsyncParsableCommand {
     func run() async throws {
         try await reporting {
             let key = try publicKey.map { try LogTool.publicKey($0) }
-            let report: VerificationReport
+            var report: VerificationReport
             if common.store != nil {
                 report = try await common.withLog { log in
                     try await (log as! PostgresEventLog).verify()
@@ -112,8 +112,16 @@ struct Verify: AsyncParsableCommand {
                 report = try LogTool.verify(
                     common.dataDir, progress: Progress(label: "verify", total: newest))
             }
+            let checkpoint = try await common.withLog { log in
+                try await LogTool.checkpointSequence(log)
+            }
+            if report.isValid {
+                report.failure = try await common.withLog { log in
+                    try await LogTool.verifyCheckpointState(log)
+                }
+            }
             if json {
-                print(LogTool.verifyJSON(report))
+                print(LogTool.verifyJSON(report, checkpointSequence: checkpoint))
             } else if report.isValid {
                 print(
                     "ok: \(report.records) records in \(report.streams) streams, \(report.checkpoints) checkpoints"

@@ -113,6 +113,16 @@ public struct InstanceState: Sendable {
         tokenIndexDeferred = false
     }
 
+    /// A copy for a checkpoint to encode: every field and token, without the token hash
+    /// index, so that holding the copy never makes the live state copy its index (at 10M
+    /// tokens 128 MB) on its next token. Looking a token up by hash in the copy is refused.
+    public func withoutTokenIndex() -> InstanceState {
+        var copy = self
+        copy.tokenIndex = TokenHashIndex()
+        copy.tokenIndexDeferred = true
+        return copy
+    }
+
     /// The serial the next issued token gets.
     public var nextSerial: TokenSerial { TokenSerial(UInt64(tokens.count) + 1) }
 

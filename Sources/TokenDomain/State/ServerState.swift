@@ -19,6 +19,12 @@ public struct ServerState: Equatable, Sendable {
         self.instances = instances
     }
 
+    /// A state holding exactly `instances` (each read from a checkpoint's parts, with
+    /// distinct ids).
+    public init(restoring instances: some Sequence<InstanceState>) {
+        self.init(instances: Dictionary(instances.map { ($0.id, $0) }) { first, _ in first })
+    }
+
     /// The instance with this id, if it exists (active or deleted).
     public subscript(instance: InstanceID) -> InstanceState? {
         instances[instance]

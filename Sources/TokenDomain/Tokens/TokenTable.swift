@@ -36,7 +36,10 @@ public struct TokenTable: RandomAccessCollection, Sendable {
     public init?(chunks: [[TokenRecord]]) {
         for (position, chunk) in chunks.enumerated() {
             let last = position == chunks.count - 1
-            guard last ? !chunk.isEmpty && chunk.count <= Self.chunkSize : chunk.count == Self.chunkSize
+            guard
+                last
+                    ? !chunk.isEmpty && chunk.count <= Self.chunkSize
+                    : chunk.count == Self.chunkSize
             else { return nil }
         }
         self.chunks = chunks
