@@ -12,6 +12,7 @@ import bad_input
 import crash
 import files
 import lifecycle
+import power_cut
 import slow_clients
 import security
 import shared_store
@@ -30,6 +31,7 @@ FAULTS = {
     "tan": tan.run,
     "slow-clients": slow_clients.run,
     "files": files.run,
+    "power-cut": power_cut.run,
     "security": security.run,
     "postgres-restart": shared_store.restart,
     "postgres-kill-one": shared_store.kill_one,

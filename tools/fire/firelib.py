@@ -124,7 +124,9 @@ class Server:
     """One `tallystick serve` child with its standard output and error appended to one file
     (kept across restarts, searched for secrets at the end)."""
 
-    def __init__(self, data_dir, password, output, extra=(), log_level="info", file_limit=None, umask=None):
+    def __init__(
+        self, data_dir, password, output, extra=(), log_level="info", file_limit=None, umask=None, env=None
+    ):
         self.data_dir = data_dir
         self.password = password
         self.output = output
@@ -132,6 +134,7 @@ class Server:
         self.log_level = log_level
         self.file_limit = file_limit  # RLIMIT_NOFILE (soft and hard) of the child, if set
         self.umask = umask  # the child's umask, if set
+        self.env = dict(env or {})  # variables added to the child's environment
         self.process = None
         self.port = None
 
@@ -147,6 +150,7 @@ class Server:
                 if not k.startswith("TALLYSTICK_") and k != "TALER_MERCHANT_PASSWORD"
             }
             env["TALER_MERCHANT_PASSWORD"] = self.password
+            env.update(self.env)
             self.process = subprocess.Popen(
                 [binary("tallystick"), "serve", "--port", "0", "--data-dir", self.data_dir]
                 + ["--log-level", self.log_level]
