@@ -5,7 +5,8 @@ extension LMDBEventLog {
     /// verbatim: same sequences, times, ids and hashes, each checked by ``RestoredChain``.
     /// The Merkle tree's nodes are written with the records, so the restored log gives the
     /// same roots and proofs as the original. Records are written in transactions of `batch`
-    /// records and flushed once at the end; nothing is visible to the writer until it returns.
+    /// records (each flushed when the log is durable, and once more at the end); nothing is
+    /// visible to the writer until it returns.
     /// - Throws: ``EventLogError/invalidEvent(_:)`` naming the first record that does not fit
     ///   (the log is then left partly filled and must be discarded), ``EventLogError/readOnly``,
     ///   storage errors.

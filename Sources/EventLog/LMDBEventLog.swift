@@ -126,22 +126,12 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
         options.maximumMapSize = max(configuration.maximumMapSize, configuration.initialMapSize)
         options.flushOnCommit = configuration.durability == .durable
         do {
+            if !readOnly, access(dir + "/data.mdb", F_OK) != 0 {
+                try LMDBEventLog.createWhole(directory: dir, options: options)
+            }
             env = try LMDBEnvironment(path: dir, options: options)
-            let records = try env.openDatabase("records")
-            let meta = try env.openDatabase("meta")
-            // The format is checked before the other databases are opened: a read-only open
-            // of an older log must say which format it found, not that a database is missing.
-            let format = try LMDBEventLog.checkFormat(
-                env: env, records: records, meta: meta, writable: !readOnly)
-            databases = Databases(
-                records: records,
-                streamHeads: try env.openDatabase("stream-heads"),
-                streamLinks: try env.openDatabase("stream-links"),
-                eventIDs: try env.openDatabase("event-ids"),
-                meta: meta,
-                checkpoints: try env.openDatabase("checkpoints"),
-                checkpointParts: try LMDBEventLog.openIfPresent("checkpoint-parts", env: env),
-                treeNodes: try LMDBEventLog.openIfPresent("tree-nodes", env: env))
+            let format: UInt32
+            (databases, format) = try LMDBEventLog.openDatabases(env: env, writable: !readOnly)
             if format == 1 {
                 try LMDBEventLog.upgradeFromFormat1(env: env, databases: databases)
             }
@@ -225,7 +215,27 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
 
     static let formatKey = Array("format".utf8)
 
-    /// Opens (or, when writable, creates) `tree-nodes`; `nil` when a read-only open finds none.
+    /// Opens (creating them when writable) the log's databases and checks its format.
+    /// Returns them with the format version found (1: a writable open must upgrade).
+    static func openDatabases(env: LMDBEnvironment, writable: Bool) throws -> (Databases, UInt32) {
+        let records = try env.openDatabase("records")
+        let meta = try env.openDatabase("meta")
+        // The format is checked before the other databases are opened: a read-only open
+        // of an older log must say which format it found, not that a database is missing.
+        let format = try LMDBEventLog.checkFormat(
+            env: env, records: records, meta: meta, writable: writable)
+        let databases = Databases(
+            records: records,
+            streamHeads: try env.openDatabase("stream-heads"),
+            streamLinks: try env.openDatabase("stream-links"),
+            eventIDs: try env.openDatabase("event-ids"),
+            meta: meta,
+            checkpoints: try env.openDatabase("checkpoints"),
+            checkpointParts: try LMDBEventLog.openIfPresent("checkpoint-parts", env: env),
+            treeNodes: try LMDBEventLog.openIfPresent("tree-nodes", env: env))
+        return (databases, format)
+    }
+
     /// A database added after the first format: created by a writable open, `nil` in a
     /// read-only open of a log written before it.
     private static func openIfPresent(_ name: String, env: LMDBEnvironment) throws

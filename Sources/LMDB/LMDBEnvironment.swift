@@ -79,6 +79,7 @@ public final class LMDBEnvironment: @unchecked Sendable {
         self.options = options
         if !options.readOnly, mkdir(path, Self.directoryMode) == 0 {
             chmod(path, Self.directoryMode)
+            _ = Self.flushDirectory(Self.parentDirectory(of: path))
         }
         guard let resolved = realpath(path, nil) else { throw .noSuchPath(path) }
         registryKey = String(cString: resolved)
@@ -281,13 +282,19 @@ public final class LMDBEnvironment: @unchecked Sendable {
     /// `path` (which must not hold one), compacted (free pages dropped) when `compact` is true,
     /// and flushes it. Safe while writers run: it reads from one snapshot.
     ///
-    /// The file is created with ``fileMode`` before any byte is written (`mdb_env_copy2`
-    /// would create it `0666` less the umask), so no other user can ever read the copy.
+    /// The copy is written to `data.mdb.partial`, flushed, linked to `data.mdb` and the
+    /// directory flushed, so a power cut leaves no `data.mdb` or the whole copy (never a part
+    /// a reader would open as a log). The file is created with ``fileMode`` before any byte is
+    /// written (`mdb_env_copy2` would create it `0666` less the umask), so no other user can
+    /// ever read the copy.
     public func copy(to path: String, compact: Bool = true) throws(LMDBError) {
         pthread_rwlock_rdlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
         if state.withLock({ $0.closed }) { throw .closed }
-        let fd = open(path + "/data.mdb", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, Self.fileMode)
+        let final = path + "/data.mdb"
+        let partial = final + ".partial"
+        if access(final, F_OK) == 0 { throw LMDBError(code: EEXIST) }
+        let fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, Self.fileMode)
         guard fd >= 0 else {
             let code = errno
             if code == ENOENT { throw .noSuchPath(path) }
@@ -302,6 +309,9 @@ public final class LMDBEnvironment: @unchecked Sendable {
         if rc == MDB_SUCCESS { rc = mdb_env_copyfd2(env, fd, compact ? UInt32(MDB_CP_COMPACT) : 0) }
         if rc == MDB_SUCCESS, fsync(fd) != 0 { rc = errno }
         if closeDescriptor(fd) != 0, rc == MDB_SUCCESS { rc = errno }
+        if rc == MDB_SUCCESS, link(partial, final) != 0 { rc = errno }
+        unlink(partial)
+        if rc == MDB_SUCCESS { rc = Self.flushDirectory(path) }
         try LMDBError.check(rc)
     }
 
@@ -316,4 +326,4 @@ public final class LMDBEnvironment: @unchecked Sendable {
 }
 
 /// `close(2)`, named apart from ``LMDBEnvironment/close()``.
-private func closeDescriptor(_ descriptor: Int32) -> Int32 { close(descriptor) }
+func closeDescriptor(_ descriptor: Int32) -> Int32 { close(descriptor) }

@@ -1,3 +1,4 @@
+import EventLog
 import Foundation
 import TokenEngine
 
@@ -16,30 +17,38 @@ enum SecretKeyFile: String {
     /// anyone could sign a rewritten history.
     case treeHead = "tree-head.key"
 
+    /// Reads the key, or makes it when there is none. A new key appears whole or not at all,
+    /// and is durable (its directory flushed) before it is used: a power cut can neither leave
+    /// a part of one (which would stop every later start) nor take away a key that already
+    /// signed a tree head or keyed a TAN (``DataDirectory/createFile(_:bytes:)``).
+    /// When two servers sharing a key directory make one at once, both use the first.
     static func loadOrCreate(_ file: SecretKeyFile, in directory: String) throws -> [UInt8] {
         let path = (directory as NSString).appendingPathComponent(file.rawValue)
-        if let data = FileManager.default.contents(atPath: path) {
-            guard data.count == 32 else {
-                throw ServerSettings.Invalid(
-                    description:
-                        "\(path) must hold exactly 32 bytes (move it away to make a new one)")
-            }
-            return Array(data)
-        }
+        if let key = try read(path) { return key }
         try FileManager.default.createDirectory(
             atPath: directory, withIntermediateDirectories: true,
             attributes: [.posixPermissions: 0o700])
         let key = TANCodes.randomKey()
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else {
-            throw ServerSettings.Invalid(description: "cannot create \(path)")
+        let made: Bool
+        do {
+            made = try DataDirectory.createFile(path, bytes: key)
+        } catch {
+            throw ServerSettings.Invalid(description: "\(error)")
         }
-        defer { close(fd) }
-        fchmod(fd, 0o600)  // the umask may have taken the owner's bits
-        let written = key.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == key.count, fsync(fd) == 0 else {
-            throw ServerSettings.Invalid(description: "cannot write \(path)")
+        if made { return key }
+        guard let theirs = try read(path) else {
+            throw ServerSettings.Invalid(description: "cannot read \(path)")
         }
-        return key
+        return theirs
+    }
+
+    /// The key at `path`; `nil` when there is no file.
+    private static func read(_ path: String) throws -> [UInt8]? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard data.count == 32 else {
+            throw ServerSettings.Invalid(
+                description: "\(path) must hold exactly 32 bytes (move it away to make a new one)")
+        }
+        return Array(data)
     }
 }

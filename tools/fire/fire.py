@@ -13,6 +13,7 @@ import checkpoints
 import crash
 import files
 import lifecycle
+import power_cut
 import slow_clients
 import security
 import shared_store
@@ -32,6 +33,7 @@ FAULTS = {
     "tan": tan.run,
     "slow-clients": slow_clients.run,
     "files": files.run,
+    "power-cut": power_cut.run,
     "security": security.run,
     "postgres-restart": shared_store.restart,
     "postgres-kill-one": shared_store.kill_one,

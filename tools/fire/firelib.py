@@ -128,13 +128,13 @@ class Server:
         self, data_dir, password, output, extra=(), log_level="info", file_limit=None, umask=None, env=None
     ):
         self.data_dir = data_dir
-        self.env = dict(env or {})  # TALLYSTICK_* variables for the child (others are dropped)
         self.password = password
         self.output = output
         self.extra = list(extra)
         self.log_level = log_level
         self.file_limit = file_limit  # RLIMIT_NOFILE (soft and hard) of the child, if set
         self.umask = umask  # the child's umask, if set
+        self.env = dict(env or {})  # variables added to the child's environment
         self.process = None
         self.port = None
 
