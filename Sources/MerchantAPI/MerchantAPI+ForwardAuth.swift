@@ -111,7 +111,7 @@ extension MerchantAPI {
         var credential = ForwardCredential.absent
         var lifecycle: InstanceLifecycle?
         if forwarded.needsCredential {
-            lifecycle = engine.instance(forwarded.instance)?.lifecycle
+            lifecycle = engine.withInstance(forwarded.instance) { $0.lifecycle }
             if lifecycle == .active {
                 (credential, principal) = try await forwardCredential(
                     request, context, instance: forwarded.instance)
@@ -134,7 +134,7 @@ extension MerchantAPI {
                 Self.tallystickInstance: instance.rawValue,
             ]
             if case .token(let hash)? = principal?.credential,
-                let token = engine.instance(instance)?.token(hash: hash)
+                let token = engine.withInstance(instance, { $0.token(hash: hash) }) ?? nil
             {
                 headers[Self.tallystickSerial] = String(token.serial.rawValue)
                 headers[Self.tallystickScope] = token.tokenScope.wireName
@@ -162,7 +162,7 @@ extension MerchantAPI {
         }
         guard let presented, !nothing else {
             // An instance with no password needs none (spec §3).
-            if case .external? = engine.instance(instance)?.auth {
+            if case .external? = engine.withInstance(instance, { $0.auth }) {
                 return (.valid(instance: instance, permissions: .everyPermission), nil)
             }
             return (.absent, nil)

@@ -59,7 +59,11 @@ extension MerchantAPI {
         async throws -> Response
     {
         try await authenticateAdmin(request, context, permission: .instancesRead)
-        let states = engine.instanceIDs().compactMap { engine.instance($0) }
+        // Copies without the token index: a copy held past the lock would make the next mint
+        // of its instance copy the index.
+        let states = engine.instanceIDs().compactMap { id in
+            engine.withInstance(id) { $0.withoutTokenIndex() }
+        }
         return InstancesResponse(instances: states).response()
     }
 
@@ -84,7 +88,7 @@ extension MerchantAPI {
     }
 
     private func details(of instance: InstanceID) throws(TalerError) -> Response {
-        guard let state = engine.instance(instance) else {
+        guard let state = engine.withInstance(instance, { $0.withoutTokenIndex() }) else {
             throw TalerError(.merchantGenericInstanceUnknown, hint: "unknown instance")
         }
         guard state.isActive else {
@@ -102,7 +106,7 @@ extension MerchantAPI {
         let bytes = try await body(request)
         let principal = try await authenticate(request, context, instance: instance)
         let message = try InstanceReconfigurationMessage(
-            bytes, stored: engine.instance(instance)?.details ?? [])
+            bytes, stored: engine.withInstance(instance, { $0.details }) ?? [])
         return Self.answer(
             try await engine.updateInstance(
                 instance: instance, message.update, by: principal,
@@ -117,7 +121,7 @@ extension MerchantAPI {
         let bytes = try await body(request)
         try await authenticateAdmin(request, context, permission: .instancesWrite)
         let message = try InstanceReconfigurationMessage(
-            bytes, stored: engine.instance(instance)?.details ?? [])
+            bytes, stored: engine.withInstance(instance, { $0.details }) ?? [])
         return Self.answer(
             try await engine.updateInstance(
                 instance: instance, message.update, by: nil,

@@ -168,8 +168,12 @@ actor InstanceActor {
                         }
                         let decision = try plan.decide(
                             state: c.state, instance: id, context: context)
-                        return .success(
-                            (decision, (c.versions[id] ?? 0) + queuedEvents, c.state[id]))
+                        // Only a side effect gets the state before (without the token index):
+                        // a copy held past the lock makes the next fold of this instance copy
+                        // whatever it shares (at 10M tokens a 128 MB index), and pipelined
+                        // mints hold theirs until their append commits.
+                        let before = sideEffect == nil ? nil : c.state[id]?.withoutTokenIndex()
+                        return .success((decision, (c.versions[id] ?? 0) + queuedEvents, before))
                     } catch {
                         return .failure(error)
                     }
