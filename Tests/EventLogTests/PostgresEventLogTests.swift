@@ -179,12 +179,18 @@ struct PostgresEventLogTests {
         let url = try TemporaryPostgres.shared().createDatabase(prefix: "close")
         let log = try await PostgresEventLog.openForTest(url: url)
         _ = try await log.append(to: "x", expecting: .any, events: [event()])
+        let (delivered, deliver) = AsyncStream<Void>.makeStream()
         let follower = Task {
             var seen = 0
-            for try await _ in log.follow(from: 1) { seen += 1 }
+            for try await _ in log.follow(from: 1) {
+                seen += 1
+                deliver.yield()
+            }
             return seen
         }
-        try await Task.sleep(for: .milliseconds(200))
+        // Closed once the follower holds record 1 (a fixed sleep was too short under load).
+        var first = delivered.makeAsyncIterator()
+        _ = await first.next()
         await log.close()
         #expect(try await follower.value == 1)
     }
