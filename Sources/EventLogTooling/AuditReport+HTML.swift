@@ -164,6 +164,7 @@ struct HTMLPage {
         AuditTimeline(instance: i).draw(into: &out)
         legend()
         dailyChart(i)
+        challengeTable(i)
         table(i, report: report)
         out += "</section>\n"
     }
@@ -242,6 +243,26 @@ struct HTMLPage {
         out += "</svg>\n"
     }
 
+    // MARK: Challenge table
+
+    mutating func challengeTable(_ i: AuditReport.InstanceReport) {
+        guard !i.challenges.isEmpty else { return }
+        out +=
+            "<h3>Challenges</h3>\n<table class=\"challenges\">\n<thead><tr><th>challenge</th><th>for</th><th>to</th><th>created</th>"
+            + "<th>codes sent</th><th>wrong codes</th><th>solved</th><th>ended</th></tr></thead>\n<tbody>\n"
+        for c in i.challenges {
+            let id = HTMLText.escape(c.id.rawValue)
+            out +=
+                "<tr data-challenge=\"\(id)\" class=\"\(c.ended?.how ?? "open")\"><td><code>\(id)</code></td>"
+                + "<td>\(c.operation)</td><td>\(c.channel) \(HTMLText.escape(c.maskedAddress))</td>"
+                + "<td class=\"t\">\(c.createdAt.map(HTMLText.time) ?? "before the window")</td>"
+                + "<td class=\"num\">\(c.codesSent)</td><td class=\"num\">\(c.failedAttempts)</td>"
+                + "<td class=\"t\">\(c.solvedAt.map(HTMLText.time) ?? "")</td>"
+                + "<td class=\"t\">\(c.ended.map { "\($0.how) \(HTMLText.time($0.at))" } ?? "open")</td></tr>\n"
+        }
+        out += "</tbody>\n</table>\n"
+    }
+
     // MARK: Token table
 
     mutating func table(_ i: AuditReport.InstanceReport, report: AuditReport) {
@@ -265,9 +286,9 @@ struct HTMLPage {
             out +=
                 "<td><span class=\"chip scope-\(t.scope.name)\"></span>\(t.tokenScope.wireName)</td><td>"
             if let d = t.description { out += HTMLText.escape(d) }
-            out += "</td><td>\(HTMLText.time(t.createdAt))</td><td>"
+            out += "</td><td class=\"t\">\(HTMLText.time(t.createdAt))</td><td class=\"t\">"
             out += EventJSON.expiration(t.expiry).map(HTMLText.time) ?? "never"
-            out += "</td><td>"
+            out += "</td><td class=\"t\">"
             if let revoked = t.revokedAt { out += HTMLText.time(revoked) }
             out += "</td><td>"
             switch t.origin {
@@ -343,7 +364,9 @@ struct HTMLPage {
         input.filter{font:inherit;padding:4px 8px;width:340px;max-width:100%;border:1px solid #d1d5db;border-radius:4px}
         .shown{color:var(--muted);margin-left:8px}
         tr.revoked td,tr.ended td{color:#6b7280}tr.revoked td:nth-child(6){color:var(--bad)}
-        tr.picked td{background:#fef9c3}
+        tr.picked td{background:#fef9c3}td.t{white-space:nowrap}
+        table.challenges tr.expired td:last-child{color:var(--bad)}table.challenges tr.used td:last-child{color:var(--good)}
+        table.challenges td.num:nth-child(6){color:var(--bad)}
         footer{margin-top:32px;color:var(--muted);font-size:12px;border-top:1px solid var(--line);padding-top:8px}
         @media print{body{max-width:none;padding:0;font-size:11px}.filter-row{display:none}
         th{position:static}section.instance{break-before:page}tr{break-inside:avoid}header{break-after:avoid}}

@@ -75,6 +75,22 @@ public struct AuditReport: Sendable {
         public var text: String
     }
 
+    /// One challenge of an instance, summed up from its steps in the window.
+    public struct ChallengeSummary: Sendable {
+        public var id: ChallengeID
+        /// What it protects (`token-issue`, `credential-change`, ...).
+        public var operation: String
+        /// `email` or `sms`, and the address masked.
+        public var channel: String
+        public var maskedAddress: String
+        public var createdAt: Int64?
+        public var codesSent = 0
+        public var failedAttempts = 0
+        public var solvedAt: Int64?
+        /// `used` or `expired`, and when; `nil` while open.
+        public var ended: (how: String, at: Int64)?
+    }
+
     /// One instance: its tokens, what the report shows of them, and its marks.
     public struct InstanceReport: Sendable {
         public var id: InstanceID
@@ -102,6 +118,8 @@ public struct AuditReport: Sendable {
         public var marksInWindow: Int
         /// Per UTC day (days since the Unix epoch): tokens minted and failed confirmations.
         public var daily: [(day: Int64, mints: Int, failedAttempts: Int)]
+        /// Every challenge with a step in the window, in order of their first step.
+        public var challenges: [ChallengeSummary]
 
         /// Slices of the window in ``live``.
         public static let liveBuckets = 200
@@ -279,7 +297,37 @@ public struct AuditReport: Sendable {
             deletedAt: deletedAt, window: (from, to), tokens: tokens,
             tokensInWindow: inWindow.count, bars: bars, barStride: stride, rows: rows, live: live,
             marks: Array(windowMarks.prefix(options.timelineMarks)),
-            marksInWindow: windowMarks.count, daily: daily)
+            marksInWindow: windowMarks.count, daily: daily,
+            challenges: challengeSummaries(windowMarks, of: instance))
+    }
+
+    /// The challenges that `marks` take steps of, from those steps and the state.
+    static func challengeSummaries(_ marks: [Mark], of instance: InstanceState)
+        -> [ChallengeSummary]
+    {
+        var order = [ChallengeID]()
+        var summaries = [ChallengeID: ChallengeSummary]()
+        for mark in marks {
+            guard let id = mark.challenge else { continue }
+            if summaries[id] == nil {
+                order.append(id)
+                let c = instance.challenges[id]
+                summaries[id] = ChallengeSummary(
+                    id: id, operation: c.map { EventJSON.operationName($0.operation) } ?? "?",
+                    channel: c?.channel.wireName ?? "?",
+                    maskedAddress: c.map { TANCodes.mask($0.address, channel: $0.channel) } ?? "")
+            }
+            switch mark.kind {
+            case .challengeCreated: summaries[id]!.createdAt = mark.at
+            case .challengeSent: summaries[id]!.codesSent += 1
+            case .attemptFailed: summaries[id]!.failedAttempts += 1
+            case .challengeSolved: summaries[id]!.solvedAt = mark.at
+            case .challengeConsumed: summaries[id]!.ended = ("used", mark.at)
+            case .challengeExpired: summaries[id]!.ended = ("expired", mark.at)
+            default: break
+            }
+        }
+        return order.map { summaries[$0]! }
     }
 
     /// Days since the Unix epoch (UTC) of a time in µs.

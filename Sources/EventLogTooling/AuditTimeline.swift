@@ -32,7 +32,7 @@ struct AuditTimeline {
     /// Height of a token's lane: roomy for a few, squeezed to about 480 units for many.
     var laneHeight: Double {
         let n = Double(max(instance.bars.count, 1))
-        return n <= 24 ? 20 : max(2.5, min(20, 480 / n))
+        return n <= 24 ? 20 : max(2, min(20, 480 / n))
     }
 
     func draw(into out: inout String) {
@@ -173,7 +173,7 @@ struct AuditTimeline {
             if case .token(let p) = t.origin { parent = " data-parent=\"\(p.rawValue)\"" }
             out +=
                 "<g class=\"\(classes)\" data-serial=\"\(t.serial.rawValue)\"\(parent)><title>\(title(t))</title>"
-                + "<rect class=\"scope-\(t.scope.name)\(t.refreshable ? " refreshable" : "")\" x=\"\(x1.svg)\" y=\"\(top.svg)\" width=\"\((x2 - x1).svg)\" height=\"\(barHeight.svg)\" rx=\"\(min(2, barHeight / 3).svg)\"/>"
+                + "<rect class=\"scope-\(t.scope.name)\(t.refreshable && lane >= 6 ? " refreshable" : "")\" x=\"\(x1.svg)\" y=\"\(top.svg)\" width=\"\((x2 - x1).svg)\" height=\"\(barHeight.svg)\" rx=\"\(min(2, barHeight / 3).svg)\"/>"
             if end < t.expiry.rawValue, end <= to, lane >= 6 {
                 let c = top + barHeight / 2
                 let r = min(4, barHeight / 2 + 1)

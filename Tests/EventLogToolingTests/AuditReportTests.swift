@@ -157,6 +157,16 @@ struct AuditReportTests {
             #expect(kiosk.contains("<g class=\"challenge\" data-challenge=\"\(id)\">"))
         }
         #expect(kiosk.contains("<rect class=\"block\""))
+        // The challenge table: what each protected, its codes and wrong codes, how it ended.
+        let rows = kiosk.matches(
+            of:
+                /<tr data-challenge="([A-Z0-9]+)" class="(\w+)"><td><code>[A-Z0-9]+<\/code><\/td><td>([a-z-]+)<\/td><td>email o\*\*\*@example.com<\/td><td class="t">[^<]+<\/td><td class="num">(\d)<\/td><td class="num">(\d)<\/td>/
+        ).map { "\($0.3) \($0.2) sent \($0.4) wrong \($0.5)" }
+        #expect(
+            rows == [
+                "token-issue used sent 1 wrong 1", "credential-change used sent 1 wrong 0",
+                "token-issue expired sent 1 wrong 3", "token-issue used sent 1 wrong 0",
+            ])
         #expect(try page.links("kiosk") == [[1, 2], [2, 3]])
         #expect(try page.links("cafe") == [[1, 2], [2, 3]])
         #expect(try page.bars("kiosk") == [1, 2, 3, 4])
