@@ -74,7 +74,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // The offline tools (verify, dump, load, state-at, explain, stats, backup) as functions.
+        // The offline tools (verify, dump, load, state-at, explain, report, stats, backup) as functions.
         .target(
             name: "EventLogTooling",
             dependencies: [

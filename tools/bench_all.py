@@ -5,7 +5,7 @@ Started by `tools/bench-all`, which builds the release products first.
 Steps, in order: a pwrite+fdatasync loop (the flush every durable design is bound by);
 `tallystick-bench eventlog` (raw LMDB commits and cursor scan, durable appends, verifying
 scan); `tallystick-bench engine --fixture DIR` (start-up fold, memory per token); the
-offline tools' `verify` and `backup` on that 1M-event fixture; the real server's start-up on
+offline tools' `verify`, `state-at`, `report --html` and `backup` on that 1M-event fixture; the real server's start-up on
 the backup (replay through `tallystick serve`); `tools/load/run` (wrk: GET /config, mint,
 token listing); `tools/nginx/bench` (wrk: forward-auth checks, the shipped nginx site); the
 PostgreSQL store: `tallystick-bench postgres` (durable appends beside pgbench, the ceiling),
@@ -167,6 +167,10 @@ def main():
         verify_s = timed([tool, "verify", "--data-dir", fixture])
         state_at_s = timed_quiet(
             [tool, "state-at", "--sequence", str(records), "--json", "--data-dir", fixture])
+        report_path = os.path.join(work, "report.html")
+        report_s = timed(
+            [tool, "report", "--html", report_path, "--instance", "bench-0", "--data-dir", fixture])
+        report_mb = os.path.getsize(report_path) / 1e6
         backup_s = timed([tool, "backup", work + "/backup", "--data-dir", fixture])
         start_s = server_start(work + "/backup")
         shutil.rmtree(work + "/backup", ignore_errors=True)
@@ -292,6 +296,8 @@ def main():
         ("backup, 1M events (CLI)", f"{backup_s:.2f} s", f"< 1 s: {met(backup_s < 1)}", ""),
         ("state-at --json, 1M tokens (CLI)", f"{state_at_s:.2f} s", f"< 2 s: {met(state_at_s < 2)}",
          "all 1M tokens printed"),
+        ("report --html, 1M tokens, one instance (CLI)", f"{report_s:.2f} s, {report_mb:.1f} MB",
+         f"< 3 s, < 10 MB: {met(report_s < 3 and report_mb < 10)}", "verify + fold + history scan + page"),
         ("answer JSON: mint, writer / JSONEncoder", json_mint, "", "tallystick-bench json"),
         ("answer JSON: 20 tokens, writer / JSONEncoder", json_list, "", "tallystick-bench json"),
         ("login during a 100-guess burst, median", fair, f"<= 2 hashes: {met(fair_hashes <= 2)}",

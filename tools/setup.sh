@@ -5,8 +5,9 @@
 # a temporary prefix and never touches a system nginx service), and Debian's postgresql, whose
 # initdb and server the PostgreSQL event-log tests and benchmark start in a temporary
 # directory of their own (EventLogTestSupport/TemporaryPostgres.swift; a system cluster the
-# package may create is never used). Sourced by tools/run and tools/test; safe to run
-# repeatedly.
+# package may create is never used), and Debian's chromium, which the audit report's test
+# runs headless on a report (no display; the page's policy refuses any request) and
+# screenshots into .build/. Sourced by tools/run and tools/test; safe to run repeatedly.
 set -euo pipefail
 
 if ! command -v swift >/dev/null 2>&1; then
@@ -42,4 +43,9 @@ fi
 # The binaries live in /usr/lib/postgresql/NN/bin, not on PATH; the tests find the newest.
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then
     require_packages PostgreSQL postgresql
+fi
+
+# Only run headless by the tests, with a temporary profile; never as anyone's browser.
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/bin/chromium ]; then
+    require_packages Chromium chromium
 fi

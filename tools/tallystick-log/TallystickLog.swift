@@ -10,7 +10,7 @@ struct TallystickLog: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tallystick-log",
         abstract:
-            "Offline tools for Tallystick's event log: verify, dump, load, replay, explain, back up.",
+            "Offline tools for Tallystick's event log: verify, dump, load, replay, explain, report, back up.",
         discussion: """
             Every subcommand but load opens the log read-only: safe while the server runs, never
             blocking it. Exit status 0 on success; on failure one line on standard error and 1.
@@ -18,7 +18,8 @@ struct TallystickLog: AsyncParsableCommand {
               tallystick-log state-at --time 2026-11-29T10:00:00Z --instance shop --json
             """,
         subcommands: [
-            Verify.self, Dump.self, Load.self, StateAt.self, Explain.self, Stats.self, Backup.self,
+            Verify.self, Dump.self, Load.self, StateAt.self, Explain.self, Report.self, Stats.self,
+            Backup.self,
             PublicKeyCommand.self, Prove.self, CheckProof.self, ProveConsistency.self,
             CheckConsistency.self, TreeHeads.self,
         ])
@@ -357,6 +358,71 @@ struct Explain: AsyncParsableCommand {
                         bundle.map { "proof of record \(sequence): \($0.json)" }
                             ?? "record \(sequence): not yet covered by a signed tree head")
                 }
+            }
+        }
+    }
+}
+
+struct Report: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "An audit report as one self-contained HTML page: verification, timelines, tokens.",
+        discussion: """
+            The page needs nothing but a browser (no network, fonts or scripts from elsewhere)
+            and prints. It says whether the log verifies (or names the first bad sequence and
+            shows the log before it), and per instance draws its tokens from issue to expiry or
+            revocation with their refresh lineage, its credential changes, challenges and login
+            blocks, lists the tokens with a filter box and counts mints and failed confirmations
+            per day. No TAN, password hash or whole token hash is shown. A damaged log still
+            gets its report, then the exit status is 1. Examples:
+              tallystick-log report --html audit.html
+              tallystick-log report --html shop.html --instance shop --from 2026-11-28T00:00:00Z --to 2026-11-29T12:00:00Z
+            """)
+    @OptionGroup var common: Common
+    @Option(help: "Write the page here (- for standard output).") var html: String
+    @Option(help: "Show only this instance.") var instance: String?
+    @Option(help: "Show what happened from this time on (RFC 3339 or Unix seconds).")
+    var from: String?
+    @Option(help: "Replay and show up to this time (RFC 3339 or Unix seconds).") var to: String?
+
+    func run() async throws {
+        try await reporting {
+            var options = AuditReport.Options()
+            options.instance = try instance.map { text -> InstanceID in
+                guard let id = InstanceID(text) else {
+                    throw ToolError("'\(text)' is not an instance id")
+                }
+                return id
+            }
+            options.from = try from.map(LogTool.parseTime)
+            options.to = try to.map(LogTool.parseTime)
+            if let from = options.from, let to = options.to, from >= to {
+                throw ToolError("--from must be before --to")
+            }
+            // As verify does: LMDB's verify opens the log itself (before the report reads it),
+            // PostgreSQL's runs on the store.
+            let lmdbVerification = try common.store == nil ? LogTool.verify(common.dataDir) : nil
+            let report = try await common.withLog { log in
+                var verification = lmdbVerification
+                if verification == nil {
+                    verification = try await (log as! PostgresEventLog).verify()
+                }
+                return try await AuditReport.build(
+                    log, verification: verification!, options: options)
+            }
+            let page = Data(report.html().utf8)
+            if html == "-" {
+                FileHandle.standardOutput.write(page)
+            } else if !FileManager.default.createFile(atPath: html, contents: page) {
+                throw ToolError("cannot write \(html)")
+            }
+            if let failure = report.verification.failure {
+                throw ToolError(
+                    "log does not verify at sequence \(failure.sequence): \(failure.reason); the report shows the log before it"
+                )
+            }
+            if let failure = report.foldFailure {
+                throw ToolError("\(failure); the report shows the log before it")
             }
         }
     }
