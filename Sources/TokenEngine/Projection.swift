@@ -77,11 +77,13 @@ final class Projection: Sendable {
     let contents: Mutex<Contents>
 
     /// The state of `replayed`; the instances its folds touched (every instance when it
-    /// started from no checkpoint) count as changed.
+    /// started from no checkpoint) count as changed, and the events it folded count towards
+    /// the next checkpoint (a start that folded a long tail checkpoints at its first command).
     init(_ replayed: ReplayedState) {
         var contents = Contents(
             state: replayed.state, versions: replayed.versions,
             appliedThrough: replayed.head.sequence)
+        contents.sinceCheckpoint = replayed.eventsFolded
         contents.changed =
             replayed.stored == nil ? Set(replayed.versions.keys) : replayed.foldedInstances
         self.contents = Mutex(contents)
