@@ -198,7 +198,7 @@ final class PeakSampler: @unchecked Sendable {
     }
 }
 
-/// `RssAnon` without trimming the heap first (cheap enough to sample).
+/// `RssAnon` of this process (``residentBytes()`` returns free heap to the system first).
 func anonymousResident() -> Int {
     guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
         return 0

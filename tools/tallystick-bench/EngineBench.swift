@@ -173,11 +173,5 @@ func malloc_trim(_ pad: Int) -> Int32
 /// cache, shared and reclaimable). Free heap the allocator keeps is returned first.
 func residentBytes() -> Int {
     _ = malloc_trim(0)
-    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else {
-        return 0
-    }
-    for line in text.split(separator: "\n") where line.hasPrefix("RssAnon:") {
-        return (line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0) * 1_024
-    }
-    return 0
+    return anonymousResident()
 }
