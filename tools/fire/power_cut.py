@@ -314,6 +314,66 @@ def record_tool(base, shim, name, arguments, data):
     return {"root": root, "data": data, "trace": trace, "acks": [(time.time_ns(), ("all",), None)]}
 
 
+def format1_copy(source, dest, lines):
+    """A copy of the log in `source` as format 1 stored it (the records, event ids and
+    checkpoints as they are; format 1's `streams` index, stream ‖ 0 ‖ version → sequence,
+    built from the dump `lines`; no stream heads, links, tree nodes or checkpoint parts)."""
+    import lmdb  # from PyPI, in the fire venv
+
+    shutil.copytree(source, dest)
+    for leftover in ("lock.mdb", "writer.lock"):
+        if os.path.exists(os.path.join(dest, leftover)):
+            os.remove(os.path.join(dest, leftover))
+    size = os.path.getsize(dest + "/data.mdb")
+    env = lmdb.open(dest, max_dbs=16, subdir=True, map_size=max(64 << 20, 2 * size))
+    streams = env.open_db(b"streams")
+    with env.begin(write=True) as txn:
+        for name in (b"stream-heads", b"stream-links", b"tree-nodes", b"checkpoint-parts"):
+            txn.drop(env.open_db(name, txn=txn, create=False), delete=True)
+        txn.drop(env.open_db(b"checkpoints", txn=txn, create=False), delete=False)
+        for line in lines:
+            record = json.loads(line)
+            key = record["stream"].encode() + b"\0" + record["stream_version"].to_bytes(8, "big")
+            txn.put(key, record["sequence"].to_bytes(8, "big"), db=streams)
+        txn.put(b"format", (1).to_bytes(4, "little"), db=env.open_db(b"meta", txn=txn, create=False))
+    env.close()
+    os.remove(dest + "/lock.mdb")
+
+
+def record_upgrade(base, shim, final_dir, final_lines, password):
+    """`tallystick serve` started on a format-1 copy of the final log, which it upgrades to
+    format 2 before it listens; recorded from that start to its SIGTERM. Every record was
+    durable before the recording began (its files are the model's initial state)."""
+    root = os.path.realpath(base) + "/upgrade"
+    data_dir = root + "/var/lib/data"
+    os.makedirs(root + "/var/lib", mode=0o700)
+    format1_copy(final_dir, data_dir, final_lines)
+    initial = {"": None}
+    for directory, names, files in os.walk(root):
+        relative = os.path.relpath(directory, root)
+        if relative != ".":
+            initial[relative] = None
+        for name in files:
+            path = os.path.join(directory, name)
+            with open(path, "rb") as f:
+                initial[os.path.relpath(path, root)] = f.read()
+    trace = base + "/upgrade.trace"
+    server = Server(data_dir, password, base + "/upgrade.out", env=recording(shim, root, trace)).start()
+    client = server.client()
+    check(client.request("GET", "/config")[0] == 200, "GET /config after the upgrade")
+    client.close()
+    check(server.stop() == 0, "SIGTERM after the upgrade")
+    return {
+        "root": root,
+        "data": "var/lib/data",
+        "trace": trace,
+        # Acknowledged before the recording: every state must hold every record.
+        "acks": [(0, ("all",), None)],
+        "initial": initial,
+        "upgrade": True,
+    }
+
+
 # MARK: checking a state
 
 
@@ -353,6 +413,12 @@ class Checker:
                     kept = f.read()
                 check(kept == content, f"{name} is there but not whole ({len(kept)} bytes, not the run's key)")
         needed = self.needed(before_ns)
+        upgrade = self.run.get("upgrade", False)
+        if upgrade:
+            # A state from before the upgrade committed is still format 1, which only a
+            # writable open reads (and upgrades): the server goes first here, and the
+            # record its check mints is left out of the comparison below.
+            self._serve(data, len(self.final), password, state_dir.rstrip("/") + ".serve.out")
         if os.path.exists(data + "/data.mdb"):
             verified = subprocess.run(
                 [binary("tallystick-log"), "verify", "--json", "--data-dir", data], capture_output=True, timeout=300
@@ -363,6 +429,8 @@ class Checker:
                 f"verify failed: {verified.stdout.decode()[:200]} {verified.stderr.decode()[-300:]}",
             )
             lines = dump(data)
+            if upgrade:
+                lines = lines[: len(self.final)]
         else:
             lines = []
         check(lines == self.final[: len(lines)], f"the log is not a prefix of the run's ({len(lines)} records)")
@@ -372,7 +440,7 @@ class Checker:
             check(os.path.exists(data + "/tree-head.key"), "signed tree heads in the log but tree-head.key is gone")
         if "tan.key" in self.keys and any(seq <= kept for seq in self.index.codes):
             check(os.path.exists(data + "/tan.key"), "TAN codes in the log but tan.key is gone")
-        if self.serve_checks:
+        if self.serve_checks and not upgrade:
             self._serve(data, kept, password, state_dir.rstrip("/") + ".serve.out")
         return kept, needed
 
@@ -403,7 +471,9 @@ def explore(name, run, checker, cuts_wanted, variants, rng, base, password, earl
     points there were, failures)."""
     records = model.read_trace(run["trace"])
     check(records, f"{name}: nothing was recorded")
-    cuts, points, end = model.crash_states(records, cuts_wanted, variants, rng, early=early)
+    cuts, points, end = model.crash_states(
+        records, cuts_wanted, variants, rng, initial=run.get("initial"), early=early
+    )
     check(not end.problems, f"{name}: the model could not follow the trace: {end.problems[:3]}")
     _replay_matches(end, run["root"], name)
     seen = {}
@@ -470,7 +540,11 @@ def run(short):
     shim = build_shim(base)
     seconds = 2 if short else 6
     # (cuts, variants per cut) per workload: short about 40 states, long well over 1,000.
-    plan = {"serve": (10, 4), "backup": (4, 4), "load": (4, 4)} if short else {"serve": (150, 6), "backup": (40, 6), "load": (50, 6)}
+    plan = (
+        {"serve": (10, 4), "backup": (4, 4), "load": (4, 4), "upgrade": (4, 4)}
+        if short
+        else {"serve": (150, 6), "backup": (40, 6), "load": (50, 6), "upgrade": (40, 6)}
+    )
     served = record_serve(base, shim, seconds)
     final_dir = base + "/final"
     shutil.copytree(os.path.join(served["root"], served["data"]), final_dir)
@@ -484,12 +558,14 @@ def run(short):
         f.write("\n".join(final_lines) + "\n")
     backup = record_tool(base, shim, "backup", ["backup", "{root}/backups/copy", "--data-dir", final_dir], "backups/copy")
     loaded = record_tool(base, shim, "load", ["load", base + "/final.jsonl", "--data-dir", "{root}/log"], "log")
+    upgraded = record_upgrade(base, shim, final_dir, final_lines, served["password"])
     results = []
     failures = []
     password = served["password"]
-    for name, recorded, serve_checks in (("serve", served, True), ("backup", backup, True), ("load", loaded, True)):
+    workloads = (("serve", served, True), ("backup", backup, True), ("load", loaded, True), ("upgrade", upgraded, True))
+    for name, recorded, serve_checks in workloads:
         cuts, variants = plan[name]
-        checker = Checker(recorded, final_lines, keys if name == "serve" else {}, serve_checks, base)
+        checker = Checker(recorded, final_lines, keys if name in ("serve", "upgrade") else {}, serve_checks, base)
         # The first start is where a data directory is born: its first flushes are always cut.
         early = (4 if short else 20) if name == "serve" else 2
         states, distinct, points, count, failed = explore(
