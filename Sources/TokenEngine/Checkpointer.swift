@@ -36,6 +36,8 @@ actor Checkpointer {
     private var stored: StoredCheckpoint
     /// Set while a background checkpoint runs (``startIfIdle(_:)``).
     private nonisolated let running = Mutex(false)
+    /// The newest background checkpoint's task.
+    private nonisolated let background = Mutex<Task<Void, Never>?>(nil)
     /// The newest checkpoints saved, oldest first (at most ``reportsKept``).
     nonisolated let reports = Mutex<[CheckpointReport]>([])
     static let reportsKept = 100
@@ -59,10 +61,16 @@ actor Checkpointer {
                 return !busy
             })
         else { return }
-        Task {
+        let task = Task {
             _ = try? await self.save(projection)
             self.running.withLock { $0 = false }
         }
+        background.withLock { $0 = task }
+    }
+
+    /// Returns once the newest checkpoint started in the background has finished.
+    nonisolated func settled() async {
+        await background.withLock { $0 }?.value
     }
 
     /// Saves a checkpoint of `projection` now. Returns the sequence it covers, or `nil` when

@@ -412,6 +412,12 @@ public final class TokenEngine: Sendable {
         try await checkpointer.save(projection)
     }
 
+    /// Returns once a checkpoint started in the background (by the command that crossed the
+    /// interval) has finished, saved or not.
+    public func backgroundCheckpointSettled() async {
+        await checkpointer.settled()
+    }
+
     /// The newest checkpoints this engine saved (up to 100), oldest first.
     public var checkpointReports: [CheckpointReport] { checkpointer.reports.withLock { $0 } }
 

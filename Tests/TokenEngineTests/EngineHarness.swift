@@ -41,10 +41,12 @@ final class EngineHarness: @unchecked Sendable {
         }
     }
 
-    /// Closes the log and starts a new engine over it, as a restarted server would.
-    func restart() async throws {
+    /// Closes the log and starts a new engine over it, as a restarted server would (with its
+    /// configuration changed by `configure`).
+    func restart(configure: (inout EngineConfiguration) -> Void = { _ in }) async throws {
         await log.close()
         log = try Self.openLog(store, memory: memory, directory: directory, clock: clock)
+        configure(&configuration)
         engine = try await TokenEngine(log: log, configuration: configuration, clock: clock)
     }
 

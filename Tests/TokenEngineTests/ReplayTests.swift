@@ -155,6 +155,42 @@ struct ReplayTests {
         await h.finish()
     }
 
+    /// The command that crosses the interval is answered without waiting for the checkpoint
+    /// it starts; a start that folded more than an interval's events checkpoints at its first
+    /// command.
+    @Test func checkpointsRunInTheBackgroundAndAfterALongFold() async throws {
+        let h = try await EngineHarness(.lmdb) { $0.checkpointInterval = 20 }
+        let owner = try await h.makeInstance("shop")
+        for _ in 0..<25 {
+            _ = try await h.engine.issueToken(instance: .shop, by: owner, scope: scope("readonly"))
+        }
+        await h.engine.backgroundCheckpointSettled()
+        let first = try #require(h.engine.checkpointReports.first)
+        #expect(first.sequence >= 20)
+        // Restarted with a larger interval: a tail and commands short of it start none...
+        func shopOwner() async throws -> Principal {
+            try await h.engine.authenticate(
+                .basic(user: "shop", password: "correct horse"), instance: .shop, allowBasic: true)
+        }
+        try await h.restart { $0.checkpointInterval = 1_000 }
+        for _ in 0..<5 {
+            _ = try await h.engine.issueToken(
+                instance: .shop, by: try await shopOwner(), scope: scope("readonly"))
+        }
+        await h.engine.backgroundCheckpointSettled()
+        #expect(h.engine.checkpointReports.isEmpty)
+        // ...but a start that folded at least an interval's events (here 5 or more, where the
+        // next command adds 1) checkpoints at its first command.
+        try await h.restart { $0.checkpointInterval = 5 }
+        #expect(try await ReplayedState.load(h.log).eventsFolded >= 5)
+        _ = try await h.engine.issueToken(
+            instance: .shop, by: try await shopOwner(), scope: scope("readonly"))
+        await h.engine.backgroundCheckpointSettled()
+        let after = try #require(h.engine.checkpointReports.last)
+        #expect(after.sequence == (try await h.log.head().sequence))
+        await h.finish()
+    }
+
     /// A checkpoint names again the parts that did not change and writes the others: the
     /// head and the chunk a token was added to or revoked in.
     @Test func aCheckpointWritesOnlyWhatChanged() async throws {
