@@ -202,6 +202,16 @@ def main():
         match = re.search(rf"^{name}\s+([\d.]+) req/s\s+p50\s+(\S+)\s+p99\s+(\S+)", output, re.M)
         return float(match.group(1)), match.group(2), match.group(3)
 
+    def tail(name, output=http):
+        """p99.9 and max of a tools/load/run row (`?` where the row has none)."""
+        match = re.search(rf"^{name}\s.*p99\.9\s+(\S+)\s+max\s+(\S+)", output, re.M)
+        return match.groups() if match else ("?", "?")
+
+    def checkpoint_moments(output):
+        """The `checkpoint TIME ... seconds=S sequence=N` lines of tools/load/run, as text."""
+        found = re.findall(r"^checkpoint \S+T(\S+)Z .*seconds=([\d.]+) sequence=(\d+)", output, re.M)
+        return ", ".join(f"{at} ({float(seconds):.2f} s, #{sequence})" for at, seconds, sequence in found)
+
     config, mint, listing = route("config"), route("mint"), route("list")
 
     def milliseconds(text):
@@ -279,9 +289,15 @@ def main():
         ("memory per token (RssAnon)", f"{memory:.0f} bytes", f"<= 256: {met(memory <= 256)}", ""),
         ("GET /config (the ceiling)", f"{config[0]:,.0f} req/s", "", f"p50 {config[1]}, p99 {config[2]}"),
         ("mint, durable (refreshable Bearer)", f"{mint[0]:,.0f} req/s = {100 * mint[0] / config[0]:.1f} %",
-         f">= 33.3 %: {met(mint[0] >= config[0] / 3)}", f"p50 {mint[1]}, p99 {mint[2]}; flush loop {fsyncs:,.0f}/s"),
+         f">= 33.3 %: {met(mint[0] >= config[0] / 3)}",
+         f"p50 {mint[1]}, p99 {mint[2]}, p99.9 {tail('mint')[0]}; flush loop {fsyncs:,.0f}/s"),
         ("GET /private/tokens, Bearer", f"{listing[0]:,.0f} req/s = {100 * listing[0] / config[0]:.1f} %",
-         f">= 70 %: {met(listing[0] >= 0.7 * config[0])}", f"p50 {listing[1]}, p99 {listing[2]}"),
+         f">= 70 %: {met(listing[0] >= 0.7 * config[0])}",
+         f"p50 {listing[1]}, p99 {listing[2]}, p99.9 {tail('list')[0]}"),
+        ("  mint p99 / p50 (checkpoints crossed)",
+         f"{milliseconds(mint[2]) / milliseconds(mint[1]):.1f} x",
+         f"<= 5 x: {met(milliseconds(mint[2]) <= 5 * milliseconds(mint[1]))}",
+         f"checkpoints saved at {checkpoint_moments(http) or 'none'}"),
         ("GET /authz/auth-request, allowed (internal)",
          f"{authz[0]:,.0f} req/s = {100 * authz[0] / same_config[0]:.1f} %",
          f">= 80 %: {met(authz[0] >= 0.8 * same_config[0])}",
@@ -342,12 +358,16 @@ def main():
     large_label = f"{max(sizes) // 1_000_000}M"
     saved = re.findall(r"^checkpoint (\S+) .*seconds=([\d.]+) sequence=(\d+)", large_http, re.M)
     table += [
-        (f"server on {large_label} tokens: mint (wrk)", f"p50 {large_mint[1]}, p99 {large_mint[2]}",
+        (f"server on {large_label} tokens: mint (wrk)",
+         f"p50 {large_mint[1]}, p99 {large_mint[2]}, p99.9 {tail('mint', large_http)[0]}",
          f"p99 <= 5 x p50: {met(milliseconds(large_mint[2]) <= 5 * milliseconds(large_mint[1]))}",
          f"{large_mint[0]:,.0f} req/s; {len(saved)} checkpoints in the runs"),
-        (f"server on {large_label} tokens: listing while minting", f"p50 {large_list[1]}, p99 {large_list[2]}",
+        (f"server on {large_label} tokens: listing while minting",
+         f"p50 {large_list[1]}, p99 {large_list[2]}, p99.9 {tail('list-while-minting', large_http)[0]}",
          f"p99 <= 5 x p50: {met(milliseconds(large_list[2]) <= 5 * milliseconds(large_list[1]))}",
          f"{large_list[0]:,.0f} req/s"),
+        (f"  checkpoints during the {large_label} runs", str(len(saved)), "",
+         checkpoint_moments(large_http)),
     ]
     widths = [max(len(r[i]) for r in table) for i in range(4)]
     print(f"tallystick bench-all, {started}; load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (2 cores)")
