@@ -339,15 +339,18 @@ def main():
         values = [float(v) for v in re.findall(r"[\d.]+", latency.split("ms")[0])]
         checkpoints = re.findall(r"^  checkpoint at (\d+)\s+(.*?)\s{2,}written <= log: (\w+)", output, re.M)
         mint_rate = row(output, r"mints, \d+ tasks, durable").split("  ")[0]
+        restart = first_number(row(output, "start-up from checkpoint [+] tail"))
+        peak = float(re.search(r"= ([\d.]+) x steady", row(output, "peak resident memory while serving")).group(1))
         table += [
             (f"{label}: start-up from scratch / from checkpoint",
              f"{row(output, 'start-up, fold from scratch').split('  ')[0]} / "
              f"{row(output, 'start-up from checkpoint [+] tail').split('  ')[0]}",
-             "<= 3 s from checkpoint" if size >= 10_000_000 else "", "same log, same run"),
+             f"<= 3 s from checkpoint: {met(restart <= 3)}" if size >= 10_000_000 else "",
+             "same log, same run"),
             (f"{label}: steady memory per token", row(output, "steady resident memory per token").split("  ")[0],
              "", ""),
             (f"{label}: peak memory while serving", row(output, "peak resident memory while serving").split("  ")[0],
-             "<= 2 x steady", ""),
+             f"<= 2 x steady: {met(peak <= 2)}", ""),
             (f"{label}: first checkpoint (every part)", row(output, r"first checkpoint \(every part\)").split("  ")[0],
              "", "in the background"),
             (f"{label}: mints into it, p50 / p99 / p99.9", latency.split("  ")[0],
