@@ -51,6 +51,42 @@ public struct Checkpoint: Sendable, Equatable {
         return nil
     }
 
+    /// Why a store refuses to save this checkpoint, given what matching it against the log
+    /// found (``CheckpointLookup/judging(_:recordHash:missingPart:)``); `nil` when it may.
+    public func refusalToSave(_ match: CheckpointLookup) -> String? {
+        switch match {
+        case .valid: return nil
+        case .rejected(let why) where !parts.isEmpty: return why
+        default: return "checkpoint position \(sequence) is not a record of this log"
+        }
+    }
+
+    /// The failure of a part this checkpoint names at `position` that is not stored.
+    public func missingPart(at position: Int) -> EventLogError {
+        .corruptedRecord(
+            sequence: sequence,
+            reason: "checkpoint '\(name)' part \(position + 1) of \(parts.count) is not stored")
+    }
+
+    /// ``EventStore/withCheckpointParts(of:_:)`` for a store that fetched the parts' bytes
+    /// (`stored`, by key): runs `body` on them in this checkpoint's order, all in one buffer.
+    /// - Throws: ``missingPart(at:)`` for the first part `stored` does not have.
+    public func withParts<R>(
+        _ stored: ([UInt8]) -> (some Collection<UInt8>)?,
+        _ body: ([UnsafeRawBufferPointer]) throws -> R
+    ) throws -> R {
+        var joined: [UInt8] = []
+        var ranges: [Range<Int>] = []
+        for (position, key) in parts.enumerated() {
+            guard let bytes = stored(key) else { throw missingPart(at: position) }
+            ranges.append(joined.count..<joined.count + bytes.count)
+            joined += bytes
+        }
+        return try joined.withUnsafeBytes { all in
+            try body(ranges.map { UnsafeRawBufferPointer(rebasing: all[$0]) })
+        }
+    }
+
     /// 1: no parts. 2: the part keys follow the hash.
     static let layoutVersion: UInt8 = 2
 

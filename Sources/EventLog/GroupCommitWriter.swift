@@ -377,14 +377,10 @@ final class GroupCommitWriter: @unchecked Sendable {
         if let why = Checkpoint.refusal(name: checkpoint.name, partKeys: checkpoint.parts) {
             return .rejected(.invalidEvent(why))
         }
-        switch try LMDBEventLog.match(checkpoint, txn: txn, databases: databases) {
-        case .valid: break
-        case .rejected(let why) where !checkpoint.parts.isEmpty:
+        if let why = checkpoint.refusalToSave(
+            try LMDBEventLog.match(checkpoint, txn: txn, databases: databases))
+        {
             return .rejected(.invalidEvent(why))
-        default:
-            return .rejected(
-                .invalidEvent(
-                    "checkpoint position \(checkpoint.sequence) is not a record of this log"))
         }
         try txn.put(
             databases.checkpoints, key: Array(checkpoint.name.utf8), value: checkpoint.encoded())

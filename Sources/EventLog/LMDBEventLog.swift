@@ -545,13 +545,7 @@ public final class LMDBEventLog: EventStore, @unchecked Sendable {
                 guard let db = databases.checkpointParts,
                     let bytes = try Checkpoint.storageKey(name: checkpoint.name, part: key)
                         .withUnsafeBytes({ try txn.get(db, key: $0) })
-                else {
-                    throw EventLogError.corruptedRecord(
-                        sequence: checkpoint.sequence,
-                        reason:
-                            "checkpoint '\(checkpoint.name)' part \(position + 1) of \(checkpoint.parts.count) is not stored"
-                    )
-                }
+                else { throw checkpoint.missingPart(at: position) }
                 buffers.append(bytes)
             }
             return try body(buffers)

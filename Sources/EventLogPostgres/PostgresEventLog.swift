@@ -420,13 +420,8 @@ public final class PostgresEventLog: EventStore, Sendable {
         if let why = Checkpoint.refusal(name: checkpoint.name, partKeys: checkpoint.parts) {
             throw EventLogError.invalidEvent(why)
         }
-        switch try await match(checkpoint) {
-        case .valid: break
-        case .rejected(let why) where !checkpoint.parts.isEmpty:
+        if let why = checkpoint.refusalToSave(try await match(checkpoint)) {
             throw EventLogError.invalidEvent(why)
-        default:
-            throw EventLogError.invalidEvent(
-                "checkpoint position \(checkpoint.sequence) is not a record of this log")
         }
         let parts = checkpoint.parts.map { ByteBuffer(bytes: $0) }
         let distinct = Int64(Set(checkpoint.parts).count)
@@ -527,22 +522,7 @@ public final class PostgresEventLog: EventStore, Sendable {
             let (key, bytes) = try row.decode((ByteBuffer, ByteBuffer).self)
             stored[Array(buffer: key)] = bytes
         }
-        var joined: [UInt8] = []
-        var ranges: [Range<Int>] = []
-        for (position, key) in checkpoint.parts.enumerated() {
-            guard let bytes = stored[key] else {
-                throw EventLogError.corruptedRecord(
-                    sequence: checkpoint.sequence,
-                    reason:
-                        "checkpoint '\(checkpoint.name)' part \(position + 1) of \(checkpoint.parts.count) is not stored"
-                )
-            }
-            ranges.append(joined.count..<joined.count + bytes.readableBytes)
-            joined += bytes.readableBytesView
-        }
-        return try joined.withUnsafeBytes { all in
-            try body(ranges.map { UnsafeRawBufferPointer(rebasing: all[$0]) })
-        }
+        return try checkpoint.withParts({ stored[$0]?.readableBytesView }, body)
     }
 
     /// Every stored checkpoint's name, in order.

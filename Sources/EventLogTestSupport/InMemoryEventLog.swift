@@ -167,13 +167,8 @@ public final class InMemoryEventLog: EventStore, Sendable {
         if let why = Checkpoint.refusal(name: checkpoint.name, partKeys: checkpoint.parts) {
             throw EventLogError.invalidEvent(why)
         }
-        switch try match(checkpoint) {
-        case .valid: break
-        case .rejected(let why) where !checkpoint.parts.isEmpty:
+        if let why = checkpoint.refusalToSave(try match(checkpoint)) {
             throw EventLogError.invalidEvent(why)
-        default:
-            throw EventLogError.invalidEvent(
-                "checkpoint position \(checkpoint.sequence) is not a record of this log")
         }
         storage.contents.withLock { c in
             c.checkpoints[checkpoint.name] = checkpoint
@@ -204,25 +199,8 @@ public final class InMemoryEventLog: EventStore, Sendable {
     public func withCheckpointParts<R>(
         of checkpoint: Checkpoint, _ body: ([UnsafeRawBufferPointer]) throws -> R
     ) throws -> R {
-        let stored = storage.contents.withLock { c in
-            checkpoint.parts.map { c.checkpointParts[checkpoint.name]?[$0] }
-        }
-        var joined: [UInt8] = []
-        var ranges: [Range<Int>] = []
-        for (position, part) in stored.enumerated() {
-            guard let part else {
-                throw EventLogError.corruptedRecord(
-                    sequence: checkpoint.sequence,
-                    reason:
-                        "checkpoint '\(checkpoint.name)' part \(position + 1) of \(stored.count) is not stored"
-                )
-            }
-            ranges.append(joined.count..<joined.count + part.count)
-            joined += part
-        }
-        return try joined.withUnsafeBytes { all in
-            try body(ranges.map { UnsafeRawBufferPointer(rebasing: all[$0]) })
-        }
+        let stored = storage.contents.withLock { $0.checkpointParts[checkpoint.name] ?? [:] }
+        return try checkpoint.withParts({ stored[$0] }, body)
     }
 
     private func match(_ cp: Checkpoint) throws -> CheckpointLookup {
