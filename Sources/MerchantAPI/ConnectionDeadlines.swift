@@ -245,13 +245,20 @@ extension RawBytesWatcher: Sendable {}
 
 extension ConnectionDeadlines {
     /// The HTTP/1 channel of both listeners: after the codec, a fresh ``ConnectionDeadlines``
-    /// and ``ParserErrorHandler`` per connection. Tests build the same pipeline from it.
+    /// and ``ParserErrorHandler`` per connection, then, on the internal listener (`checks`),
+    /// a ``ForwardAuthFastPath`` answering the proxy's checks. Tests build the same pipeline
+    /// from it.
     public static func channelConfiguration(
-        _ timeouts: Timeouts, onTimeout: (@Sendable (Phase) -> Void)? = nil
+        _ timeouts: Timeouts, onTimeout: (@Sendable (Phase) -> Void)? = nil,
+        checks api: MerchantAPI? = nil
     ) -> HTTP1Channel.Configuration {
         HTTP1Channel.Configuration(
-            additionalChannelHandlers: [
-                ConnectionDeadlines(timeouts, onTimeout: onTimeout), ParserErrorHandler(),
-            ])
+            additionalChannelHandlers: {
+                var handlers: [any RemovableChannelHandler] = [
+                    ConnectionDeadlines(timeouts, onTimeout: onTimeout), ParserErrorHandler(),
+                ]
+                if let api { handlers.append(ForwardAuthFastPath(api: api)) }
+                return handlers
+            }())
     }
 }

@@ -40,8 +40,8 @@ extension MerchantAPI {
     {
         try await Self.refusingInHeader {
             try await forwardAuth(
-                method: Self.header(request, Self.originalMethod),
-                target: Self.header(request, Self.originalURI), request, context)
+                method: Self.header(request.headers, Self.originalMethod),
+                target: Self.header(request.headers, Self.originalURI), request, context)
         }
     }
 
@@ -51,8 +51,8 @@ extension MerchantAPI {
     ) async throws -> Response {
         try await Self.refusingInHeader {
             try await forwardAuth(
-                method: Self.header(request, Self.forwardedMethod),
-                target: Self.header(request, Self.forwardedURI), request, context)
+                method: Self.header(request.headers, Self.forwardedMethod),
+                target: Self.header(request.headers, Self.forwardedURI), request, context)
         }
     }
 
@@ -71,8 +71,8 @@ extension MerchantAPI {
 
     /// The one value of header `name`.
     /// - Throws: 400 (26) when it is missing, empty or given twice (contradictory).
-    static func header(_ request: Request, _ name: HTTPField.Name) throws(TalerError) -> String {
-        let values = request.headers[values: name]
+    static func header(_ fields: HTTPFields, _ name: HTTPField.Name) throws(TalerError) -> String {
+        let values = fields[values: name]
         guard values.count == 1, let value = values.first, !value.isEmpty else {
             throw TalerError.malformed(
                 name.rawName,
@@ -88,38 +88,114 @@ extension MerchantAPI {
         do {
             return try await answer()
         } catch {
-            var refused = TalerError.from(error)
-            refused.bodyInHeader = true
-            throw refused
+            throw forwardRefusal(error)
         }
     }
 
-    /// Decides `method` to `target` for the request's own credentials (spec §9).
+    /// A check's refusal: `error` as a Taler error whose body is also sent as a header.
+    static func forwardRefusal(_ error: any Error) -> TalerError {
+        var refused = TalerError.from(error)
+        refused.bodyInHeader = true
+        return refused
+    }
+
+    /// Decides `method` to `target` for the request's own credentials (spec §9): at once
+    /// (``forwardAuthNow(method:target:authorization:client:)``) unless the credential is a
+    /// password, which is hashed here after the login throttle admitted it.
     func forwardAuth(
         method: String, target: String, _ request: Request, _ context: MerchantRequestContext
     ) async throws -> Response {
-        guard let method = RequestMethod(method) else {
-            throw TalerError.malformed("method", "not an HTTP method")
+        let authorization = request.headers[.authorization]
+        if let answer = try forwardAuthNow(
+            method: method, target: target, authorization: authorization,
+            client: client(request, context))
+        {
+            return Response(status: .ok, headers: answer)
         }
-        let forwarded: ForwardRequest
+        // Only a password presented for an active instance's guarded endpoint comes here.
+        let forwarded = try Self.forwardRequest(method: method, target: target)
+        let presented = AuthorizationHeader.parse(authorization)
+        let outcome: Result<Principal, any Error>
         do {
-            forwarded = try ForwardRequest(method: method, target: target)
+            outcome = .success(
+                try await authenticate(request, context, instance: forwarded.instance))
         } catch {
-            throw TalerError(error.errorCode, hint: error.description, parameter: "uri")
+            outcome = .failure(error)
         }
+        let (credential, principal) = try forwardCredential(
+            outcome, presented: presented, instance: forwarded.instance)
+        return Response(
+            status: .ok,
+            headers: try forwardDecision(
+                forwarded, instance: .active, credential: credential, principal: principal))
+    }
+
+    /// The check without waiting: the headers of the 200 for the proxy, or `nil` when the
+    /// credential is a password to hash (``forwardAuth(method:target:_:_:)`` does that). The
+    /// internal listener answers most checks with it on the connection's own thread
+    /// (``ForwardAuthFastPath``).
+    /// - Throws: the refusal (400, 401, 403) as a ``TalerError``.
+    func forwardAuthNow(
+        method: String, target: String, authorization: String?,
+        client: @autoclosure () -> IPAddress
+    ) throws -> HTTPFields? {
+        let forwarded = try Self.forwardRequest(method: method, target: target)
         var principal: Principal?
         var credential = ForwardCredential.absent
         var lifecycle: InstanceLifecycle?
         if forwarded.needsCredential {
-            lifecycle = engine.withInstance(forwarded.instance) { $0.lifecycle }
+            let instance = forwarded.instance
+            lifecycle = engine.withInstance(instance) { $0.lifecycle }
             if lifecycle == .active {
-                (credential, principal) = try await forwardCredential(
-                    request, context, instance: forwarded.instance)
+                let presented = AuthorizationHeader.parse(authorization)
+                switch presented {
+                case nil, .none?:
+                    // An instance with no password needs none (spec §3).
+                    if case .external? = engine.withInstance(instance, { $0.auth }) {
+                        credential = .valid(instance: instance, permissions: .everyPermission)
+                    }
+                case let presented?:
+                    let outcome: Result<Principal, any Error>
+                    do {
+                        guard
+                            let now = try authenticateNow(
+                                presented, instance: instance, client: client())
+                        else { return nil }
+                        outcome = .success(now)
+                    } catch {
+                        outcome = .failure(error)
+                    }
+                    (credential, principal) = try forwardCredential(
+                        outcome, presented: presented, instance: instance)
+                }
             }
         }
+        return try forwardDecision(
+            forwarded, instance: lifecycle, credential: credential, principal: principal)
+    }
+
+    /// The forwarded request, from the proxy's method and target.
+    /// - Throws: 400 for a method or path the proxy could not have meant.
+    static func forwardRequest(method: String, target: String) throws -> ForwardRequest {
+        guard let method = RequestMethod(method) else {
+            throw TalerError.malformed("method", "not an HTTP method")
+        }
+        do {
+            return try ForwardRequest(method: method, target: target)
+        } catch {
+            throw TalerError(error.errorCode, hint: error.description, parameter: "uri")
+        }
+    }
+
+    /// The decision on what the credential turned out to be, as the 200's headers.
+    /// - Throws: the refusal.
+    private func forwardDecision(
+        _ forwarded: ForwardRequest, instance lifecycle: InstanceLifecycle?,
+        credential: ForwardCredential, principal: Principal?
+    ) throws -> HTTPFields {
         switch ForwardAuth.decide(forwarded, instance: lifecycle, credential: credential) {
         case .pass:
-            return Self.forwardAnswer([:])
+            return Self.forwardHeaders([:])
         case .allow(let instance, _):
             guard let secret = engine.backendCredential(for: instance) else {
                 throw TalerError(
@@ -139,7 +215,7 @@ extension MerchantAPI {
                 headers[Self.tallystickSerial] = String(token.serial.rawValue)
                 headers[Self.tallystickScope] = token.tokenScope.wireName
             }
-            return Self.forwardAnswer(headers)
+            return Self.forwardHeaders(headers)
         case .deny(let denial):
             throw TalerError(
                 denial.errorCode, hint: denial.hint,
@@ -147,40 +223,27 @@ extension MerchantAPI {
         }
     }
 
-    /// Authenticates the request's credential against `instance` as the merchant API does
-    /// (through the login throttle; a login token by its hash only), and, when it does not
-    /// belong to `instance`, finds the instance a login token does belong to (403 instead of
+    /// What the authentication of a presented credential means for the check: when it does
+    /// not belong to `instance`, the instance a login token does belong to (403 instead of
     /// 401: the client sent the right kind of credential to the wrong place).
+    /// - Throws: a throttled credential as 401 with when to try again (a proxy passes only
+    ///   401 and 403 on); any other error but a 401 as it is.
     private func forwardCredential(
-        _ request: Request, _ context: MerchantRequestContext, instance: InstanceID
-    ) async throws -> (ForwardCredential, Principal?) {
-        let presented = AuthorizationHeader.parse(request.headers[.authorization])
-        let nothing: Bool
-        switch presented {
-        case nil, .none?: nothing = true
-        default: nothing = false
-        }
-        guard let presented, !nothing else {
-            // An instance with no password needs none (spec §3).
-            if case .external? = engine.withInstance(instance, { $0.auth }) {
-                return (.valid(instance: instance, permissions: .everyPermission), nil)
-            }
-            return (.absent, nil)
-        }
-        do {
-            let principal = try await authenticate(request, context, instance: instance)
+        _ outcome: Result<Principal, any Error>, presented: PresentedCredential?,
+        instance: InstanceID
+    ) throws -> (ForwardCredential, Principal?) {
+        switch outcome {
+        case .success(let principal):
             return (.valid(instance: instance, permissions: principal.permissions), principal)
-        } catch {
+        case .failure(let error):
             let refused = TalerError.from(error)
             switch refused.status {
             case .unauthorized:
-                if let owner = engine.instanceHoldingToken(presented) {
+                if let presented, let owner = engine.instanceHoldingToken(presented) {
                     return (.valid(instance: owner, permissions: []), nil)
                 }
                 return (.invalid, nil)
             case .tooManyRequests:
-                // Throttled: refused like a wrong credential, with when to try again (a proxy
-                // passes only 401 and 403 on).
                 throw TalerError(
                     .merchantGenericUnauthorized, hint: refused.hint, status: .unauthorized,
                     retryAfter: refused.retryAfter)
@@ -190,10 +253,10 @@ extension MerchantAPI {
         }
     }
 
-    /// A 200 for the proxy, with `headers`.
-    static func forwardAnswer(_ headers: HTTPFields) -> Response {
+    /// The headers of a 200 for the proxy: `headers` and `Cache-Control: no-store`.
+    static func forwardHeaders(_ headers: HTTPFields) -> HTTPFields {
         var headers = headers
         headers[.cacheControl] = "no-store"
-        return Response(status: .ok, headers: headers)
+        return headers
     }
 }

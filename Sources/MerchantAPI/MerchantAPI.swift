@@ -196,50 +196,64 @@ extension MerchantAPI {
         guard let presented = AuthorizationHeader.parse(request.headers[.authorization]) else {
             throw TalerError.unauthorized
         }
+        if let principal = try authenticateNow(
+            presented, instance: instance, client: client(request, context),
+            allowBasic: allowBasic)
+        {
+            return principal
+        }
+        let client = client(request, context)
+        let attempt: LoginThrottle.Attempt
+        switch throttle.admit(
+            instance: instance.rawValue, client: client, now: clock.nowMicroseconds())
+        {
+        case .wait(let seconds): throw TalerError.throttled(retryAfter: seconds)
+        case .admitted(let admitted): attempt = admitted
+        }
+        do {
+            let principal = try await engine.authenticate(
+                presented, instance: instance, allowBasic: allowBasic,
+                requester: client.requester)
+            throttle.finish(attempt, .succeeded, now: clock.nowMicroseconds())
+            return principal
+        } catch {
+            let counted = error.code == .merchantGenericUnauthorized
+            throttle.finish(
+                attempt, counted ? .failed : .abandoned, now: clock.nowMicroseconds())
+            throw error
+        }
+    }
+
+    /// The part of ``authenticate(_:_:instance:allowBasic:)`` that never waits: the answer
+    /// for no credential and for a login token (looked up, through the throttle), `nil` for a
+    /// password, which is hashed only after the throttle admitted it.
+    /// - Throws: as ``authenticate(_:_:instance:allowBasic:)``.
+    func authenticateNow(
+        _ presented: PresentedCredential, instance: InstanceID,
+        client: @autoclosure () -> IPAddress, allowBasic: Bool = false
+    ) throws -> Principal? {
         switch presented.check {
         case .nothing:
-            return try await engine.authenticate(
-                presented, instance: instance, allowBasic: allowBasic)
+            return try engine.authenticateNow(presented, instance: instance, allowBasic: allowBasic)
         case .tokenLookup:
             if let wait = throttle.wait(
-                instance: instance.rawValue, client: client(request, context),
-                now: clock.nowMicroseconds()),
+                instance: instance.rawValue, client: client(), now: clock.nowMicroseconds()),
                 !engine.presentsLiveLoginToken(presented, instance: instance)
             {
                 throw TalerError.throttled(retryAfter: wait)
             }
             do {
-                return try await engine.authenticate(
+                return try engine.authenticateNow(
                     presented, instance: instance, allowBasic: allowBasic)
             } catch {
                 if error.code == .merchantGenericUnauthorized {
                     throttle.recordFailure(
-                        instance: instance.rawValue, client: client(request, context),
-                        now: clock.nowMicroseconds())
+                        instance: instance.rawValue, client: client(), now: clock.nowMicroseconds())
                 }
                 throw error
             }
         case .passwordHash:
-            let client = client(request, context)
-            let attempt: LoginThrottle.Attempt
-            switch throttle.admit(
-                instance: instance.rawValue, client: client, now: clock.nowMicroseconds())
-            {
-            case .wait(let seconds): throw TalerError.throttled(retryAfter: seconds)
-            case .admitted(let admitted): attempt = admitted
-            }
-            do {
-                let principal = try await engine.authenticate(
-                    presented, instance: instance, allowBasic: allowBasic,
-                    requester: client.requester)
-                throttle.finish(attempt, .succeeded, now: clock.nowMicroseconds())
-                return principal
-            } catch {
-                let counted = error.code == .merchantGenericUnauthorized
-                throttle.finish(
-                    attempt, counted ? .failed : .abandoned, now: clock.nowMicroseconds())
-                throw error
-            }
+            return nil
         }
     }
 

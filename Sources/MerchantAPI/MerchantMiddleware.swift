@@ -46,18 +46,25 @@ struct MerchantMiddleware: RouterMiddleware {
             }
         }
         if request.method == .head { response = response.createHeadResponse() }
-        let elapsed = ContinuousClock.now - start
-        let route = context.endpointPath ?? "unknown"
-        metrics.recordRequest(
-            route: route, method: request.method.rawValue, status: response.status.code,
-            duration: elapsed)
-        let status = response.status.code
-        let code = failure?.code.code
-        context.logger.info(
+        Self.record(
+            metrics, logger: context.logger, method: request.method.rawValue,
+            route: context.endpointPath ?? "unknown", status: response.status.code,
+            code: failure?.code.code, elapsed: ContinuousClock.now - start)
+        return response
+    }
+
+    /// Records a request's metrics and writes its log line (also for the checks that
+    /// ``ForwardAuthFastPath`` answers without a route).
+    static func record(
+        _ metrics: MerchantMetrics, logger: Logger, method: String, route: String, status: Int,
+        code: Int?, elapsed: Duration
+    ) {
+        metrics.recordRequest(route: route, method: method, status: status, duration: elapsed)
+        logger.info(
             "request",
             metadata: {
                 var metadata: Logger.Metadata = [
-                    "http.method": "\(request.method.rawValue)",
+                    "http.method": "\(method)",
                     "http.route": "\(route)",
                     "http.status": "\(status)",
                     "duration_us": "\(elapsed.nanoseconds / 1000)",
@@ -65,6 +72,5 @@ struct MerchantMiddleware: RouterMiddleware {
                 if let code { metadata["taler.code"] = "\(code)" }
                 return metadata
             }())
-        return response
     }
 }

@@ -123,6 +123,13 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
     /// ``bodyInHeader`` is set.
     func response() -> Response {
         let body = body
+        return Response(
+            status: status, headers: headers(body: body),
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    /// The headers of ``response()``, whose body is `body` (``body``).
+    func headers(body: [UInt8]) -> HTTPFields {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
@@ -130,9 +137,7 @@ public struct TalerError: Error, Sendable, Equatable, CustomStringConvertible {
             headers[Self.errorHeader] = JSONWriter.asciiOnly(body)
             headers[.cacheControl] = "no-store"
         }
-        return Response(
-            status: status, headers: headers,
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return headers
     }
 
     /// The `ErrorDetail` JSON: `code`, `hint`, and `parameter` and `retry_counter` when set.

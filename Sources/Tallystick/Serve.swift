@@ -171,7 +171,7 @@ struct Serve: AsyncParsableCommand {
             router: api.buildInternalRouter(),
             server: .http1(
                 configuration: ConnectionDeadlines.channelConfiguration(
-                    timeouts, onTimeout: { api.metrics.recordConnectionTimeout($0) })),
+                    timeouts, onTimeout: { api.metrics.recordConnectionTimeout($0) }, checks: api)),
             configuration: .init(
                 address: address.bindAddress, serverName: "tallystick",
                 availableConnectionsDelegate: ConnectionLimit(

@@ -167,6 +167,51 @@ public final class TokenEngine: Sendable {
     )
         async throws(EngineError) -> Principal
     {
+        switch try check(presented, instance: instance, allowBasic: allowBasic) {
+        case .decided(let principal):
+            return principal
+        case .password(let password):
+            guard try await hasher.verify(password.text, against: password.stored, for: requester)
+            else {
+                throw .unauthorized
+            }
+            cache.insert(
+                instance, password: password.text, generation: password.generation,
+                now: password.now)
+            return password.principal
+        }
+    }
+
+    /// ``authenticate(_:instance:allowBasic:requester:)`` without waiting: the same answer
+    /// when it needs no run of the password KDF (a login token, no credential, an instance
+    /// without a password, a password checked recently), `nil` when it does. The forward-auth
+    /// check answers most requests this way on the connection's own thread.
+    public func authenticateNow(
+        _ presented: PresentedCredential, instance: InstanceID, allowBasic: Bool = false
+    ) throws(EngineError) -> Principal? {
+        switch try check(presented, instance: instance, allowBasic: allowBasic) {
+        case .decided(let principal): principal
+        case .password: nil
+        }
+    }
+
+    /// What ``authenticate(_:instance:allowBasic:requester:)`` decides before any hashing.
+    private enum CredentialCheck {
+        /// A password to verify against the stored hash; `principal` when it matches.
+        struct Password {
+            var text: String
+            var stored: PasswordHash
+            var generation: UInt64
+            var now: Int64
+            var principal: Principal
+        }
+        case decided(Principal)
+        case password(Password)
+    }
+
+    private func check(_ presented: PresentedCredential, instance: InstanceID, allowBasic: Bool)
+        throws(EngineError) -> CredentialCheck
+    {
         let now = clock.nowMicroseconds()
         var tokenHash: TokenHash?
         var tokenShaped = false
@@ -192,14 +237,15 @@ public final class TokenEngine: Sendable {
                     return .success((state.auth, state.credentialGeneration, token))
                 }
         let (auth, generation, token) = try snapshot.mapError(EngineError.rejected).get()
-        if let token { return token }
+        if let token { return .decided(token) }
         let password: String
         let basic: Bool
         switch (presented, auth) {
         case (_, .external):
-            return Principal(
-                credential: .password(basic: false, credentialGeneration: generation),
-                permissions: .everyPermission, viaBasic: false)
+            return .decided(
+                Principal(
+                    credential: .password(basic: false, credentialGeneration: generation),
+                    permissions: .everyPermission, viaBasic: false))
         case (.basic(let user, let pw), .password):
             guard allowBasic, user == instance.rawValue else { throw .unauthorized }
             (password, basic) = (pw, true)
@@ -211,16 +257,17 @@ public final class TokenEngine: Sendable {
             throw .unauthorized
         }
         guard case .password(let stored) = auth else { throw .unauthorized }
-        if !cache.contains(instance, password: password, generation: generation, now: now) {
-            guard try await hasher.verify(password, against: stored, for: requester) else {
-                throw .unauthorized
-            }
-            cache.insert(instance, password: password, generation: generation, now: now)
-        }
-        return Principal(
+        let principal = Principal(
             credential: .password(basic: basic, credentialGeneration: generation),
             permissions: .everyPermission,
             viaBasic: basic)
+        if cache.contains(instance, password: password, generation: generation, now: now) {
+            return .decided(principal)
+        }
+        return .password(
+            .init(
+                text: password, stored: stored, generation: generation, now: now,
+                principal: principal))
     }
 
     // MARK: Tokens
