@@ -14,7 +14,14 @@ public final class MerchantMetrics: Sendable {
     private let statistics: @Sendable () -> GroupCommitStatistics?
     private let tokensIssued: Counter
     private let timeouts: [ConnectionDeadlines.Phase: Counter]
-    private let handles = Mutex<[String: (Counter, DurationHistogram)]>([:])
+    private let handles = Mutex<[RequestKey: (Counter, DurationHistogram)]>([:])
+
+    /// The labels of a request's counter (a struct, so that finding it allocates nothing).
+    private struct RequestKey: Hashable {
+        var route: String
+        var method: String
+        var status: Int
+    }
 
     static var requests: MetricNameDescriptor {
         MetricNameDescriptor(
@@ -55,7 +62,7 @@ public final class MerchantMetrics: Sendable {
     }
 
     func recordRequest(route: String, method: String, status: Int, duration: Duration) {
-        let key = "\(route) \(method) \(status)"
+        let key = RequestKey(route: route, method: method, status: status)
         let (counter, histogram) = handles.withLock { all in
             if let found = all[key] { return found }
             let made = (
