@@ -223,6 +223,8 @@ def main():
     plain, guarded = route("nginx-plain", proxy), route("nginx-auth", proxy)
     plain1, guarded1 = route("nginx-plain-1conn", proxy), route("nginx-auth-1conn", proxy)
     added_p99 = milliseconds(guarded1[2]) - milliseconds(plain1[2])
+    ceiling = re.search(r"^ceiling: .*? ([\d.]+) %; .*plain/ceiling ([\d.]+) %", proxy, re.M)
+    cpu_model = re.search(r"^CPU per request, .*plain/with ([\d.]+) %", proxy, re.M)
     lmdb1 = first_number(row(eventlog, "LMDB, 1 event per flushed commit"))
     lmdb100 = first_number(row(eventlog, "LMDB, 100 events per flushed commit"))
     shaped = row(eventlog, r"LMDB, log-shaped: \d+ events on \d+ streams, format 2 indexes")
@@ -304,7 +306,9 @@ def main():
          f"GET /config of the same server {same_config[0]:,.0f} req/s; p99 {authz[2]}"),
         ("nginx: orders with auth_request / without",
          f"{guarded[0]:,.0f} / {plain[0]:,.0f} req/s = {100 * guarded[0] / plain[0]:.1f} %",
-         f">= 50 %: {met(guarded[0] >= 0.5 * plain[0])}", "upstream: nginx return 200"),
+         f">= 50 %: {met(guarded[0] >= 0.5 * plain[0])}",
+         f"upstream: nginx return 200; by CPU per request {cpu_model.group(1)} %; an authorizer "
+         f"deciding nothing: {ceiling.group(1)} % (by CPU {ceiling.group(2)} %)"),
         ("  p99 added, one connection", f"{added_p99:.2f} ms ({guarded1[2]} vs {plain1[2]})",
          f"<= 1 ms: {met(added_p99 <= 1)}", f"p50 {guarded1[1]} vs {plain1[1]}"),
         ("verify, 1M events (CLI)", f"{verify_s:.2f} s", f"< 2 s: {met(verify_s < 2)}",
