@@ -26,7 +26,10 @@ import Synchronization
 /// - a check whose credential is a password: it must wait for the login throttle and the
 ///   hashing queue, which only the asynchronous route does;
 /// - every request while one it passed on has not been answered, so that answers leave in
-///   the order their requests came.
+///   the order their requests came;
+/// - every request while the connection is not writable (a client that sends checks without
+///   reading the answers): Hummingbird then stops reading, where answering here would pile
+///   the answers up in memory.
 public final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     public typealias InboundIn = HTTPRequestPart
     public typealias InboundOut = HTTPRequestPart
@@ -73,7 +76,7 @@ public final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHa
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if passedOn == 0, let convention = Convention.of(head) {
+            if passedOn == 0, context.channel.isWritable, let convention = Convention.of(head) {
                 held = (head, convention)
                 return
             }

@@ -271,6 +271,22 @@ struct ForwardAuthFastPathTests {
         #expect(try connection.passedOn().isEmpty)
     }
 
+    @Test func aClientThatReadsNoAnswersIsLeftToHummingbird() async throws {
+        let h = try await ForwardAuthRouteTests.harness()
+        let pos = try await ForwardAuthRouteTests.token(h, scope: "order-pos")
+        let connection = try Connection(h.api)
+        let check = Self.headers("GET", "/instances/shop/private/orders", bearer(pos))
+        connection.channel.isWritable = false
+        try connection.send("/authz/auth-request", check)
+        #expect(try connection.answer() == nil)
+        #expect(try connection.passedOn().count == 2)
+        try connection.respond(.ok)
+        _ = try connection.answer()
+        connection.channel.isWritable = true
+        try connection.send("/authz/auth-request", check)
+        #expect(try connection.answer()?.status == 200)
+    }
+
     @Test func aRevocationIsSeenByTheNextCheck() async throws {
         let h = try await ForwardAuthRouteTests.harness()
         let pos = try await ForwardAuthRouteTests.token(h, scope: "order-pos")
