@@ -65,9 +65,9 @@ struct PostgresEventLogTests {
         await s.close()
     }
 
-    /// One append per batch, so each batch is sent while the one before it is in flight:
-    /// a batch that does not commit as planned (a repeated event id) is committed again under
-    /// the lock, and the batches planned on top of it are decided again after it, in order.
+    /// One append per batch: a batch that does not commit as planned (a repeated event id) is
+    /// committed again under the lock, and the batches queued behind it are decided after it,
+    /// in order.
     @Test func aBatchBehindOneThatFailedIsDecidedAgainInOrder() async throws {
         let url = try TemporaryPostgres.shared().createDatabase(prefix: "flight")
         let log = try await PostgresEventLog.openForTest(url: url, maximumAppendsPerCommit: 1)
