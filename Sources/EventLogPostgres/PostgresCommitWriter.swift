@@ -52,18 +52,19 @@ import Synchronization
 /// run first, so the appends they make next join the batch instead of waiting for the one
 /// after it.
 ///
-/// Why not two batches in flight (the design before this one, measured against it in the
-/// same runs; BENCHMARKS.md): with 64 appenders each waiting for its answer, a second batch
-/// in flight only splits them into two batches of about 32, each committed in turn; one
-/// batch at a time carries all 64. The earlier writer sent batch *B+1* once *B* held the
-/// head's lock inside `BEGIN`, `append_batch`, `COMMIT`, so the lock was held over the round
-/// trip that returned `append_batch` and brought the `COMMIT`: 24–25k events/s, 1.2–1.3×
-/// PostgreSQL's own single-row durable inserts. One `CALL` per batch, one batch at a time,
-/// with the yield: 33–38k events/s, 1.8–2.0×; without the yield, 36 events per commit
-/// instead of 64 and 1.4–1.5×. A pipelined variant of the single `CALL` (*B+1* waiting
-/// inside PostgreSQL, on a session advisory lock that *B* gives up once it holds the head)
-/// halved the time between commits but also the batches, and did no better than the
-/// earlier writer.
+/// Why not two batches in flight (the design before this one, measured against it in
+/// alternating runs; BENCHMARKS.md, "PostgreSQL store, third round"): with 64 appenders each
+/// waiting for its answer, a second batch in flight only splits them into two batches of
+/// about 32, each committed in turn; one batch at a time carries all 64. The earlier writer
+/// sent batch *B+1* once *B* held the head's lock inside `BEGIN`, `append_batch`, `COMMIT`,
+/// so the lock was also held over the round trip that returned `append_batch` and brought
+/// the `COMMIT`: 20–28k events/s, 1.13–1.66× PostgreSQL's own single-row durable inserts of
+/// the same run (ten runs). One `CALL` per batch, one batch at a time, with the yield:
+/// 33–42k events/s, 1.66–2.01× (seven runs, each above the runs of the earlier writer
+/// beside it); without the yield, 36 events per commit instead of 64 and 1.41–1.52×. A
+/// pipelined variant of the single `CALL` (*B+1* waiting inside PostgreSQL, on a session
+/// advisory lock that *B* gives up once it holds the head) halved the time between commits
+/// but also the batches, and did no better than the earlier writer.
 ///
 /// Either way the answer is given only once the commit returned, i.e. once PostgreSQL
 /// flushed it (`synchronous_commit = on` is the server's default; a store that needs
