@@ -5,13 +5,13 @@ import PostgresNIO
 import Synchronization
 
 /// The one writer of a ``PostgresEventLog`` in this process: gathers the appends queued while
-/// a commit is in flight into the next commit, one transaction for many appends, and sends
-/// the next batch while the one before it is still being flushed.
+/// a commit is in flight into the next commit, one transaction and one round trip for many
+/// appends.
 ///
 /// A task (not a thread: every wait is on the database, never on a lock of this process)
 /// takes every queued append, plans the batch (shape, idempotency, expected versions, the
-/// records' sequences, hashes and bytes) and writes it with one call of
-/// `tallystick.append_batch` (``PostgresSchema``), then completes each append's
+/// records' sequences, hashes and bytes) and writes it with one `CALL` of
+/// `tallystick.commit_batch` (``PostgresSchema``), then completes each append's
 /// ``PendingAppend`` in submission order. Appends of one stream queued one after the other
 /// are planned in that order, so when one is refused those after it that expected its
 /// versions are refused with `wrongExpectedVersion`, as the protocol promises.
@@ -34,29 +34,37 @@ import Synchronization
 ///   stream it has not seen. The statement moves the head only if it is still where the plan
 ///   began, so when another server appended in between, nothing is written (`TS001`); the
 ///   batch is then planned once more on the head and versions read without a lock and
-///   written again, and goes the second way only if that fails too. Event ids are assumed new: a repeated one fails the unique
-///   index (`23505`) and the batch goes the second way too, as does a batch in which an
-///   append is refused (a refusal could hide a repeat of ids this writer has not read).
+///   written again, and goes the second way only if that fails too. Event ids are assumed
+///   new: a repeated one fails the unique index (`23505`) and the batch goes the second way
+///   too, as does a batch in which an append is refused (a refusal could hide a repeat of
+///   ids this writer has not read).
 /// - **Under the head's lock**: `BEGIN`, `SELECT … FROM head FOR UPDATE` (waits for any other
 ///   writer's commit), then, in later statements so that their snapshots see that commit,
 ///   the stream versions and the batch's event ids, the same plan and write, `COMMIT`. This
 ///   always makes progress, however busy the other servers are.
 ///
-/// ## One batch in flight while the next is sent
-/// A commit's time is mostly PostgreSQL flushing it; the round trip, the planning of the next
-/// batch and its statement's parsing would add to every commit if they waited for it. So
-/// while batch *B* is in flight, the next batch *B+1* is planned on top of *B*'s plan (the
-/// head and the versions *B* leaves) and sent on another connection as soon as *B* holds the
-/// head's row lock (each batch is `BEGIN`, `append_batch`, `COMMIT`: the lock is held once
-/// `append_batch` returned, while the commit flushes; sending *B+1* earlier would let it
-/// reach the row first and fail). *B+1*'s first statement, the head's `UPDATE`, waits for
-/// that lock, i.e. for *B*'s commit, and then finds the head where it was planned: the database still commits batches one at a time in
-/// sequence order, and *B+1*'s flush follows *B*'s without a gap. Answers are given in
-/// submission order: *B*'s before *B+1*'s. When *B* does not commit as planned, *B+1* cannot
-/// either (the head it expects never exists; it fails with `TS001`): *B* is committed again
-/// under the lock, then *B+1*, in that order. Batches committed under the lock are never
-/// overlapped. At most two batches are outstanding: a third would only wait for the same
-/// lock while making the batches smaller.
+/// ## One batch at a time, in one round trip
+/// Batches commit one after the other, each holding the head's row lock from taking it until
+/// its commit is flushed. `commit_batch` is a procedure that commits before its `CALL`
+/// completes, so the lock is held for the insert and the flush only, never over a round trip
+/// to this process, and the answer still follows the flush. The next batch is taken once
+/// the one before it was answered and this task yielded once: the callers it just answered
+/// run first, so the appends they make next join the batch instead of waiting for the one
+/// after it.
+///
+/// Why not two batches in flight (the design before this one, measured against it in
+/// alternating runs; BENCHMARKS.md, "PostgreSQL store, third round"): with 64 appenders each
+/// waiting for its answer, a second batch in flight only splits them into two batches of
+/// about 32, each committed in turn; one batch at a time carries all 64. The earlier writer
+/// sent batch *B+1* once *B* held the head's lock inside `BEGIN`, `append_batch`, `COMMIT`,
+/// so the lock was also held over the round trip that returned `append_batch` and brought
+/// the `COMMIT`: 20–28k events/s, 1.13–1.66× PostgreSQL's own single-row durable inserts of
+/// the same run (ten runs). One `CALL` per batch, one batch at a time, with the yield:
+/// 33–42k events/s, 1.66–2.01× (seven runs, each above the runs of the earlier writer
+/// beside it); without the yield, 36 events per commit instead of 64 and 1.41–1.52×. A
+/// pipelined variant of the single `CALL` (*B+1* waiting inside PostgreSQL, on a session
+/// advisory lock that *B* gives up once it holds the head) halved the time between commits
+/// but also the batches, and did no better than the earlier writer.
 ///
 /// Either way the answer is given only once the commit returned, i.e. once PostgreSQL
 /// flushed it (`synchronous_commit = on` is the server's default; a store that needs
@@ -70,12 +78,9 @@ final class PostgresCommitWriter: Sendable {
         var submitted: UInt64 = 0
         var waiter: CheckedContinuation<Void, Never>?
         var stopping = false
-        /// Flights whose statement returned and that the writer has not landed yet.
-        var returned: Set<Int> = []
     }
 
-    /// What the writer knows of the database as of its last batch (committed or in flight);
-    /// empty when unsure.
+    /// What the writer knows of the database as of its last batch; empty when unsure.
     private struct Known {
         var head: LogHead?
         var versions: [String: UInt64] = [:]
@@ -103,44 +108,6 @@ final class PostgresCommitWriter: Sendable {
         var streamVersions: [Int64] = []
         var ids: [UUID] = []
         var records: [ByteBuffer] = []
-    }
-
-    /// A batch sent without the head's lock, its statement's outcome not yet landed.
-    private struct Flight {
-        let number: Int
-        let batch: Batch
-        let plan: Plan
-        let started: ContinuousClock.Instant
-        /// The statement's error, `nil` once it committed.
-        let statement: Task<(any Error)?, Never>
-        /// Fired once the batch holds the head's lock (its `append_batch` returned, the
-        /// commit is under way) or its statement ended: the next batch may be sent then.
-        let holdsHead: Signal
-    }
-
-    /// A one-time event several tasks can wait for.
-    final class Signal: Sendable {
-        private let state = Mutex<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>(
-            (false, []))
-
-        func fire() {
-            let waiters = state.withLock { s in
-                s.fired = true
-                defer { s.waiters = [] }
-                return s.waiters
-            }
-            for waiter in waiters { waiter.resume() }
-        }
-
-        func wait() async {
-            await withCheckedContinuation { continuation in
-                let fired = state.withLock { s in
-                    if !s.fired { s.waiters.append(continuation) }
-                    return s.fired
-                }
-                if fired { continuation.resume() }
-            }
-        }
     }
 
     private let client: PostgresClient
@@ -207,37 +174,24 @@ final class PostgresCommitWriter: Sendable {
         await loop.withLock { $0 }?.value
     }
 
-    private enum Next {
-        /// Appends to commit.
-        case batch(Batch)
-        /// The flight's statement returned: land it.
-        case landing
-        /// Stopping, nothing queued, nothing in flight.
-        case done
-    }
-
-    /// Waits for appends, for `flight`'s statement to return, or for the stop.
-    private func next(flight: Int?) async -> Next {
-        func ready(_ q: inout Queue) -> Next? {
+    /// Waits for appends and takes them (at most ``maximumAppendsPerCommit``); `nil` once
+    /// stopping with nothing queued.
+    private func next() async -> Batch? {
+        func ready(_ q: inout Queue) -> Batch?? {
             if !q.pending.isEmpty {
                 let n = min(q.pending.count, maximumAppendsPerCommit)
                 let first = q.submitted - UInt64(q.pending.count) + 1
                 let batch = Batch(first: first, appends: Array(q.pending.prefix(n)))
                 q.pending.removeFirst(n)
-                return .batch(batch)
+                return .some(batch)
             }
-            if let flight { return q.returned.contains(flight) || q.stopping ? .landing : nil }
-            return q.stopping ? .done : nil
+            return q.stopping ? .some(nil) : nil
         }
         while true {
             if let next = queue.withLock({ ready(&$0) }) { return next }
             await withCheckedContinuation { continuation in
                 let now = queue.withLock { q in
-                    if !q.pending.isEmpty || q.stopping
-                        || flight.map({ q.returned.contains($0) }) == true
-                    {
-                        return true
-                    }
+                    if !q.pending.isEmpty || q.stopping { return true }
                     q.waiter = continuation
                     return false
                 }
@@ -248,127 +202,60 @@ final class PostgresCommitWriter: Sendable {
 
     private func run() async {
         var known = Known()
-        var flight: Flight?
-        var flights = 0
-        while true {
-            // The next batch is taken once the one in flight holds the head's lock, when it
-            // can be sent: the appends queued until then join it.
-            await flight?.holdsHead.wait()
-            switch await next(flight: flight?.number) {
-            case .done:
-                return
-            case .landing:
-                if let landing = flight.take() { _ = await land(landing, known: &known) }
-            case .batch(let batch):
-                flights += 1
-                let sent = await send(batch, number: flights, known: &known, behind: flight)
-                if let landing = flight.take(), await !land(landing, known: &known),
-                    let sent
-                {
-                    // Planned on top of a batch that did not commit as planned: it cannot
-                    // commit as planned either, and must be answered after that one.
-                    _ = await land(sent, known: &known)
-                    continue
-                }
-                if let sent {
-                    flight = sent
-                } else {
-                    await commitLocked(batch, known: &known)
-                }
-            }
+        while let batch = await next() {
+            await commit(batch, known: &known)
+            // The callers just answered run before the next batch is taken, so that the
+            // appends they make next join it (see the type's documentation).
+            await Task.yield()
         }
     }
 
-    /// Plans `batch` on what is known (the head and versions left by the batch in flight,
-    /// when there is one) and sends it. `nil` when it must be committed under the head's
-    /// lock (once the flight landed): an append is refused, nothing reliable is known, or
-    /// the state could not be read.
-    private func send(
-        _ batch: Batch, number: Int, known: inout Known, behind flight: Flight?
-    ) async -> Flight? {
+    /// Plans `batch` on what is known (read once for a stream not seen yet) and writes it in
+    /// one round trip, then answers its appends; when that cannot be done or fails, commits
+    /// it again (another server appended) or under the head's lock (an append is refused,
+    /// nothing reliable is known, an event id is stored already).
+    private func commit(_ batch: Batch, known: inout Known) async {
         let started = ContinuousClock.now
         let streams = batch.streams
         let unknown = streams.filter { known.versions[$0] == nil }
         do {
             if known.head == nil {
-                guard flight == nil else { return nil }
                 let (head, versions) = try await bounded {
                     try await self.readState(streams: streams)
                 }
                 known = Known(head: head, versions: versions)
             } else if !unknown.isEmpty {
-                // Streams the batch in flight does not write: their stored versions hold.
                 let read = try await bounded { try await self.readVersions(unknown, on: nil) }
                 known.versions.merge(read) { old, _ in old }
             }
         } catch {
-            return nil
+            return await commitLocked(batch, known: &known)
         }
-        guard let head = known.head else { return nil }
+        guard let head = known.head else { return await commitLocked(batch, known: &known) }
         let plan = plan(batch, head: head, versions: known.versions, existing: [:])
         // A refusal planned without the stored event ids may hide a repeat (which is answered
         // with its original positions whatever version it expected): refusals are decided
         // under the lock, with the ids read.
         if plan.outcomes.contains(where: { if case .failure = $0 { true } else { false } }) {
-            return nil
+            return await commitLocked(batch, known: &known)
+        }
+        do {
+            try await bounded { try await self.write(plan, on: nil) }
+        } catch {
+            known = Known()
+            let state = PostgresEventLog.sqlState(of: error)
+            if state == PostgresSchema.headMoved {
+                return await commitAgain(batch, known: &known)
+            } else if state == "23505" {
+                return await commitLocked(batch, known: &known)
+            }
+            let failure = PostgresEventLog.mapped(error)
+            return answer(batch, batch.appends.map { _ in .failure(failure) })
         }
         known.head = plan.head
         known.versions.merge(plan.versions) { _, new in new }
-        queue.withLock { _ = $0.returned.remove(number) }
-        let holdsHead = Signal()
-        let ahead = flight?.holdsHead
-        let statement = Task { [self] () -> (any Error)? in
-            var failure: (any Error)?
-            // Sent only once the batch before it holds the head's lock, so that its head
-            // update queues behind that batch's commit instead of racing it to the row.
-            await ahead?.wait()
-            do {
-                try await bounded {
-                    try await self.client.withTransaction(logger: self.logger) { connection in
-                        try await self.write(plan, on: connection)
-                        holdsHead.fire()
-                    }
-                }
-            } catch {
-                failure = error
-            }
-            holdsHead.fire()
-            let waiter = queue.withLock { q in
-                q.returned.insert(number)
-                defer { q.waiter = nil }
-                return q.waiter
-            }
-            waiter?.resume()
-            return failure
-        }
-        return Flight(
-            number: number, batch: batch, plan: plan, started: started, statement: statement,
-            holdsHead: holdsHead)
-    }
-
-    /// Waits for `flight`'s statement and answers its appends: with its plan when it
-    /// committed; else after committing the batch again under the head's lock (another
-    /// server appended, an event id was stored, or the batch before it failed), or with the
-    /// error when the database failed. `false` when it did not commit as planned.
-    private func land(_ flight: Flight, known: inout Known) async -> Bool {
-        let error = await flight.statement.value
-        queue.withLock { _ = $0.returned.remove(flight.number) }
-        guard let error else {
-            record(flight.plan, locked: false, since: flight.started)
-            answer(flight.batch, flight.plan.outcomes)
-            return true
-        }
-        known = Known()
-        let state = PostgresEventLog.sqlState(of: error)
-        if state == PostgresSchema.headMoved {
-            await commitAgain(flight.batch, known: &known)
-        } else if state == "23505" {
-            await commitLocked(flight.batch, known: &known)
-        } else {
-            let failure = PostgresEventLog.mapped(error)
-            answer(flight.batch, flight.batch.appends.map { _ in .failure(failure) })
-        }
-        return false
+        record(plan, locked: false, since: started)
+        answer(batch, plan.outcomes)
     }
 
     /// Commits `batch` again after another server moved the head: plans it on the head and
@@ -551,12 +438,13 @@ final class PostgresCommitWriter: Sendable {
         try await PostgresEventLog.bounded(databaseTimeout, body)
     }
 
-    /// Calls `append_batch` on `connection` (inside its transaction), or alone on a pooled
-    /// connection (its own transaction) when `nil`.
+    /// Calls `append_batch` on `connection` (inside its transaction), or `commit_batch` on a
+    /// pooled connection (its own transaction, committed before the call returns) when `nil`.
     private func write(_ plan: Plan, on connection: PostgresConnection?) async throws {
         let query = PostgresSchema.appendBatch(
             from: plan.before, to: plan.head, sequences: plan.sequences, streams: plan.streams,
-            versions: plan.streamVersions, ids: plan.ids, records: plan.records)
+            versions: plan.streamVersions, ids: plan.ids, records: plan.records,
+            committing: connection == nil)
         if let connection {
             _ = try await connection.query(query, logger: logger).collect()
         } else {

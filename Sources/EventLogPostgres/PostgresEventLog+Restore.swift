@@ -6,7 +6,7 @@ extension PostgresEventLog {
     /// Writes records taken from another log (a dump being loaded) into this empty store,
     /// verbatim: same sequences, times, ids and hashes, each checked by ``RestoredChain``, so
     /// a dump of an LMDB log loads here and dumps identically. Records are written `batch`
-    /// at a time, each batch one call of `append_batch` committed on its own: followers of
+    /// at a time, each batch one call of `commit_batch` (committed on its own): followers of
     /// other servers see the records as they commit.
     /// - Throws: ``EventLogError/invalidEvent(_:)`` when the store is not empty or naming the
     ///   first record that does not fit (the records before it stay: drop the schema
@@ -28,7 +28,7 @@ extension PostgresEventLog {
                 streams: pending.map(\.record.stream),
                 versions: pending.map { Int64($0.record.streamVersion) },
                 ids: pending.map(\.record.eventID.uuid),
-                records: pending.map { ByteBuffer(bytes: $0.bytes) })
+                records: pending.map { ByteBuffer(bytes: $0.bytes) }, committing: true)
             pending.removeAll(keepingCapacity: true)
             // A batch of ten thousand records takes longer than an append.
             try await guarded(within: max(databaseTimeout, .seconds(300))) { [self] in

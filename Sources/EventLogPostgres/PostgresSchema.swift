@@ -7,7 +7,7 @@ import PostgresNIO
 /// server that opens an empty database and versioned in `tallystick.meta`.
 ///
 /// ```
-/// meta         key text → value bigint            ('schema-version' = 5)
+/// meta         key text → value bigint            ('schema-version' = 6)
 /// head         one row: sequence, hash, recorded_at of the newest committed record
 /// records      sequence bigint PK, stream text, stream_version bigint, event_id uuid UNIQUE,
 ///              record bytea (the LMDB log's record bytes, eventlog/FORMAT.md),
@@ -17,6 +17,7 @@ import PostgresNIO
 /// checkpoint_parts  (name text, key bytea) PK, bytes bytea   (version 5: ``Checkpoint``'s
 ///              parts, each saved in a statement of its own)
 /// append_batch(...)  the one writing function (below)
+/// commit_batch(...)  version 6: `append_batch` and `COMMIT`, as one `CALL` (below)
 /// tree_nodes   sequence bigint PK, nodes bytea       (version 4: the Merkle tree's nodes
 ///              completed by each record, as LMDB's `tree-nodes`; ``MerkleTreeNodes``)
 /// ```
@@ -37,9 +38,11 @@ import PostgresNIO
 /// `FOR UPDATE` waits for that commit and then reads the row it wrote. 4 adds `tree_nodes`,
 /// which the sealer then fills from the records (``EventStore/extendMerkleTree(through:)``).
 /// 5 adds checkpoint parts, so a large state's checkpoint rewrites only what changed.
+/// 6 adds `commit_batch`, so that a batch is written and committed in one round trip with
+/// the answer still following the flush (``PostgresCommitWriter``).
 enum PostgresSchema {
     /// The version this build creates and reads.
-    static let version: Int64 = 5
+    static let version: Int64 = 6
 
     /// The channel `append_batch` notifies on commit, with the new head's sequence.
     static let channel = "tallystick_records"
@@ -75,7 +78,8 @@ enum PostgresSchema {
         treeNodes,
         checkpointParts,
         checkpointPartKeys,
-        "INSERT INTO tallystick.meta VALUES ('schema-version', 5)",
+        commitBatch,
+        "INSERT INTO tallystick.meta VALUES ('schema-version', 6)",
     ]
 
     /// The statements that upgrade version *n* to *n + 1*, by *n*.
@@ -101,6 +105,10 @@ enum PostgresSchema {
             checkpointParts,
             checkpointPartKeys,
             "UPDATE tallystick.meta SET value = 5 WHERE key = 'schema-version'",
+        ],
+        5: [
+            commitBatch,
+            "UPDATE tallystick.meta SET value = 6 WHERE key = 'schema-version'",
         ],
     ]
 
@@ -153,18 +161,47 @@ enum PostgresSchema {
         $$
         """
 
-    /// The call of `append_batch` that moves the head from `before` to `after` and inserts
-    /// the records between them (the arrays are the rows' columns, in sequence order).
+    /// Writes one batch with `append_batch` and commits it (version 6), for a batch sent on
+    /// its own. A procedure so that the `COMMIT` runs inside the `CALL`, before PostgreSQL
+    /// reports the statement complete: the client's answer follows the flush. (A lone
+    /// `SELECT append_batch(…)` is committed only at the protocol's `Sync`, after its
+    /// completion was already queued for the client, which PostgresNIO takes as success even
+    /// when the commit then fails.) The head's row lock is held for the insert and the flush
+    /// only, not over a round trip to the client.
+    private static let commitBatch: PostgresQuery = """
+        CREATE OR REPLACE PROCEDURE tallystick.commit_batch(
+            old_sequence bigint, old_hash bytea, new_sequence bigint, new_hash bytea,
+            new_recorded_at bigint, sequences bigint[], streams text[], versions bigint[],
+            ids uuid[], records bytea[])
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM tallystick.append_batch(
+                old_sequence, old_hash, new_sequence, new_hash, new_recorded_at, sequences,
+                streams, versions, ids, records);
+            COMMIT;
+        END
+        $$
+        """
+
+    /// The statement that moves the head from `before` to `after` and inserts the records
+    /// between them (the arrays are the rows' columns, in sequence order): a `CALL` of
+    /// `commit_batch` when `committing` (alone, on a connection in no transaction), else a
+    /// `SELECT` of `append_batch` (inside the caller's transaction).
     static func appendBatch(
         from before: LogHead, to after: LogHead, sequences: [Int64], streams: [String],
-        versions: [Int64], ids: [UUID], records: [ByteBuffer]
+        versions: [Int64], ids: [UUID], records: [ByteBuffer], committing: Bool
     ) -> PostgresQuery {
-        """
-        SELECT tallystick.append_batch(\(Int64(before.sequence)), \
-        \(ByteBuffer(bytes: before.hash.bytes)), \(Int64(after.sequence)), \
-        \(ByteBuffer(bytes: after.hash.bytes)), \(after.recordedAt), \(sequences), \(streams), \
-        \(versions), \(ids), \(records))
-        """
+        let (old, new) = (ByteBuffer(bytes: before.hash.bytes), ByteBuffer(bytes: after.hash.bytes))
+        let (from, to) = (Int64(before.sequence), Int64(after.sequence))
+        return committing
+            ? """
+            CALL tallystick.commit_batch(\(from), \(old), \(to), \(new), \(after.recordedAt), \
+            \(sequences), \(streams), \(versions), \(ids), \(records))
+            """
+            : """
+            SELECT tallystick.append_batch(\(from), \(old), \(to), \(new), \(after.recordedAt), \
+            \(sequences), \(streams), \(versions), \(ids), \(records))
+            """
     }
 
     /// Creates the schema when the database has none, else upgrades an older version (see
