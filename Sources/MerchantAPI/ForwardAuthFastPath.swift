@@ -36,36 +36,20 @@ public final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHa
     public typealias OutboundIn = HTTPResponsePart
     public typealias OutboundOut = HTTPResponsePart
 
-    /// Which headers carry the proxied request, by the check's path.
-    struct Convention {
-        let route: String
-        let method: HTTPField.Name
-        let target: HTTPField.Name
-
-        static let all = [
-            Convention(
-                route: "/authz/auth-request", method: MerchantAPI.originalMethod,
-                target: MerchantAPI.originalURI),
-            Convention(
-                route: "/authz/forward-auth", method: MerchantAPI.forwardedMethod,
-                target: MerchantAPI.forwardedURI),
-        ]
-
-        /// The convention of a check this handler answers itself, `nil` for anything else.
-        static func of(_ head: HTTPRequest) -> Convention? {
-            guard head.method == .get, let target = head.path,
-                head.headerFields[.contentLength] == nil,
-                head.headerFields[.transferEncoding] == nil,
-                !(head.headerFields[.connection]?.lowercased().contains("close") ?? false)
-            else { return nil }
-            let path = target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
-            return all.first { path == $0.route }
-        }
+    /// The convention of a check this handler answers itself, `nil` for anything else.
+    static func convention(of head: HTTPRequest) -> ForwardConvention? {
+        guard head.method == .get, let target = head.path,
+            head.headerFields[.contentLength] == nil,
+            head.headerFields[.transferEncoding] == nil,
+            !(head.headerFields[.connection]?.lowercased().contains("close") ?? false)
+        else { return nil }
+        let path = target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+        return ForwardConvention.all.first { path == $0.route }
     }
 
     private let api: MerchantAPI
     /// A check read up to its head, answered when its end comes.
-    private var held: (head: HTTPRequest, convention: Convention)?
+    private var held: (head: HTTPRequest, convention: ForwardConvention)?
     /// Requests passed on to Hummingbird whose answers have not ended yet.
     private var passedOn = 0
 
@@ -76,7 +60,8 @@ public final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHa
     public func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if passedOn == 0, context.channel.isWritable, let convention = Convention.of(head) {
+            if passedOn == 0, context.channel.isWritable, let convention = Self.convention(of: head)
+            {
                 held = (head, convention)
                 return
             }
@@ -109,7 +94,7 @@ public final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHa
     /// Decides the check and writes the answer, or passes it on when it needs a password
     /// hash.
     private func answer(
-        _ head: HTTPRequest, _ convention: Convention, context: ChannelHandlerContext
+        _ head: HTTPRequest, _ convention: ForwardConvention, context: ChannelHandlerContext
     ) {
         let start = ContinuousClock.now
         let fields = head.headerFields
@@ -119,18 +104,18 @@ public final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHa
         var code: Int?
         do {
             let peer = context.channel.remoteAddress.flatMap(IPAddress.init)
-            guard
-                let allowed = try api.forwardAuthNow(
-                    method: MerchantAPI.header(fields, convention.method),
-                    target: MerchantAPI.header(fields, convention.target),
-                    authorization: fields[.authorization],
-                    client: api.trustedProxies.client(of: peer, headers: fields))
-            else {
+            let (method, target) = try convention.question(fields)
+            switch try api.forwardAuthNow(
+                method: method, target: target, authorization: fields[.authorization],
+                client: api.trustedProxies.client(of: peer, headers: fields))
+            {
+            case .decided(let allowed):
+                headers = allowed
+            case .password:
                 passOn(head, context: context)
                 context.fireChannelRead(wrapInboundOut(.end(nil)))
                 return
             }
-            headers = allowed
         } catch {
             let refused = MerchantAPI.forwardRefusal(error)
             status = refused.status

@@ -34,25 +34,14 @@ extension MerchantAPI {
     /// Where Envoy's requests are mounted; the route is `/authz/ext-authz/{path*}`.
     static let extAuthzPrefix = "/authz/ext-authz"
 
-    /// `GET /authz/auth-request`.
-    func authRequest(_ request: Request, _ context: MerchantRequestContext, _: InstanceID)
-        async throws -> Response
-    {
-        try await Self.refusingInHeader {
-            try await forwardAuth(
-                method: Self.header(request.headers, Self.originalMethod),
-                target: Self.header(request.headers, Self.originalURI), request, context)
-        }
-    }
-
-    /// `GET /authz/forward-auth`.
-    func forwardAuthRequest(
-        _ request: Request, _ context: MerchantRequestContext, _: InstanceID
+    /// `GET /authz/auth-request` and `GET /authz/forward-auth`: the proxied method and target
+    /// from `convention`'s headers.
+    func forwardCheck(
+        _ convention: ForwardConvention, _ request: Request, _ context: MerchantRequestContext
     ) async throws -> Response {
         try await Self.refusingInHeader {
-            try await forwardAuth(
-                method: Self.header(request.headers, Self.forwardedMethod),
-                target: Self.header(request.headers, Self.forwardedURI), request, context)
+            let (method, target) = try convention.question(request.headers)
+            return try await forwardAuth(method: method, target: target, request, context)
         }
     }
 
@@ -105,40 +94,48 @@ extension MerchantAPI {
     func forwardAuth(
         method: String, target: String, _ request: Request, _ context: MerchantRequestContext
     ) async throws -> Response {
-        let authorization = request.headers[.authorization]
-        if let answer = try forwardAuthNow(
-            method: method, target: target, authorization: authorization,
+        switch try forwardAuthNow(
+            method: method, target: target, authorization: request.headers[.authorization],
             client: client(request, context))
         {
-            return Response(status: .ok, headers: answer)
+        case .decided(let headers):
+            return Response(status: .ok, headers: headers)
+        case .password(let forwarded, let presented):
+            let outcome: Result<Principal, any Error>
+            do {
+                outcome = .success(
+                    try await authenticatePassword(
+                        presented, instance: forwarded.instance,
+                        client: client(request, context)))
+            } catch {
+                outcome = .failure(error)
+            }
+            let (credential, principal) = try forwardCredential(
+                outcome, presented: presented, instance: forwarded.instance)
+            return Response(
+                status: .ok,
+                headers: try forwardDecision(
+                    forwarded, instance: .active, credential: credential, principal: principal))
         }
-        // Only a password presented for an active instance's guarded endpoint comes here.
-        let forwarded = try Self.forwardRequest(method: method, target: target)
-        let presented = AuthorizationHeader.parse(authorization)
-        let outcome: Result<Principal, any Error>
-        do {
-            outcome = .success(
-                try await authenticate(request, context, instance: forwarded.instance))
-        } catch {
-            outcome = .failure(error)
-        }
-        let (credential, principal) = try forwardCredential(
-            outcome, presented: presented, instance: forwarded.instance)
-        return Response(
-            status: .ok,
-            headers: try forwardDecision(
-                forwarded, instance: .active, credential: credential, principal: principal))
     }
 
-    /// The check without waiting: the headers of the 200 for the proxy, or `nil` when the
-    /// credential is a password to hash (``forwardAuth(method:target:_:_:)`` does that). The
-    /// internal listener answers most checks with it on the connection's own thread
-    /// (``ForwardAuthFastPath``).
+    /// A check as far as it goes without waiting.
+    enum ForwardCheck {
+        /// Decided: the headers of the 200 for the proxy.
+        case decided(HTTPFields)
+        /// `forwarded` is of an active instance's guarded endpoint and `presented` is a
+        /// password, to verify through the login throttle and the hashing queue.
+        case password(ForwardRequest, PresentedCredential)
+    }
+
+    /// The check without waiting: decided, or stopped at a password to hash
+    /// (``forwardAuth(method:target:_:_:)`` does that). The internal listener answers most
+    /// checks with it on the connection's own thread (``ForwardAuthFastPath``).
     /// - Throws: the refusal (400, 401, 403) as a ``TalerError``.
     func forwardAuthNow(
         method: String, target: String, authorization: String?,
         client: @autoclosure () -> IPAddress
-    ) throws -> HTTPFields? {
+    ) throws -> ForwardCheck {
         let forwarded = try Self.forwardRequest(method: method, target: target)
         var principal: Principal?
         var credential = ForwardCredential.absent
@@ -160,7 +157,7 @@ extension MerchantAPI {
                         guard
                             let now = try authenticateNow(
                                 presented, instance: instance, client: client())
-                        else { return nil }
+                        else { return .password(forwarded, presented) }
                         outcome = .success(now)
                     } catch {
                         outcome = .failure(error)
@@ -170,8 +167,9 @@ extension MerchantAPI {
                 }
             }
         }
-        return try forwardDecision(
-            forwarded, instance: lifecycle, credential: credential, principal: principal)
+        return .decided(
+            try forwardDecision(
+                forwarded, instance: lifecycle, credential: credential, principal: principal))
     }
 
     /// The forwarded request, from the proxy's method and target.
@@ -258,5 +256,29 @@ extension MerchantAPI {
         var headers = headers
         headers[.cacheControl] = "no-store"
         return headers
+    }
+}
+
+/// How a reverse proxy names the request it asks about (spec §9), by the check's path; the
+/// internal router's routes and ``ForwardAuthFastPath`` both read them from here.
+struct ForwardConvention: Sendable {
+    let route: String
+    let method: HTTPField.Name
+    let target: HTTPField.Name
+
+    /// nginx `auth_request`.
+    static let authRequest = ForwardConvention(
+        route: "/authz/auth-request", method: MerchantAPI.originalMethod,
+        target: MerchantAPI.originalURI)
+    /// Traefik ForwardAuth, Caddy `forward_auth`.
+    static let forwardAuth = ForwardConvention(
+        route: "/authz/forward-auth", method: MerchantAPI.forwardedMethod,
+        target: MerchantAPI.forwardedURI)
+    static let all = [authRequest, forwardAuth]
+
+    /// The proxied method and target.
+    /// - Throws: 400 (26) when either header is missing, empty or given twice.
+    func question(_ fields: HTTPFields) throws(TalerError) -> (method: String, target: String) {
+        (try MerchantAPI.header(fields, method), try MerchantAPI.header(fields, target))
     }
 }

@@ -12,10 +12,15 @@ extension MerchantAPI {
     /// Every route of the internal listener, with its handler.
     var internalTable: [Entry] {
         var entries: [Entry] = [
-            (.get, "/metrics", false, { _, _, _ in self.metricsResponse() }),
-            (.get, "/authz/auth-request", false, authRequest),
-            (.get, "/authz/forward-auth", false, forwardAuthRequest),
+            (.get, "/metrics", false, { _, _, _ in self.metricsResponse() })
         ]
+        for convention in ForwardConvention.all {
+            entries.append(
+                (
+                    .get, convention.route, false,
+                    { r, c, _ in try await self.forwardCheck(convention, r, c) }
+                ))
+        }
         // Envoy's ext_authz asks with the client's own method; the prefix alone (or with a
         // slash) is the root path.
         for method in Self.knownMethods {

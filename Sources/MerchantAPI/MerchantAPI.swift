@@ -202,7 +202,18 @@ extension MerchantAPI {
         {
             return principal
         }
-        let client = client(request, context)
+        return try await authenticatePassword(
+            presented, instance: instance, client: client(request, context),
+            allowBasic: allowBasic)
+    }
+
+    /// The part of ``authenticate(_:_:instance:allowBasic:)`` that hashes a password: admitted
+    /// by the login throttle first, then verified in `client`'s share of the hashing queue.
+    /// - Throws: as ``authenticate(_:_:instance:allowBasic:)``.
+    func authenticatePassword(
+        _ presented: PresentedCredential, instance: InstanceID, client: IPAddress,
+        allowBasic: Bool = false
+    ) async throws -> Principal {
         let attempt: LoginThrottle.Attempt
         switch throttle.admit(
             instance: instance.rawValue, client: client, now: clock.nowMicroseconds())
