@@ -232,30 +232,13 @@ final class PostgresCommitWriter: Sendable {
             return await commitLocked(batch, known: &known)
         }
         guard let head = known.head else { return await commitLocked(batch, known: &known) }
-        let plan = plan(batch, head: head, versions: known.versions, existing: [:])
-        // A refusal planned without the stored event ids may hide a repeat (which is answered
-        // with its original positions whatever version it expected): refusals are decided
-        // under the lock, with the ids read.
-        if plan.outcomes.contains(where: { if case .failure = $0 { true } else { false } }) {
-            return await commitLocked(batch, known: &known)
+        switch await writeUnlocked(
+            batch, head: head, versions: known.versions, known: &known, since: started)
+        {
+        case .answered: return
+        case .headMoved: await commitAgain(batch, known: &known)
+        case .underLock: await commitLocked(batch, known: &known)
         }
-        do {
-            try await bounded { try await self.write(plan, on: nil) }
-        } catch {
-            known = Known()
-            let state = PostgresEventLog.sqlState(of: error)
-            if state == PostgresSchema.headMoved {
-                return await commitAgain(batch, known: &known)
-            } else if state == "23505" {
-                return await commitLocked(batch, known: &known)
-            }
-            let failure = PostgresEventLog.mapped(error)
-            return answer(batch, batch.appends.map { _ in .failure(failure) })
-        }
-        known.head = plan.head
-        known.versions.merge(plan.versions) { _, new in new }
-        record(plan, locked: false, since: started)
-        answer(batch, plan.outcomes)
     }
 
     /// Commits `batch` again after another server moved the head: plans it on the head and
@@ -272,23 +255,54 @@ final class PostgresCommitWriter: Sendable {
         else {
             return await commitLocked(batch, known: &known)
         }
+        switch await writeUnlocked(
+            batch, head: head, versions: versions, known: &known, since: started)
+        {
+        case .answered: return
+        case .headMoved, .underLock: await commitLocked(batch, known: &known)
+        }
+    }
+
+    /// What became of a batch written without the head's lock.
+    private enum Unlocked {
+        /// Committed, or failed with the database's error: its appends are answered.
+        case answered
+        /// Another server moved the head first: nothing was written.
+        case headMoved
+        /// It must be decided under the head's lock: an append is refused, or an event id is
+        /// stored already. Nothing was written.
+        case underLock
+    }
+
+    /// Plans `batch` on `head` and `versions` and writes it in one round trip without the
+    /// head's lock; answers its appends when it committed or the database failed, and
+    /// leaves `known` at what it committed (empty after a failure).
+    private func writeUnlocked(
+        _ batch: Batch, head: LogHead, versions: [String: UInt64], known: inout Known,
+        since started: ContinuousClock.Instant
+    ) async -> Unlocked {
         let plan = plan(batch, head: head, versions: versions, existing: [:])
+        // A refusal planned without the stored event ids may hide a repeat (which is answered
+        // with its original positions whatever version it expected): refusals are decided
+        // under the lock, with the ids read.
         if plan.outcomes.contains(where: { if case .failure = $0 { true } else { false } }) {
-            return await commitLocked(batch, known: &known)
+            return .underLock
         }
         do {
             try await bounded { try await self.write(plan, on: nil) }
         } catch {
+            known = Known()
             let state = PostgresEventLog.sqlState(of: error)
-            if state == PostgresSchema.headMoved || state == "23505" {
-                return await commitLocked(batch, known: &known)
-            }
+            if state == PostgresSchema.headMoved { return .headMoved }
+            if state == "23505" { return .underLock }
             let failure = PostgresEventLog.mapped(error)
-            return answer(batch, batch.appends.map { _ in .failure(failure) })
+            answer(batch, batch.appends.map { _ in .failure(failure) })
+            return .answered
         }
         known = Known(head: plan.head, versions: versions.merging(plan.versions) { _, new in new })
         record(plan, locked: false, since: started)
         answer(batch, plan.outcomes)
+        return .answered
     }
 
     /// Plans and writes `batch` under the head's lock, with nothing else of this writer in
