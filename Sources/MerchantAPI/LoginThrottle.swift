@@ -37,10 +37,16 @@ import Synchronization
 /// the client's address. Password attempts always take the lock: they are about to spend a
 /// KDF run or a credential-cache lookup, next to which a lock and three hashes are nothing.
 ///
-/// Memory is fixed at start: each table is a direct-mapped array of slots indexed by a
-/// per-process-seeded hash of the key. A slot whose entry went quiet is taken over by the
-/// next key; keys that meet in a live slot share its counts and its block (stricter, never
-/// looser): a success then clears nothing, since the count is not its own alone.
+/// Memory is fixed at start: each table is an array of slots in buckets of ``ways``, and a
+/// key (hashed with a per-process seed) may use any slot of its bucket. A key keeps its own
+/// slot while the slot is live (a recent failure, an attempt in flight or a block); a slot
+/// that went quiet is taken over by the next key that needs one. Two keys therefore share
+/// counts only when a bucket has no quiet slot left, which takes ``ways`` live keys landing in
+/// one bucket: a tenant's own login is not held back because its key happened to meet an
+/// attacker's (with one slot per key it was, now and then, in the security probe). When a
+/// bucket is full, the keys that found no slot of their own all use its first slot together,
+/// marked shared: their counts and blocks add up (stricter, never looser), and a success
+/// there clears nothing, since the count is not its own alone.
 public final class LoginThrottle: Sendable {
     public struct Policy: Sendable {
         public var freeFailuresPerClient = 5
@@ -53,7 +59,7 @@ public final class LoginThrottle: Sendable {
         public var window: Int64 = 600_000_000
         /// How long a successful login exempts its client from the instance's throttle (µs).
         public var trustLifetime: Int64 = 3_600_000_000
-        /// Slots per table.
+        /// Slots per table, rounded down to whole buckets of ``LoginThrottle/ways``.
         public var slots = 8_192
 
         public init() {}
@@ -69,9 +75,11 @@ public final class LoginThrottle: Sendable {
 
     /// An admitted attempt, counted as a failure in flight until it is finished.
     public struct Attempt: Sendable {
-        fileprivate let client: Key
-        fileprivate let instance: Key
-        fileprivate let trust: Key
+        fileprivate let keys: Keys
+        /// The slots it was counted in at admission: live until it is finished (an attempt
+        /// in flight keeps a slot from being taken over).
+        fileprivate let clientSlot: Int
+        fileprivate let instanceSlot: Int
     }
 
     /// How an attempt ended.
@@ -88,7 +96,15 @@ public final class LoginThrottle: Sendable {
 
     fileprivate struct Key {
         let hash: Int
-        let index: Int
+        /// The first slot of the key's bucket.
+        let bucket: Int
+    }
+
+    /// The keys of one attempt: its client, its instance, and its client's trust.
+    fileprivate struct Keys {
+        let client: Key
+        let instance: Key
+        let trust: Key
     }
 
     struct Slot {
@@ -111,7 +127,13 @@ public final class LoginThrottle: Sendable {
         var trusted: [(key: Int, at: Int64)]
     }
 
+    /// Slots per bucket: how many live keys one bucket holds before keys share a slot.
+    public static let ways = 8
+
     public let policy: Policy
+    /// Slots per bucket in this throttle (fewer than ``ways`` only in a table that small).
+    private let ways: Int
+    private let buckets: Int
     private let tables: Mutex<Tables>
     /// When a failure was last counted or a block last set: while none is recent enough to
     /// have left a count or a block behind, ``wait(instance:client:now:)`` answers at once.
@@ -119,7 +141,9 @@ public final class LoginThrottle: Sendable {
 
     public init(policy: Policy = Policy()) {
         self.policy = policy
-        let count = max(policy.slots, 1)
+        ways = min(Self.ways, max(policy.slots, 1))
+        buckets = max(policy.slots, 1) / ways
+        let count = buckets * ways
         tables = Mutex(
             Tables(
                 clients: Array(repeating: Slot(), count: count),
@@ -137,10 +161,15 @@ public final class LoginThrottle: Sendable {
     /// Admits a password attempt on `instance` from `client` at `now` (µs), counting it as a
     /// failure in flight, or says how long to wait. Decided before the password is looked at.
     public func admit(instance: String, client: IPAddress, now: Int64) -> Admission {
-        let attempt = attempt(instance: instance, client: client)
+        let keys = keys(instance: instance, client: client)
         let (admission, blocked) = tables.withLock { t -> (Admission, Bool) in
-            each(attempt, &t) { slot, key, _ in take(&slot, key, now) }
-            if let wait = held(t, attempt, now) { return (.wait(seconds: wait), false) }
+            let attempt = claim(keys, &t, now)
+            if let wait = held(
+                t, client: attempt.clientSlot, instance: attempt.instanceSlot, trust: keys.trust,
+                now)
+            {
+                return (.wait(seconds: wait), false)
+            }
             var blocked = false
             each(attempt, &t) { slot, _, limit in
                 forget(&slot, now)
@@ -172,7 +201,7 @@ public final class LoginThrottle: Sendable {
                     break
                 }
             }
-            if outcome == .succeeded { t.trusted[attempt.trust.index] = (attempt.trust.hash, now) }
+            if outcome == .succeeded { trust(attempt.keys.trust, in: &t.trusted, now) }
         }
         if outcome == .failed { note(now) }
     }
@@ -188,18 +217,19 @@ public final class LoginThrottle: Sendable {
         if Self.elapsed(since: lastEvent.load(ordering: .relaxed), now) > quietAfter {
             return nil
         }
-        let attempt = attempt(instance: instance, client: client())
-        return tables.withLock { held($0, attempt, now) }
+        let keys = keys(instance: instance, client: client())
+        return tables.withLock { t in
+            held(
+                t, client: locate(keys.client, in: t.clients, now),
+                instance: locate(keys.instance, in: t.instances, now), trust: keys.trust, now)
+        }
     }
 
     /// Counts a failed login-token attempt (unknown, expired or revoked) at `now` (µs).
     public func recordFailure(instance: String, client: IPAddress, now: Int64) {
-        let attempt = attempt(instance: instance, client: client)
+        let keys = keys(instance: instance, client: client)
         tables.withLock { t in
-            each(attempt, &t) { slot, key, limit in
-                take(&slot, key, now)
-                fail(&slot, now: now, limit)
-            }
+            each(claim(keys, &t, now), &t) { slot, _, limit in fail(&slot, now: now, limit) }
         }
         note(now)
     }
@@ -218,18 +248,18 @@ public final class LoginThrottle: Sendable {
         _ attempt: Attempt, _ t: inout Tables, _ body: (inout Slot, Key, Limit) -> Void
     ) {
         body(
-            &t.clients[attempt.client.index], attempt.client,
+            &t.clients[attempt.clientSlot], attempt.keys.client,
             Limit(
                 free: policy.freeFailuresPerClient, cap: policy.maximumClientDelay,
                 clearedBySuccess: true))
         body(
-            &t.instances[attempt.instance.index], attempt.instance,
+            &t.instances[attempt.instanceSlot], attempt.keys.instance,
             Limit(
                 free: policy.freeFailuresPerInstance, cap: policy.maximumInstanceDelay,
                 clearedBySuccess: false))
     }
 
-    private func attempt(instance: String, client: IPAddress) -> Attempt {
+    private func keys(instance: String, client: IPAddress) -> Keys {
         let group = client.group
         func key(_ tag: UInt8, withClient: Bool) -> Key {
             var hasher = Hasher()
@@ -237,39 +267,75 @@ public final class LoginThrottle: Sendable {
             hasher.combine(instance)
             if withClient { hasher.combine(group) }
             let hash = hasher.finalize()
-            return Key(hash: hash, index: Int(UInt(bitPattern: hash) % UInt(max(policy.slots, 1))))
+            return Key(hash: hash, bucket: Int(UInt(bitPattern: hash) % UInt(buckets)) * ways)
         }
-        return Attempt(
+        return Keys(
             client: key(0, withClient: true), instance: key(1, withClient: false),
             trust: key(2, withClient: true))
     }
 
-    /// The seconds `attempt` must wait, or `nil`: its client's block, then its instance's
-    /// unless the client is trusted there.
-    private func held(_ t: Tables, _ attempt: Attempt, _ now: Int64) -> Int? {
-        let client = t.clients[attempt.client.index]
-        if client.blockedUntil > now { return seconds(client.blockedUntil - now) }
-        let instance = t.instances[attempt.instance.index]
-        guard instance.blockedUntil > now else { return nil }
-        let trusted = t.trusted[attempt.trust.index]
-        if trusted.key == attempt.trust.hash,
-            Self.elapsed(since: trusted.at, now) < policy.trustLifetime
-        {
-            return nil
-        }
-        return seconds(instance.blockedUntil - now)
+    /// An attempt with `keys`, counted in the slots ``claim(_:in:_:)`` gives its client and
+    /// its instance.
+    private func claim(_ keys: Keys, _ t: inout Tables, _ now: Int64) -> Attempt {
+        Attempt(
+            keys: keys, clientSlot: claim(keys.client, in: &t.clients, now),
+            instanceSlot: claim(keys.instance, in: &t.instances, now))
     }
 
-    /// Hands a quiet slot to `key`, or marks a live one shared when `key` is not its owner.
-    private func take(_ slot: inout Slot, _ key: Key, _ now: Int64) {
-        let quiet =
-            slot.inFlight == 0 && slot.blockedUntil <= now
-            && Self.elapsed(since: slot.lastFailure, now) > policy.window
-        if quiet {
-            slot = Slot(key: key.hash)
-        } else if slot.key != key.hash {
-            slot.shared = true
+    /// The slot that holds `key`'s counts, or `nil` when none does: its own slot, else its
+    /// bucket's first slot while keys share it.
+    private func locate(_ key: Key, in slots: [Slot], _ now: Int64) -> Int? {
+        let bucket = key.bucket..<key.bucket + ways
+        if let own = bucket.first(where: { slots[$0].key == key.hash }) { return own }
+        let first = slots[key.bucket]
+        return first.shared && !quiet(first, now) ? key.bucket : nil
+    }
+
+    /// The slot `key`'s next attempt is counted in: the one ``locate(_:in:_:)`` finds (reset
+    /// if it went quiet), else a quiet slot of its bucket, handed to it, else its bucket's
+    /// first slot, now shared.
+    private func claim(_ key: Key, in slots: inout [Slot], _ now: Int64) -> Int {
+        let bucket = key.bucket..<key.bucket + ways
+        let index =
+            locate(key, in: slots, now) ?? bucket.first(where: { quiet(slots[$0], now) })
+        guard let index else {
+            slots[key.bucket].shared = true
+            return key.bucket
         }
+        if quiet(slots[index], now) { slots[index] = Slot(key: key.hash) }
+        return index
+    }
+
+    /// Whether a slot holds nothing that still counts: no attempt in flight, no block, no
+    /// failure within the window.
+    private func quiet(_ slot: Slot, _ now: Int64) -> Bool {
+        slot.inFlight == 0 && slot.blockedUntil <= now
+            && Self.elapsed(since: slot.lastFailure, now) > policy.window
+    }
+
+    /// Records that `key`'s client logged in at `now`, in its own entry or the bucket's
+    /// oldest.
+    private func trust(_ key: Key, in trusted: inout [(key: Int, at: Int64)], _ now: Int64) {
+        let bucket = key.bucket..<key.bucket + ways
+        let index =
+            bucket.first(where: { trusted[$0].key == key.hash })
+            ?? bucket.min(by: { trusted[$0].at < trusted[$1].at })!
+        trusted[index] = (key.hash, now)
+    }
+
+    /// The seconds to wait, or `nil`: the client slot's block, then the instance slot's
+    /// unless the client logged in within ``Policy/trustLifetime``.
+    private func held(_ t: Tables, client: Int?, instance: Int?, trust: Key, _ now: Int64)
+        -> Int?
+    {
+        if let client, t.clients[client].blockedUntil > now {
+            return seconds(t.clients[client].blockedUntil - now)
+        }
+        guard let instance, t.instances[instance].blockedUntil > now else { return nil }
+        let trusted = t.trusted[trust.bucket..<trust.bucket + ways].contains {
+            $0.key == trust.hash && Self.elapsed(since: $0.at, now) < policy.trustLifetime
+        }
+        return trusted ? nil : seconds(t.instances[instance].blockedUntil - now)
     }
 
     private func forget(_ slot: inout Slot, _ now: Int64) {

@@ -233,6 +233,80 @@ struct ThrottleTests {
         #expect(asked == 1)
     }
 
+    /// A table of one bucket, where every key meets every other, blocking each client at its
+    /// second failure.
+    private func oneBucket() -> LoginThrottle {
+        var policy = LoginThrottle.Policy()
+        policy.slots = LoginThrottle.ways
+        policy.freeFailuresPerClient = 1
+        policy.freeFailuresPerInstance = 1_000_000
+        return LoginThrottle(policy: policy)
+    }
+
+    /// Blocks `count` attacker addresses on `shop` at time 0.
+    private func attack(_ throttle: LoginThrottle, from count: Int) {
+        for attacker in 0..<count {
+            let address = IPAddress(v4: 0xc633_6400 + UInt32(attacker))
+            throttle.recordFailure(instance: "shop", client: address, now: 0)
+            throttle.recordFailure(instance: "shop", client: address, now: 0)
+            #expect(throttle.wait(instance: "shop", client: address, now: 0) == 1)
+        }
+    }
+
+    @Test func aTenantKeepsItsOwnCountBesideAttackersInItsBucket() {
+        let throttle = oneBucket()
+        attack(throttle, from: LoginThrottle.ways - 1)
+        // The last free slot of the bucket: the tenant's own logins go through, and its own
+        // failure is its own, cleared by its next success.
+        let tenant = ip("192.0.2.1")
+        for outcome in [LoginThrottle.Outcome.succeeded, .failed, .succeeded] {
+            guard
+                case .admitted(let login) = throttle.admit(
+                    instance: "other", client: tenant, now: 0)
+            else {
+                Issue.record("the tenant was held back by the attackers' counts")
+                return
+            }
+            throttle.finish(login, outcome, now: 0)
+        }
+        #expect(throttle.wait(instance: "other", client: tenant, now: 0) == nil)
+    }
+
+    @Test func keysThatFindNoSlotShareOneStricterNeverLooser() {
+        let throttle = oneBucket()
+        attack(throttle, from: LoginThrottle.ways)
+        // The bucket is full of live keys: a newcomer is counted in its first slot, shared,
+        // so it carries that slot's block, and its success there clears nothing.
+        let tenant = ip("192.0.2.1")
+        #expect(throttle.wait(instance: "other", client: tenant, now: 0) == nil)
+        guard case .wait(seconds: 1) = throttle.admit(instance: "other", client: tenant, now: 0)
+        else {
+            Issue.record("a key with no slot of its own escaped the shared slot's block")
+            return
+        }
+        #expect(throttle.wait(instance: "other", client: tenant, now: 0) == 1)
+        guard
+            case .admitted(let login) = throttle.admit(
+                instance: "other", client: tenant, now: 1_000_000)
+        else {
+            Issue.record("held back after the block passed")
+            return
+        }
+        throttle.recordFailure(instance: "other", client: tenant, now: 1_000_000)
+        throttle.finish(login, .succeeded, now: 1_000_000)
+        // The attacker's two failures, the tenant's one and its attempt in flight: 4 s.
+        #expect(throttle.wait(instance: "other", client: tenant, now: 1_000_000) == 4)
+        // Once the attackers' failures are out of the window, the tenant gets a slot of its
+        // own again and starts from nothing.
+        let later = 1_000_000 + throttle.policy.window + 1
+        #expect(throttle.wait(instance: "other", client: tenant, now: later) == nil)
+        guard case .admitted = throttle.admit(instance: "other", client: tenant, now: later)
+        else {
+            Issue.record("held back after every failure left the window")
+            return
+        }
+    }
+
     @Test func memoryIsFixedWhateverTheNumberOfAddresses() {
         var policy = LoginThrottle.Policy()
         policy.slots = 16
