@@ -103,11 +103,12 @@ public final class ForwardAuthFastPath: ChannelDuplexHandler, RemovableChannelHa
         var body: [UInt8] = []
         var code: Int?
         do {
-            let peer = context.channel.remoteAddress.flatMap(IPAddress.init)
             let (method, target) = try convention.question(fields)
+            // The client is found only when asked (a login token's throttle), as on the route.
             switch try api.forwardAuthNow(
                 method: method, target: target, authorization: fields[.authorization],
-                client: api.trustedProxies.client(of: peer, headers: fields))
+                client: api.trustedProxies.client(
+                    of: IPAddress(peerOf: context.channel), headers: fields))
             {
             case .decided(let allowed):
                 headers = allowed

@@ -50,6 +50,13 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return IPAddress(high: mask(high, keeping: bits), low: mask(low, keeping: bits - 64))
     }
 
+    /// The peer of `channel`, or `nil` when it has none or no IP address (a UNIX socket, the
+    /// in-process test client).
+    init?(peerOf channel: any Channel) {
+        guard let address = channel.remoteAddress else { return nil }
+        self.init(address)
+    }
+
     /// The peer of a connection, or `nil` when it has no IP address (a UNIX socket).
     init?(_ address: SocketAddress) {
         switch address {

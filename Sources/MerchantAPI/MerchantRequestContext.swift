@@ -14,7 +14,7 @@ public struct MerchantRequestContext: RequestContext {
 
     /// The TCP peer's IP address, or `nil` when it has none (a UNIX socket; the in-process
     /// test client). Read only when asked: only requests presenting credentials need it.
-    public var peerAddress: IPAddress? { channel.remoteAddress.flatMap(IPAddress.init) }
+    public var peerAddress: IPAddress? { IPAddress(peerOf: channel) }
 
     /// Request bodies of this API are small JSON objects; larger ones get 413 (code 32).
     public var maxUploadSize: Int { MerchantAPI.maximumBodyBytes }
